@@ -1,0 +1,5 @@
+import sys
+
+from molssl.cli import main
+
+sys.exit(main())
