@@ -1,0 +1,107 @@
+"""Embeddings of categorical atom and bond feature columns.
+
+A featurized graph stores each atom (bond) as a row of small integer indices, one column per
+categorical feature (for the MolCLR scheme: atom type and chirality; bond type and bond
+direction). :class:`FeatureEmbedding` embeds every column with its own ``nn.Embedding`` and sums
+them, as in Hu et al. (2020), "Strategies for Pre-training Graph Neural Networks", and MolCLR
+(Wang et al., 2022).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+
+class FeatureEmbedding(nn.Module):
+    """Sum of one embedding table per categorical feature column.
+
+    Args:
+        feature_sizes: Vocabulary size of each column, e.g. ``featurizer.atom_feature_sizes``
+            (``(119, 4)`` for the MolCLR scheme). Read them from the featurizer, never hard-code.
+        embedding_dim: Width of every embedding table (``1`` gives the scalar bond embeddings of
+            MolCLR's GCN, broadcast over channels by the caller).
+
+    Raises:
+        ValueError: If ``feature_sizes`` is empty or holds a non-positive size, or
+            ``embedding_dim`` is not positive.
+
+    Shapes:
+        - input: ``long[N, F]`` with ``F == len(feature_sizes)`` and column ``j`` in
+          ``[0, feature_sizes[j])``.
+        - output: ``float[N, embedding_dim]``.
+    """
+
+    def __init__(self, feature_sizes: Sequence[int], embedding_dim: int) -> None:
+        super().__init__()
+        sizes = tuple(int(s) for s in feature_sizes)
+        if not sizes or any(s <= 0 for s in sizes):
+            raise ValueError(
+                f"feature_sizes must be a non-empty sequence of positive ints, got {feature_sizes!r}"
+            )
+        if embedding_dim <= 0:
+            raise ValueError(f"embedding_dim must be positive, got {embedding_dim}")
+        self.feature_sizes = sizes
+        self.embedding_dim = int(embedding_dim)
+        self.embeddings = nn.ModuleList(nn.Embedding(s, self.embedding_dim) for s in sizes)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Xavier-uniform initialisation of every table, as in MolCLR."""
+        for emb in self.embeddings:
+            nn.init.xavier_uniform_(emb.weight)
+
+    def forward(self, features: Tensor) -> Tensor:
+        """Embed and sum the feature columns.
+
+        Args:
+            features: ``long[N, F]`` categorical indices (``N`` may be 0).
+
+        Returns:
+            ``float[N, embedding_dim]``.
+
+        Raises:
+            ValueError: If ``features`` does not have ``F == len(feature_sizes)`` columns.
+        """
+        if features.numel() == 0:
+            features = features.reshape(0, len(self.feature_sizes))
+        if features.dim() != 2 or features.size(1) != len(self.feature_sizes):
+            raise ValueError(
+                f"expected features of shape [N, {len(self.feature_sizes)}] for feature sizes "
+                f"{self.feature_sizes}, got {tuple(features.shape)}; check that the featurizer and "
+                "the encoder use the same feature scheme"
+            )
+        out = self.embeddings[0](features[:, 0])
+        for j in range(1, len(self.embeddings)):
+            out = out + self.embeddings[j](features[:, j])
+        return out
+
+    def extra_repr(self) -> str:
+        return f"feature_sizes={self.feature_sizes}, embedding_dim={self.embedding_dim}"
+
+
+def append_self_loops(
+    edge_index: Tensor, edge_attr: Tensor, num_nodes: int, self_loop_bond: Sequence[int]
+) -> tuple[Tensor, Tensor]:
+    """Append one self-loop per node, labelled with the reserved self-loop bond row.
+
+    Existing edges keep their order; the loops ``(i, i)`` for ``i = 0..num_nodes-1`` follow, as
+    ``torch_geometric.utils.add_self_loops`` orders them.
+
+    Args:
+        edge_index: ``long[2, E]``.
+        edge_attr: ``long[E, F_bond]`` (``E`` may be 0).
+        num_nodes: Number of nodes ``N``.
+        self_loop_bond: The bond feature row of a self-loop, e.g. ``(4, 0)`` for MolCLR.
+
+    Returns:
+        ``(edge_index long[2, E + N], edge_attr long[E + N, F_bond])``.
+    """
+    loop = torch.arange(num_nodes, device=edge_index.device, dtype=edge_index.dtype)
+    edge_index = torch.cat([edge_index.reshape(2, -1), loop.unsqueeze(0).expand(2, -1)], dim=1)
+    loop_attr = torch.tensor(self_loop_bond, device=edge_attr.device, dtype=edge_attr.dtype)
+    edge_attr = edge_attr.reshape(-1, len(self_loop_bond))
+    edge_attr = torch.cat([edge_attr, loop_attr.unsqueeze(0).expand(num_nodes, -1)], dim=0)
+    return edge_index, edge_attr
