@@ -1,6 +1,12 @@
 """molssl: self-supervised contrastive learning on molecular graphs (MolCLR / iMolCLR)."""
 
+import warnings
+
 __version__ = "0.1.0.dev0"
+
+# torch_geometric calls the deprecated torch.jit.script at import time; the warning is noise for
+# molssl users and is printed once per worker process.
+warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
 
 __all__ = ["__version__", "load_molclr_checkpoint"]
 

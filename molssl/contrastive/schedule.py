@@ -1,0 +1,136 @@
+"""The MolCLR learning-rate schedule: constant warm-up epochs, then cosine annealing.
+
+MolCLR (Wang et al., Nat. Mach. Intell. 2022) keeps the initial learning rate for
+``warmup_epochs`` (10) and then anneals it with a cosine to ``min_lr`` (0) over the remaining
+epochs. Here the schedule is evaluated per optimizer *step* (a smooth version of the per-epoch
+original), and it is defined by the planned number of epochs: stopping early with ``max_steps``
+truncates the curve, it does not compress it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+
+__all__ = ["MolCLRSchedule", "build_scheduler", "molclr_lr"]
+
+
+def molclr_lr(
+    step: int,
+    steps_per_epoch: int,
+    epochs: int,
+    warmup_epochs: int = 10,
+    base_lr: float = 5e-4,
+    min_lr: float = 0.0,
+) -> float:
+    """Learning rate used for optimizer step ``step`` (0-based).
+
+    ``lr = base_lr`` while ``step < warmup_epochs * steps_per_epoch``; afterwards
+    ``lr = min_lr + (base_lr - min_lr) * (1 + cos(pi * t)) / 2`` with ``t`` going linearly from
+    0 at the end of warm-up to 1 at ``epochs * steps_per_epoch`` (clamped to 1 beyond it). When
+    ``warmup_epochs >= epochs`` the rate stays constant.
+
+    Args:
+        step: Number of optimizer steps already taken (>= 0).
+        steps_per_epoch: Optimizer steps per epoch (>= 1).
+        epochs: Planned number of epochs (>= 1).
+        warmup_epochs: Epochs at constant ``base_lr`` (default 10, >= 0).
+        base_lr: Initial learning rate (default 5e-4, MolCLR's ``init_lr``).
+        min_lr: Final learning rate (default 0).
+
+    Returns:
+        The learning rate as a float.
+
+    Raises:
+        ValueError: If an argument is out of range.
+    """
+    if step < 0:
+        raise ValueError(f"step must be >= 0, got {step}")
+    if steps_per_epoch < 1 or epochs < 1 or warmup_epochs < 0:
+        raise ValueError(
+            f"need steps_per_epoch >= 1, epochs >= 1, warmup_epochs >= 0; got "
+            f"steps_per_epoch={steps_per_epoch}, epochs={epochs}, warmup_epochs={warmup_epochs}"
+        )
+    warmup_steps = warmup_epochs * steps_per_epoch
+    total_steps = epochs * steps_per_epoch
+    if step < warmup_steps or total_steps <= warmup_steps:
+        return float(base_lr)
+    t = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
+    return float(min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * t)))
+
+
+@dataclass
+class MolCLRSchedule:
+    """Picklable ``lr_lambda`` for :class:`torch.optim.lr_scheduler.LambdaLR`.
+
+    Returns the multiplicative factor ``molclr_lr(step, ...) / base_lr``. Being a callable
+    object (not a function), ``LambdaLR.state_dict()`` stores its fields as a plain dict, so the
+    scheduler state is loadable with ``torch.load(weights_only=True)`` and resumes exactly.
+
+    Attributes:
+        steps_per_epoch: Optimizer steps per epoch.
+        epochs: Planned number of epochs.
+        warmup_epochs: Epochs at constant rate.
+        base_lr: Initial learning rate (> 0).
+        min_lr: Final learning rate.
+    """
+
+    steps_per_epoch: int
+    epochs: int
+    warmup_epochs: int = 10
+    base_lr: float = 5e-4
+    min_lr: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.base_lr <= 0:
+            raise ValueError(
+                f"base_lr must be > 0 for a multiplicative schedule, got {self.base_lr}"
+            )
+        molclr_lr(0, self.steps_per_epoch, self.epochs, self.warmup_epochs)
+
+    def __call__(self, step: int) -> float:
+        return (
+            molclr_lr(
+                step,
+                self.steps_per_epoch,
+                self.epochs,
+                self.warmup_epochs,
+                self.base_lr,
+                self.min_lr,
+            )
+            / self.base_lr
+        )
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer,
+    steps_per_epoch: int,
+    epochs: int,
+    warmup_epochs: int = 10,
+    min_lr: float = 0.0,
+) -> LambdaLR:
+    """Create the MolCLR schedule for ``optimizer``; call ``scheduler.step()`` after every step.
+
+    The base rate is read from the optimizer's first parameter group (``initial_lr`` when
+    present, else ``lr``).
+
+    Args:
+        optimizer: The optimizer whose learning rate is scheduled.
+        steps_per_epoch: Optimizer steps per epoch (>= 1).
+        epochs: Planned number of epochs (>= 1).
+        warmup_epochs: Epochs at constant rate (default 10).
+        min_lr: Final learning rate (default 0).
+
+    Returns:
+        A ``LambdaLR``; its ``state_dict()`` holds only plain types.
+
+    Raises:
+        ValueError: If an argument is out of range.
+    """
+    group = optimizer.param_groups[0]
+    base_lr = float(group.get("initial_lr", group["lr"]))
+    schedule = MolCLRSchedule(steps_per_epoch, epochs, warmup_epochs, base_lr, min_lr)
+    return LambdaLR(optimizer, lr_lambda=schedule)

@@ -1,0 +1,188 @@
+"""Contrastive pretraining of a molecular graph encoder (``molssl pretrain``).
+
+``pretrain(config)`` resolves the data (a graph store, or a SMILES file featurized once into a
+store; RDKit's bundled ``first_5K.smi`` when none is given), holds out a validation set, builds
+the encoder and the objective, and runs the generic :class:`~molssl.contrastive.trainer.Trainer`
+(checkpoints, resume, DDP under ``torchrun``, logging). The featurizer config travels in every
+checkpoint so that embedding and fine-tuning featurize exactly as pretraining did.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import Subset
+from torch_geometric.data import Batch
+
+from molssl.config import from_dict, load_yaml, to_dict
+from molssl.contrastive.trainer import Trainer, TrainerConfig, TrainResult
+from molssl.models import EncoderConfig, MolEncoder
+from molssl.objectives import ObjectiveConfig, build_objective
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DataConfig:
+    """Where pretraining molecules come from.
+
+    Attributes:
+        path: A graph store directory (from ``molssl featurize``) or a SMILES file
+            (.smi/.txt/.csv, optionally gzipped). None: RDKit's bundled ``first_5K.smi``.
+        smiles_column: SMILES column of a CSV file (auto-detected when None).
+        store: Where to build the store for a SMILES file (default: ``<out_dir>/store``).
+        featurizer: Featurizer scheme (``molclr`` or ``rich``) used when building a store.
+        hydrogens: Hydrogen policy used when building a store (``implicit`` or ``explicit``).
+        featurize_workers: Processes used to build a store.
+        valid_size: Fraction held out for validation (MolCLR: 0.05).
+        limit: Use only the first ``limit`` molecules of the store (None: all).
+    """
+
+    path: str | None = None
+    smiles_column: str | None = None
+    store: str | None = None
+    featurizer: str = "molclr"
+    hydrogens: str = "implicit"
+    featurize_workers: int = 1
+    valid_size: float = 0.05
+    limit: int | None = None
+
+
+@dataclass
+class PretrainConfig:
+    """Everything a pretraining run needs; ``configs/*.yaml`` are serialisations of it."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+def load_pretrain_config(path: str | Path) -> PretrainConfig:
+    """Load a YAML preset strictly into a :class:`PretrainConfig`."""
+    return load_yaml(PretrainConfig, path)
+
+
+def open_store(data: DataConfig, out_dir: str | Path, *, progress: bool = True):
+    """The graph store named by ``data`` (building it from a SMILES file when needed)."""
+    from molssl.data import embedded_smiles_path
+    from molssl.featurize import get_featurizer
+    from molssl.store import GraphStore, build_graph_store
+
+    path = Path(data.path) if data.path else embedded_smiles_path()
+    if path.is_dir():
+        return GraphStore(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"pretraining data {path} does not exist; pass a SMILES file or a graph store "
+            "directory built by `molssl featurize` (--data PATH)."
+        )
+    store_dir = Path(data.store) if data.store else Path(out_dir) / "store"
+    featurizer = get_featurizer(
+        data.featurizer, hydrogens=data.hydrogens, fingerprint=True, fragments=True
+    )
+    return build_graph_store(
+        path,
+        store_dir,
+        featurizer=featurizer,
+        smiles_column=data.smiles_column,
+        workers=data.featurize_workers,
+        progress=progress,
+    )
+
+
+def split_store(n: int, valid_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random train/validation indices (validation gets ``floor(valid_size * n)``)."""
+    if not 0.0 <= valid_size < 1.0:
+        raise ValueError(f"data.valid_size must be in [0, 1), got {valid_size}")
+    perm = np.random.default_rng(seed).permutation(n)
+    n_valid = int(valid_size * n)
+    return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+
+
+def pretrain(config: PretrainConfig) -> TrainResult:
+    """Pretrain an encoder with a contrastive objective.
+
+    Args:
+        config: The run's configuration; written to ``config.trainer.out_dir/config.yaml``.
+
+    Returns:
+        The trainer's result (final step, checkpoint paths, history).
+
+    Raises:
+        FileNotFoundError: The data path does not exist.
+        molssl.store.StoreError: The store is incomplete or belongs to another source.
+    """
+    from molssl.featurize import featurizer_from_dict
+
+    tcfg = config.trainer
+    if int(os.environ.get("RANK", "0")) == 0:
+        store = open_store(config.data, tcfg.out_dir, progress=tcfg.progress)
+    else:
+        store = _wait_for_store(config.data, tcfg.out_dir)
+    featurizer = featurizer_from_dict(store.featurizer_config)
+    n = len(store) if config.data.limit is None else min(len(store), config.data.limit)
+    train_idx, valid_idx = split_store(n, config.data.valid_size, tcfg.seed)
+    if len(train_idx) < tcfg.batch_size and tcfg.drop_last:
+        raise ValueError(
+            f"only {len(train_idx)} training molecules for batch size {tcfg.batch_size} with "
+            "drop_last; lower --batch-size or give more data."
+        )
+    encoder_cfg = config.encoder
+    if tuple(encoder_cfg.atom_feature_sizes) != tuple(featurizer.atom_feature_sizes) or tuple(
+        encoder_cfg.bond_feature_sizes
+    ) != tuple(featurizer.bond_feature_sizes):
+        encoder_cfg = from_dict(
+            EncoderConfig,
+            {
+                **to_dict(encoder_cfg),
+                "atom_feature_sizes": list(featurizer.atom_feature_sizes),
+                "bond_feature_sizes": list(featurizer.bond_feature_sizes),
+                "self_loop_bond": list(featurizer.self_loop_bond),
+            },
+        )
+    model = MolEncoder.from_config(encoder_cfg)
+    objective = build_objective(config.objective, mask_atom=featurizer.mask_atom)
+    run_config = to_dict(PretrainConfig(config.data, encoder_cfg, config.objective, tcfg))
+    logger.info(
+        "pretraining %s on %d molecules (%d held out) from %s",
+        config.objective.name,
+        len(train_idx),
+        len(valid_idx),
+        store.path,
+    )
+    trainer = Trainer(
+        model,
+        objective,
+        Subset(store, train_idx.tolist()),
+        tcfg,
+        val_data=Subset(store, valid_idx.tolist()) if len(valid_idx) >= 2 else None,
+        collate_fn=Batch.from_data_list,
+        run_config=run_config,
+        metadata={"featurizer": featurizer.to_dict(), "store": str(store.path)},
+    )
+    return trainer.fit()
+
+
+def _wait_for_store(data: DataConfig, out_dir: str | Path, poll_s: float = 2.0):
+    """On ranks other than 0: wait until rank 0 has finished building the store, then open it."""
+    from molssl.store import GraphStore
+
+    if data.path and Path(data.path).is_dir():
+        return GraphStore(data.path)
+    store_dir = Path(data.store) if data.store else Path(out_dir) / "store"
+    meta = store_dir / "meta.json"
+    while True:
+        if meta.exists():
+            try:
+                if json.loads(meta.read_text()).get("complete"):
+                    return GraphStore(store_dir)
+            except json.JSONDecodeError:
+                pass
+        time.sleep(poll_s)
