@@ -16,6 +16,11 @@ Index layout (compatible with the checkpoints released with MolCLR):
   the self-loops that GIN/GCN layers add. Any other RDKit bond type (dative, hydrogen, zero,
   quadruple, ...) falls back to ``UNKNOWN_BOND_INDEX`` (single).
 - bond direction: none, end-up-right, end-down-right. Other directions fall back to none.
+
+The "rich" scheme (:class:`~molssl.featurize.RichGraphFeaturizer`) adds categorical columns
+defined at the end of this module: degree 0..10, formal charge -5..+5, hybridization (S, SP,
+SP2, SP3, SP3D, SP3D2), total H count 0..8 and double-bond stereo (none, any, Z, E, cis,
+trans), each followed by an "other" slot for anything outside the list.
 """
 
 from __future__ import annotations
@@ -78,3 +83,68 @@ def bond_type_index(bond_type: Chem.BondType) -> int:
 def bond_direction_index(direction: Chem.BondDir) -> int:
     """Index of an RDKit bond direction (fallback: none, 0)."""
     return _BOND_DIR_INDEX.get(direction, 0)
+
+
+# --------------------------------------------------------------------------- "rich" scheme
+# Extra categorical columns of the richer scheme (chemprop-like). Each list ends with an
+# implicit "other" slot at index ``len(values)``; binary columns have no "other" slot.
+
+DEGREES: tuple[int, ...] = tuple(range(11))
+FORMAL_CHARGES: tuple[int, ...] = tuple(range(-5, 6))
+HYBRIDIZATIONS: tuple[Chem.HybridizationType, ...] = (
+    Chem.HybridizationType.S,
+    Chem.HybridizationType.SP,
+    Chem.HybridizationType.SP2,
+    Chem.HybridizationType.SP3,
+    Chem.HybridizationType.SP3D,
+    Chem.HybridizationType.SP3D2,
+)
+TOTAL_HS: tuple[int, ...] = tuple(range(9))
+BOND_STEREOS: tuple[Chem.BondStereo, ...] = (
+    Chem.BondStereo.STEREONONE,
+    Chem.BondStereo.STEREOANY,
+    Chem.BondStereo.STEREOZ,
+    Chem.BondStereo.STEREOE,
+    Chem.BondStereo.STEREOCIS,
+    Chem.BondStereo.STEREOTRANS,
+)
+
+DEGREE_OTHER = len(DEGREES)
+FORMAL_CHARGE_OTHER = len(FORMAL_CHARGES)
+HYBRIDIZATION_OTHER = len(HYBRIDIZATIONS)
+TOTAL_HS_OTHER = len(TOTAL_HS)
+BOND_STEREO_OTHER = len(BOND_STEREOS)
+
+NUM_DEGREES = len(DEGREES) + 1
+NUM_FORMAL_CHARGES = len(FORMAL_CHARGES) + 1
+NUM_HYBRIDIZATIONS = len(HYBRIDIZATIONS) + 1
+NUM_TOTAL_HS = len(TOTAL_HS) + 1
+NUM_BOND_STEREOS = len(BOND_STEREOS) + 1
+
+_HYBRIDIZATION_INDEX = {h: i for i, h in enumerate(HYBRIDIZATIONS)}
+_BOND_STEREO_INDEX = {s: i for i, s in enumerate(BOND_STEREOS)}
+
+
+def degree_index(degree: int) -> int:
+    """Index of an atom degree 0..10 (fallback: ``DEGREE_OTHER``)."""
+    return degree if 0 <= degree < DEGREE_OTHER else DEGREE_OTHER
+
+
+def formal_charge_index(charge: int) -> int:
+    """Index of a formal charge -5..+5 (fallback: ``FORMAL_CHARGE_OTHER``)."""
+    return charge + 5 if -5 <= charge <= 5 else FORMAL_CHARGE_OTHER
+
+
+def hybridization_index(hybridization: Chem.HybridizationType) -> int:
+    """Index of an RDKit hybridization (fallback: ``HYBRIDIZATION_OTHER``)."""
+    return _HYBRIDIZATION_INDEX.get(hybridization, HYBRIDIZATION_OTHER)
+
+
+def total_hs_index(num_hs: int) -> int:
+    """Index of a total hydrogen count 0..8 (fallback: ``TOTAL_HS_OTHER``)."""
+    return num_hs if 0 <= num_hs < TOTAL_HS_OTHER else TOTAL_HS_OTHER
+
+
+def bond_stereo_index(stereo: Chem.BondStereo) -> int:
+    """Index of an RDKit bond stereo label (fallback: ``BOND_STEREO_OTHER``)."""
+    return _BOND_STEREO_INDEX.get(stereo, BOND_STEREO_OTHER)
