@@ -82,6 +82,9 @@ def sorted_bond_table(rows: list[tuple[int, ...]], width: int) -> np.ndarray:
     return np.array(rows, dtype=np.int64).reshape(-1, width)
 
 
+FINGERPRINT_KINDS = ("ecfp", "imolclr")
+
+
 class GraphFeaturizer:
     """Base class of the ``Mol -> Data`` featurizers (subclasses implement :meth:`graph`).
 
@@ -95,6 +98,12 @@ class GraphFeaturizer:
             heavy-atom molecule (the same under both hydrogen policies).
         fragments: add ``data.frag`` (long ``[N]``, BRICS fragment id of each atom, ``-1`` when
             in no kept fragment) and ``data.num_frags`` (long ``[1]``).
+        fingerprint_kind: ``"ecfp"`` (default): ``data.fp`` holds ECFP bits compared with bit
+            Tanimoto. ``"imolclr"``: iMolCLR's exact choice instead, feature-invariant Morgan
+            count fingerprints (radius ``fingerprint_radius``) of the molecule with explicit
+            hydrogens, stored as ``data.fp_count`` (long ``[K]`` keys, see
+            :func:`molssl.fingerprints.imolclr_count_fingerprint`) and ``data.fp_count_num``
+            (long ``[1]``), compared with count Tanimoto.
         fingerprint_radius: ECFP radius (default 2, i.e. ECFP4).
         fingerprint_bits: ECFP length (default 2048).
         fragment_min_atoms: smallest BRICS fragment kept (default 4).
@@ -116,6 +125,7 @@ class GraphFeaturizer:
         fingerprint: bool = False,
         fragments: bool = False,
         *,
+        fingerprint_kind: str = "ecfp",
         fingerprint_radius: int = 2,
         fingerprint_bits: int = 2048,
         fragment_min_atoms: int = 4,
@@ -124,6 +134,11 @@ class GraphFeaturizer:
         self.hydrogens = HydrogenPolicy.coerce(hydrogens)
         self.fingerprint = bool(fingerprint)
         self.fragments = bool(fragments)
+        if fingerprint_kind not in FINGERPRINT_KINDS:
+            raise ValueError(
+                f"fingerprint_kind={fingerprint_kind!r}; choose from {list(FINGERPRINT_KINDS)}"
+            )
+        self.fingerprint_kind = fingerprint_kind
         self.fingerprint_radius = int(fingerprint_radius)
         self.fingerprint_bits = int(fingerprint_bits)
         self.fragment_min_atoms = int(fragment_min_atoms)
@@ -178,7 +193,13 @@ class GraphFeaturizer:
         data = new_data(
             {"x": x, "edge_index": edge_index, "edge_attr": edge_attr, "smiles": smiles}
         )
-        if self.fingerprint:
+        if self.fingerprint and self.fingerprint_kind == "imolclr":
+            from molssl.fingerprints import imolclr_count_fingerprint
+
+            keys = imolclr_count_fingerprint(heavy, radius=self.fingerprint_radius)
+            data.fp_count = keys
+            data.fp_count_num = torch.tensor([keys.numel()], dtype=torch.long)
+        elif self.fingerprint:
             from molssl.fingerprints import ecfp_bits
 
             data.fp = ecfp_bits(heavy, radius=self.fingerprint_radius, n_bits=self.fingerprint_bits)
@@ -199,6 +220,7 @@ class GraphFeaturizer:
             "hydrogens": self.hydrogens.value,
             "fingerprint": self.fingerprint,
             "fragments": self.fragments,
+            "fingerprint_kind": self.fingerprint_kind,
             "fingerprint_radius": self.fingerprint_radius,
             "fingerprint_bits": self.fingerprint_bits,
             "fragment_min_atoms": self.fragment_min_atoms,
