@@ -1,0 +1,94 @@
+"""Aggregates of the results ledger: mean +- std per task and method, per-method averages and
+paired t-tests over seeds (as iMolCLR reports its comparison with MolCLR).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from molssl.benchmark.ledger import latest_ok
+from molssl.metrics import get_metric
+
+METRIC_LABELS: dict[str, str] = {"roc_auc": "ROC-AUC", "rmse": "RMSE", "mae": "MAE"}
+"""Display names of the metrics."""
+
+
+def summarize(ledger: pd.DataFrame) -> pd.DataFrame:
+    """Mean, sample std and count of the test metric per task and method.
+
+    Args:
+        ledger: ``results.csv`` as read by :func:`~molssl.benchmark.ledger.read_ledger`.
+
+    Returns:
+        Columns ``task, method, metric, mean, std, n`` (``std`` NaN for one seed), tasks and
+        methods in order of first appearance.
+    """
+    ok = latest_ok(ledger)
+    columns = ["task", "method", "metric", "mean", "std", "n"]
+    if ok.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = ok.groupby(["task", "method", "metric"], sort=False)["value"]
+    table = grouped.agg(mean="mean", std="std", n="count").reset_index()
+    return table[columns]
+
+
+def method_averages(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per method and metric: the mean of the task means and how many tasks it covers.
+
+    Returns:
+        Columns ``method, metric, mean, tasks``; classification tasks average ROC-AUC,
+        regression tasks their RMSE or MAE (never mixed).
+    """
+    if summary.empty:
+        return pd.DataFrame(columns=["method", "metric", "mean", "tasks"])
+    grouped = summary.groupby(["method", "metric"], sort=False)["mean"]
+    return grouped.agg(mean="mean", tasks="count").reset_index()
+
+
+def paired_tests(ledger: pd.DataFrame, methods: Sequence[str] | None = None) -> pd.DataFrame:
+    """Paired t-test over seeds for every pair of methods on every task.
+
+    Seeds run by both methods are paired (``scipy.stats.ttest_rel``). The difference is
+    ``mean_a - mean_b``; ``a_better`` reads it in the metric's direction.
+
+    Args:
+        ledger: ``results.csv`` rows.
+        methods: Methods to compare (default: all, in order of appearance).
+
+    Returns:
+        Columns ``task, metric, method_a, method_b, n, mean_a, mean_b, diff, t, p, a_better``;
+        ``t``/``p`` are NaN with fewer than two paired seeds or identical differences.
+    """
+    from scipy.stats import ttest_rel
+
+    ok = latest_ok(ledger)
+    rows = []
+    names = list(methods) if methods is not None else list(dict.fromkeys(ok["method"]))
+    for task, group in ok.groupby("task", sort=False):
+        metric = str(group["metric"].iloc[0])
+        wide = group.pivot_table(index="seed", columns="method", values="value", aggfunc="last")
+        for a, b in itertools.combinations([m for m in names if m in wide], 2):
+            pair = wide[[a, b]].dropna()
+            t_stat = p_value = math.nan
+            if len(pair) >= 2 and not np.allclose(pair[a] - pair[b], (pair[a] - pair[b]).iloc[0]):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    t_stat, p_value = (float(v) for v in ttest_rel(pair[a], pair[b]))
+            diff = float(pair[a].mean() - pair[b].mean()) if len(pair) else math.nan
+            higher = get_metric(metric).higher_is_better
+            rows.append({
+                "task": task, "metric": metric, "method_a": a, "method_b": b, "n": len(pair),
+                "mean_a": float(pair[a].mean()) if len(pair) else math.nan,
+                "mean_b": float(pair[b].mean()) if len(pair) else math.nan,
+                "diff": diff, "t": t_stat, "p": p_value,
+                "a_better": bool(diff > 0) if higher else bool(diff < 0),
+            })  # fmt: skip
+    columns = ["task", "metric", "method_a", "method_b", "n", "mean_a", "mean_b", "diff", "t",
+               "p", "a_better"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)

@@ -1,0 +1,153 @@
+"""The benchmark runner: all outputs, resumable ledger, failing cells, CSV tasks, statistics."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from molssl.benchmark.baselines import ecfp_rf
+from molssl.benchmark.ledger import COLUMNS, append_row, read_ledger
+from molssl.benchmark.runner import BenchmarkConfig, benchmark, parse_method
+from molssl.benchmark.stats import paired_tests, summarize
+from molssl.benchmark.tasks import TaskSource, prepare_task, task_split
+from molssl.config import ConfigError
+from molssl.featurize import MolGraphFeaturizer
+
+TINY = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "proj_dim": 8}
+
+
+def _suite(tmp_path, data_dir, **kwargs) -> BenchmarkConfig:
+    options = {
+        "tasks": ["bbbp", "esol"],
+        "methods": ["random-init", "ecfp-rf"],
+        "seeds": [0, 1],
+        "out_dir": str(tmp_path / "bench"),
+        "data_dir": str(data_dir),
+        "device": "cpu",
+        "finetune": {"epochs": 2, "encoder": TINY},
+        "rf_estimators": 10,
+        "progress": False,
+        **kwargs,
+    }
+    return BenchmarkConfig(**options)
+
+
+def test_benchmark_two_tasks_all_outputs_then_resume(tmp_path, tiny_data_dir):
+    cfg = _suite(tmp_path, tiny_data_dir)
+    result = benchmark(cfg)
+    assert (result.ran, result.skipped, result.failed) == (8, 0, 0)
+    ledger = read_ledger(result.results_csv)
+    assert list(ledger.columns) == list(COLUMNS) and len(ledger) == 8
+    assert set(ledger["metric"]) == {"roc_auc", "rmse"} and (ledger["status"] == "ok").all()
+    assert ledger["value"].notna().all() and set(ledger["split"]) == {"scaffold"}
+    assert {"torch=", "sklearn="} <= {
+        p.split("=")[0] + "=" for p in ledger["versions"][0].split(";")
+    }
+    summary = result.summary_md.read_text()
+    for text in ("BBBP", "ESOL", "random-init", "ecfp-rf", "Per-method averages", "Paired"):
+        assert text in summary
+    assert result.summary_png is not None and result.summary_png.read_bytes()[:4] == b"\x89PNG"
+
+    again = benchmark(cfg)
+    assert (again.ran, again.skipped, again.failed) == (0, 8, 0)
+    assert len(read_ledger(result.results_csv)) == 8
+
+    more = benchmark(_suite(tmp_path, tiny_data_dir, seeds=[0, 1, 2], methods=["ecfp-rf"]))
+    assert (more.ran, more.skipped) == (2, 4)  # only the new seed runs
+
+
+def test_failing_cell_recorded_and_suite_continues(tmp_path, tiny_data_dir):
+    cfg = _suite(tmp_path, tiny_data_dir, tasks=["bbbp"], seeds=[0],
+                 methods=["broken=ckpt:/no/such/file.pt", "ecfp-rf"])  # fmt: skip
+    result = benchmark(cfg)
+    assert (result.ran, result.failed) == (1, 1)
+    ledger = read_ledger(result.results_csv)
+    broken = ledger[ledger["method"] == "broken"].iloc[0]
+    assert broken["status"] == "failed" and "FileNotFoundError" in broken["error"]
+    assert "Failed cells" in result.summary_md.read_text()
+    assert benchmark(cfg).failed == 1  # failed cells are retried, not skipped
+
+
+def test_custom_csv_task_through_cli(tmp_path, tpsa_table, capsys):
+    from molssl.cli import main
+
+    csv = tmp_path / "my_assay.csv"
+    tpsa_table[["smiles", "polar"]].iloc[:120].to_csv(csv, index=False)
+    out = tmp_path / "bench"
+    args = ["benchmark", "--csv", str(csv), "--targets", "polar", "--task-type",
+            "classification", "--methods", "random-init,ecfp-rf", "--seeds", "0",
+            "--out", str(out), "--device", "cpu", "--set", "epochs=1",
+            "--set", "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}"]  # fmt: skip
+    assert main(args) == 0
+    ledger = read_ledger(out / "results.csv")
+    assert set(ledger["task"]) == {"my_assay"} and (ledger["status"] == "ok").all()
+    assert "summary.md" in capsys.readouterr().out
+
+
+def test_bad_csv_rejected_before_any_cell(tmp_path, capsys):
+    from molssl.cli import main
+
+    csv = tmp_path / "bad.csv"
+    pd.DataFrame({"smiles": ["CCO", "CCN"], "y": ["1", "yes"]}).to_csv(csv, index=False)
+    args = ["benchmark", "--csv", str(csv), "--targets", "y", "--task-type", "classification",
+            "--out", str(tmp_path / "b"), "--seeds", "0"]  # fmt: skip
+    assert main(args) == 2
+    assert "not a number" in capsys.readouterr().err
+    assert not (tmp_path / "b" / "results.csv").exists()
+
+
+def test_ecfp_rf_masks_missing_labels(tmp_path, tpsa_table):
+    frame = tpsa_table[["smiles", "polar"]].iloc[:150].copy()
+    frame["other"] = 1 - frame["polar"]
+    frame.loc[::3, "other"] = np.nan
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    task = prepare_task(TaskSource(csv=str(tmp_path / "t.csv"), task_type="classification"),
+                        MolGraphFeaturizer())  # fmt: skip
+    result = ecfp_rf(task, task_split(task), seed=0, n_estimators=10)
+    assert result.metric == "roc_auc" and 0.0 <= result.value <= 1.0
+    assert set(result.per_target) == {"polar", "other"}
+    again = ecfp_rf(task, task_split(task), seed=0, n_estimators=10)
+    assert again.value == result.value  # seeded
+
+
+def test_paired_t_test_matches_scipy_and_summary_stats():
+    from scipy.stats import ttest_rel
+
+    a, b = [0.70, 0.72, 0.75], [0.65, 0.70, 0.69]
+    rows = [{"task": "BBBP", "method": m, "seed": s, "metric": "roc_auc", "value": v,
+             "status": "ok"} for m, vals in (("a", a), ("b", b)) for s, v in enumerate(vals)]  # fmt: skip
+    ledger = pd.DataFrame(rows)
+    tests = paired_tests(ledger)
+    expected = ttest_rel(a, b)
+    assert len(tests) == 1 and tests["p"][0] == pytest.approx(expected.pvalue)
+    assert tests["t"][0] == pytest.approx(expected.statistic) and bool(tests["a_better"][0])
+    summary = summarize(ledger).set_index("method")
+    assert summary.loc["a", "mean"] == pytest.approx(np.mean(a))
+    assert summary.loc["a", "std"] == pytest.approx(np.std(a, ddof=1))
+
+
+def test_ledger_append_is_atomic_and_strict(tmp_path):
+    path = tmp_path / "results.csv"
+    append_row(path, {"task": "BBBP", "method": "m", "seed": 0, "value": 0.5, "status": "ok",
+                      "per_target": json.dumps({"p_np": 0.5})})  # fmt: skip
+    with pytest.raises(KeyError, match="unknown results.csv column"):
+        append_row(path, {"bogus": 1})
+    ledger = read_ledger(path)
+    assert len(ledger) == 1 and math.isclose(ledger["value"][0], 0.5)
+    assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
+
+
+@pytest.mark.parametrize("text", ["nope", "ckpt", "molclr-gcn:"])
+def test_unknown_or_incomplete_methods_rejected(text):
+    with pytest.raises(ConfigError):
+        parse_method(text)
+
+
+def test_method_labels():
+    method = parse_method("ours=ckpt:runs/x/best.pt")
+    assert (method.label, method.kind, method.arg) == ("ours", "ckpt", "runs/x/best.pt")
+    assert parse_method("molclr-gcn:a/b.pth").label == "molclr-gcn:a/b.pth"
