@@ -1,36 +1,174 @@
-"""Command-line interface of imagessl.
+"""Command-line interface of imagessl: parses arguments, builds configs, calls the Python API.
 
-The image methods (SimCLR and the pretext tasks) are not built yet; until they are, this command
-only reports its version, so that no subcommand is advertised before it works.
+Subcommands: ``pretrain`` (:func:`imagessl.pretrain.pretrain`) and ``eval``
+(:func:`imagessl.evaluate.evaluate_checkpoint`). Only this module prints.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+Command = Callable[[argparse.Namespace], int]
+_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Command]] = {}
+
+
+def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]):
+    """Register a subcommand: ``configure`` adds its arguments, the decorated function runs it."""
+
+    def decorator(func: Command) -> Command:
+        _COMMANDS[name] = (help, configure, func)
+        return func
+
+    return decorator
+
+
+def _method_names() -> list[str]:
+    from imagessl.methods import METHODS
+
+    return sorted(METHODS)
+
+
+def _pretrain_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--method",
+        default=None,
+        help=f"SSL method: {', '.join(_method_names())} (default: the config's, else simclr)",
+    )
+    parser.add_argument(
+        "--config", default=None, help="YAML preset, e.g. configs/simclr_cifar10.yaml"
+    )
+    parser.add_argument(
+        "--data", default=None, help="digits | cifar10 | folder or .tar.gz of class folders"
+    )
+    parser.add_argument("--out", default=None, help="output directory (trainer.out_dir)")
+    parser.add_argument("--epochs", type=int, default=None, help="planned epochs (LR schedule)")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    parser.add_argument("--batch-size", type=int, default=None, help="images per step per process")
+    parser.add_argument("--lr", type=float, default=None, help="initial learning rate")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config field, e.g. --set encoder.name=convnet (repeatable)",
+    )
+
+
+@command("pretrain", "self-supervised pretraining of an image encoder", _pretrain_args)
+def _pretrain(args: argparse.Namespace) -> int:
+    from imagessl.config import ImagePretrainConfig, load_pretrain_config
+    from imagessl.methods import get_method
+    from imagessl.pretrain import pretrain
+    from molssl.config import apply_overrides, parse_set_arguments
+
+    cfg = load_pretrain_config(args.config) if args.config else ImagePretrainConfig()
+    flags = {
+        "method": args.method,
+        "data.path": args.data,
+        "trainer.out_dir": args.out,
+        "trainer.epochs": args.epochs,
+        "trainer.max_steps": args.max_steps,
+        "trainer.batch_size": args.batch_size,
+        "trainer.lr": args.lr,
+        "trainer.device": args.device,
+        "trainer.num_workers": args.workers,
+        "trainer.seed": args.seed,
+        "trainer.resume": True if args.resume else None,
+    }
+    overrides: dict[str, object] = {k: v for k, v in flags.items() if v is not None}
+    overrides.update(parse_set_arguments(args.set))
+    cfg = apply_overrides(cfg, overrides)
+    get_method(cfg.method)
+    result = pretrain(cfg)
+    print(
+        f"{cfg.method} pretraining stopped at step {result.step} (epoch {result.epoch})"
+        f"{' after an interruption' if result.interrupted else ''}; "
+        f"last checkpoint {result.last_checkpoint}, best {result.best_checkpoint}"
+    )
+    return 0
+
+
+def _eval_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint", required=True, help="last.pt / best.pt of a pretraining run"
+    )
+    parser.add_argument(
+        "--data", default=None, help="digits | cifar10 | PATH (default: the checkpoint's data)"
+    )
+    parser.add_argument("--protocol", choices=["linear", "knn"], default="linear")
+    parser.add_argument("--k", type=int, default=200, help="kNN neighbours (capped at train size)")
+    parser.add_argument("--temperature", type=float, default=0.07, help="kNN vote temperature")
+    parser.add_argument("--C", type=float, default=1.0, help="inverse L2 strength of the probe")
+    parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+@command("eval", "linear-probe or kNN accuracy of a checkpoint's frozen encoder", _eval_args)
+def _eval(args: argparse.Namespace) -> int:
+    from imagessl.config import EvalConfig
+    from imagessl.evaluate import data_with_path, evaluate_checkpoint, load_encoder
+
+    cfg = EvalConfig(args.protocol, args.k, args.temperature, args.C, batch_size=args.batch_size)
+    data = data_with_path(load_encoder(args.checkpoint).config.data, args.data)
+    result = evaluate_checkpoint(args.checkpoint, cfg, data=data, device=args.device)
+    if args.json:
+        print(json.dumps(result.__dict__))
+    else:
+        print(
+            f"{result.protocol} accuracy {result.accuracy:.4f} ({result.method} encoder, "
+            f"{result.num_train} train / {result.num_test} test images from {data.path})"
+        )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``imagessl`` argument parser."""
+    """The ``imagessl`` argument parser with every registered subcommand."""
     from imagessl import __version__
 
     parser = argparse.ArgumentParser(
         prog="imagessl",
-        description=(
-            "Self-supervised learning on images on molssl's contrastive core. "
-            "No subcommands are available in this release yet."
-        ),
+        description="Self-supervised learning on images (SimCLR and pretext tasks) on molssl's "
+        "contrastive core.",
     )
     parser.add_argument("--version", action="version", version=f"imagessl {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (help_text, configure, func) in _COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        configure(p)
+        p.set_defaults(func=func)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``imagessl`` console script."""
-    build_parser().parse_args(argv)
-    print("imagessl: no subcommands yet (see `imagessl --help`).", file=sys.stderr)
-    return 0
+    """Entry point of the ``imagessl`` console script; errors print one line and return 2."""
+    from imagessl.data import ImageDataError
+    from imagessl.methods import UnknownMethodError
+    from molssl.config import ConfigError
+    from molssl.contrastive.checkpoint import CheckpointError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (UnknownMethodError, ImageDataError, ConfigError, CheckpointError) as exc:
+        print(f"imagessl: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,236 @@
+"""Frozen-feature accuracy of every imagessl method on CIFAR-10, and SimCLR CPU throughput.
+
+For each seed and method: pretrain on (a subset of) CIFAR-10 train for a bounded budget of
+optimizer steps (``--max-steps``, optionally also a wall-clock cap ``--budget-minutes``), then
+embed a CIFAR-10 train subset (``--probe-train-limit``) and the test set with the frozen encoder
+and report linear-probe (standardised features + logistic regression) and kNN (k=200, cosine,
+T=0.07) top-1 accuracy. Baselines: the same encoder at random initialisation (per seed) and raw
+pixels (standardised, flattened). Separately: images/s of the SimCLR training step (two views,
+forward, backward, Adam step) at ``--throughput-batch`` (default 256) on the CPU.
+
+Run it as a module from the repository root (as a script, its file name would shadow the
+``imagessl`` package). Full run, 3 seeds (on the shared 2-core CPU box: about a day)::
+
+    python -m benchmarks.imagessl --seeds 0,1,2 --max-steps 100 --batch-size 256
+
+Smoke run (minutes)::
+
+    python -m benchmarks.imagessl --seeds 0 --max-steps 5 --batch-size 64 --encoder convnet \\
+        --train-limit 2000 --probe-train-limit 2000 --test-limit 1000 --throughput-steps 2
+
+Writes ``results.csv`` and ``results.md`` to ``--out`` (default ``runs/bench_imagessl``) and
+prints the Markdown table.
+"""
+
+# ruff: noqa: E402 (the guard below must run before the imagessl imports)
+from __future__ import annotations
+
+import sys
+
+if __name__ == "__main__" and not __package__:
+    sys.exit("run this benchmark from the repository root as: python -m benchmarks.imagessl ...")
+
+import argparse
+import csv
+import logging
+import math
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from imagessl.config import DataConfig, EncoderConfig, EvalConfig, ImagePretrainConfig
+from imagessl.data import load_images
+from imagessl.encoders import build_encoder
+from imagessl.evaluate import embed, evaluate_features, load_encoder
+from imagessl.pretrain import build_method, pretrain
+from imagessl.transforms import Normalize
+from molssl.contrastive.seed import seed_everything
+from molssl.contrastive.trainer import TrainerConfig
+
+METHODS = ("simclr", "rotation", "relpatch", "jigsaw", "inpainting", "colorization")
+PROTOCOLS = ("linear", "knn")
+
+
+def _parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--data", default="cifar10", help="image source (default cifar10)")
+    p.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    p.add_argument("--encoder", default="resnet18", help="encoder name (default resnet18)")
+    p.add_argument("--width", type=int, default=32, help="convnet width")
+    p.add_argument("--max-steps", type=int, default=100, help="pretraining steps per run")
+    p.add_argument("--budget-minutes", type=float, default=None, help="wall-clock cap per run")
+    p.add_argument("--batch-size", type=int, default=256, help="pretraining batch size")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--train-limit", type=int, default=None, help="pretraining images (all)")
+    p.add_argument("--probe-train-limit", type=int, default=10000, help="probe train images")
+    p.add_argument("--test-limit", type=int, default=None, help="test images (all 10,000)")
+    p.add_argument("--throughput-batch", type=int, default=256)
+    p.add_argument("--throughput-encoder", default="resnet18", help="encoder of the speed test")
+    p.add_argument("--throughput-only", action="store_true", help="only the speed test")
+    p.add_argument("--throughput-steps", type=int, default=3, help="0 skips the throughput test")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    p.add_argument("--skip-baselines", action="store_true")
+    p.add_argument("--out", default="runs/bench_imagessl")
+    return p.parse_args()
+
+
+def _features(encoder, input_fn, train, test) -> tuple[torch.Tensor, torch.Tensor]:
+    return embed(encoder, train.images, input_fn), embed(encoder, test.images, input_fn)
+
+
+def _score(rows: list[dict], name: str, seed: int, feats, train, test, extra: dict) -> None:
+    for protocol in PROTOCOLS:
+        start = time.perf_counter()
+        acc = evaluate_features(feats[0], train.labels, feats[1], test.labels, EvalConfig(protocol))
+        rows.append(
+            {"method": name, "seed": seed, "protocol": protocol, "accuracy": round(acc, 4),
+             "eval_s": round(time.perf_counter() - start, 1), **extra}
+        )  # fmt: skip
+        logging.info("%s seed %d %s accuracy %.4f", name, seed, protocol, acc)
+
+
+def _budget_callback(minutes: float | None):
+    if minutes is None:
+        return []
+    deadline = time.monotonic() + 60 * minutes
+
+    def stop_when_over(trainer, step: int) -> None:
+        if time.monotonic() > deadline:
+            trainer.request_stop()
+
+    return [stop_when_over]
+
+
+def _pretrain_and_score(args, method: str, seed: int, train, test, rows, out: Path) -> None:
+    n = len(load_images(DataConfig(args.data, limit=args.train_limit), "train"))
+    steps_per_epoch = max(1, n // args.batch_size)
+    cfg = ImagePretrainConfig(
+        method=method,
+        data=DataConfig(args.data, limit=args.train_limit),
+        encoder=EncoderConfig(args.encoder, width=args.width),
+        trainer=TrainerConfig(
+            epochs=max(1, math.ceil(args.max_steps / steps_per_epoch)),
+            max_steps=args.max_steps,
+            warmup_epochs=0,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            weight_decay=1e-6,
+            seed=seed,
+            log_every=10,
+            out_dir=str(out / f"{method}_seed{seed}"),
+            resume=True,
+            progress=False,
+        ),
+    )
+    start = time.perf_counter()
+    result = pretrain(cfg, callbacks=_budget_callback(args.budget_minutes))
+    seconds = time.perf_counter() - start
+    loaded = load_encoder(result.last_checkpoint)
+    feats = _features(loaded.encoder, loaded.input_fn, train, test)
+    extra = {"pretrain_steps": result.step, "pretrain_s": round(seconds, 1)}
+    _score(rows, method, seed, feats, train, test, extra)
+
+
+def simclr_throughput(args) -> dict:
+    """Images/s of full SimCLR training steps (views + forward + backward + Adam) on the CPU."""
+    data = load_images(DataConfig(args.data, limit=args.throughput_batch), "train")
+    mean, std = data.channel_stats()
+    cfg = ImagePretrainConfig(
+        method="simclr", encoder=EncoderConfig(args.encoder, width=args.width)
+    )
+    built = build_method(cfg, int(data.images.shape[-1]), mean, std)
+    opt = torch.optim.Adam(built.model.parameters(), lr=1e-3)
+    batch = [data.images[: args.throughput_batch], data.labels[: args.throughput_batch]]
+    gen = torch.Generator().manual_seed(0)
+    times, aug_times = [], []
+    for i in range(args.throughput_steps + 1):
+        start = time.perf_counter()
+        built.objective.views(batch[0], torch.Generator().manual_seed(i))
+        aug = time.perf_counter() - start
+        start = time.perf_counter()
+        opt.zero_grad()
+        loss, _ = built.objective(built.model, batch, gen)
+        loss.backward()
+        opt.step()
+        if i:  # the first step warms up
+            times.append(time.perf_counter() - start)
+            aug_times.append(aug)
+    step = statistics.median(times)
+    return {
+        "batch": args.throughput_batch,
+        "encoder": args.throughput_encoder,
+        "threads": torch.get_num_threads(),
+        "median_step_s": round(step, 3),
+        "images_per_s": round(args.throughput_batch / step, 1),
+        "augment_share": round(statistics.median(aug_times) / step, 3),
+    }
+
+
+def _table(rows: list[dict]) -> str:
+    groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for row in rows:
+        groups[(row["method"], row["protocol"])].append(row["accuracy"])
+    names = list(dict.fromkeys(r["method"] for r in rows))
+    lines = ["| encoder | linear probe | kNN (k=200) | seeds |", "|---|---:|---:|---:|"]
+    for name in names:
+        cells = []
+        for protocol in PROTOCOLS:
+            vals = groups[(name, protocol)]
+            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            cells.append(f"{100 * statistics.mean(vals):.1f} ± {100 * sd:.1f}")
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {len(groups[(name, 'linear')])} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    args = _parse()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.throughput_only:
+        print(f"SimCLR training step on CPU: {simclr_throughput(args)}")
+        return
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    probe = DataConfig(args.data, limit=args.probe_train_limit, test_limit=args.test_limit)
+    train, test = load_images(probe, "train"), load_images(probe, "test")
+    mean, std = train.channel_stats()
+    rows: list[dict] = []
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if not args.skip_baselines:
+        pixels = (train.images.flatten(1).float() / 255, test.images.flatten(1).float() / 255)
+        _score(rows, "raw pixels", -1, pixels, train, test, {})
+        for seed in seeds:
+            seed_everything(seed)
+            encoder = build_encoder(EncoderConfig(args.encoder, width=args.width))
+            feats = _features(encoder, Normalize(mean, std), train, test)
+            _score(rows, "random init", seed, feats, train, test, {})
+    for seed in seeds:
+        for method in args.methods.split(","):
+            _pretrain_and_score(args, method, seed, train, test, rows, out)
+    fields = ["method", "seed", "protocol", "accuracy", "eval_s", "pretrain_steps", "pretrain_s"]
+    with open(out / "results.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    report = [
+        f"Data: {args.data}; pretraining {args.max_steps} steps x batch {args.batch_size} on "
+        f"{args.train_limit or 'all'} train images ({args.encoder}); probe on {len(train)} train "
+        f"/ {len(test)} test images.",
+        "",
+        _table(rows),
+    ]
+    if args.throughput_steps:
+        tp = simclr_throughput(args)
+        report += ["", f"SimCLR training step on CPU: {tp}"]
+    text = "\n".join(report)
+    (out / "results.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""Typed configuration of image self-supervised pretraining (YAML presets load into these).
+
+One section per component: ``data``, ``encoder``, one section per method (only the section of
+``method`` is used) and the generic ``trainer``. Loading is strict (:mod:`molssl.config`).
+
+Example YAML::
+
+    method: simclr
+    data: {path: cifar10}
+    encoder: {name: resnet18, small_images: true}
+    simclr: {temperature: 0.5, color_strength: 0.5}
+    trainer: {epochs: 200, batch_size: 256, lr: 1.0e-3}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from molssl.config import load_yaml
+from molssl.contrastive.trainer_config import TrainerConfig
+
+__all__ = [
+    "ColorizationConfig",
+    "DataConfig",
+    "EncoderConfig",
+    "EvalConfig",
+    "ImagePretrainConfig",
+    "InpaintingConfig",
+    "JigsawConfig",
+    "RelPatchConfig",
+    "RotationConfig",
+    "SimCLRConfig",
+    "load_pretrain_config",
+]
+
+
+@dataclass
+class DataConfig:
+    """Which images to train on.
+
+    Attributes:
+        path: ``"digits"`` (scikit-learn digits upsampled to 32x32, embedded), ``"cifar10"``
+            (``$IMAGESSL_DATA_DIR``, the cache, the shared tarball, then a torchvision
+            download), or a folder of class folders / a ``.tar.gz`` of one. Default ``digits``.
+        image_size: Resize (shorter side) + centre-crop every image to this size; None keeps
+            the size of the first image of a folder (CIFAR-10: 32, digits: 32).
+        limit: Use a seeded random subset of this many training images (None: all).
+        test_limit: Same for the test split used by evaluation (None: all).
+        test_fraction: Held-out fraction for folders without ``train``/``test`` subfolders.
+        valid_size: Fraction of the training images held out for the validation loss that
+            selects ``best.pt`` (default 0: no validation).
+    """
+
+    path: str = "digits"
+    image_size: int | None = None
+    limit: int | None = None
+    test_limit: int | None = None
+    test_fraction: float = 0.2
+    valid_size: float = 0.0
+
+
+@dataclass
+class EncoderConfig:
+    """Backbone producing a feature map and its global-average-pooled embedding ``h``.
+
+    Attributes:
+        name: A key of :data:`imagessl.encoders.ENCODERS` (``resnet18``, ``resnet34``,
+            ``resnet50``, ``convnet``).
+        small_images: ResNets only: 3x3 stride-1 first convolution and no max-pool, the
+            CIFAR stem of SimCLR (default True).
+        width: ``convnet`` only: channels of the first stage, doubled per stage (default 32).
+        num_stages: ``convnet`` only: conv stages, each after the first halves the size.
+    """
+
+    name: str = "resnet18"
+    small_images: bool = True
+    width: int = 32
+    num_stages: int = 3
+
+
+@dataclass
+class SimCLRConfig:
+    """SimCLR (Chen et al. 2020): two augmented views contrasted with NT-Xent.
+
+    Attributes:
+        temperature: NT-Xent temperature (SimCLR CIFAR-10: 0.5).
+        proj_hidden_dim: Hidden size of the 2-layer projection head.
+        proj_dim: Output size of the projection head (128).
+        color_strength: Colour-jitter strength ``s`` (0.8s, 0.8s, 0.8s, 0.2s); CIFAR: 0.5.
+        crop_scale: Area range of the random resized crop (0.08-1).
+        blur: Gaussian blur (sigma 0.1-2, p=0.5); None turns it on for images of >= 64 px.
+        gather_distributed: Under DDP, negatives from every process (all-gather).
+        augment_in_workers: Build the views in the DataLoader's ``collate_fn`` (parallel in
+            ``trainer.num_workers`` processes, seeded per worker) instead of in the training
+            step from the trainer's generator (default False: exact resume, fixed validation
+            views). Worth it on a GPU, where the per-image CPU augmentation is the bottleneck.
+    """
+
+    temperature: float = 0.5
+    proj_hidden_dim: int = 512
+    proj_dim: int = 128
+    color_strength: float = 0.5
+    crop_scale: tuple[float, float] = (0.08, 1.0)
+    blur: bool | None = None
+    gather_distributed: bool = True
+    augment_in_workers: bool = False
+
+
+@dataclass
+class RotationConfig:
+    """RotNet (Gidaris et al. 2018): all four rotations of each image, 4-way classification.
+
+    Attributes:
+        flip: Random horizontal flip before rotating (default True).
+    """
+
+    flip: bool = True
+
+
+@dataclass
+class RelPatchConfig:
+    """Relative patch position (Doersch et al. 2015): centre vs. one of 8 neighbours.
+
+    Attributes:
+        resize: Resize images to this size before cutting the 3x3 grid (None: keep).
+        gap: Minimum pixels between neighbouring patches.
+        jitter: Random shift of each patch, in pixels, in each direction.
+        channel_drop: Probability of keeping one random colour channel of a patch and replacing
+            the other two with faint noise (against chromatic-aberration shortcuts).
+        hidden_dim: Hidden size of the classifier on the concatenated pair.
+    """
+
+    resize: int | None = 64
+    gap: int = 4
+    jitter: int = 2
+    channel_drop: float = 0.5
+    hidden_dim: int = 512
+
+
+@dataclass
+class JigsawConfig:
+    """Jigsaw puzzles (Noroozi & Favaro 2016): 9 shuffled tiles, K-way permutation label.
+
+    Attributes:
+        num_permutations: K, the size of the maximal-Hamming permutation set (64).
+        permutation_seed: Seed of the greedy permutation selection.
+        candidates: Draw the set from this many random permutations (None: all 9!).
+        resize: Resize images to this size before cutting the grid (None: keep).
+        gap: Minimum pixels between neighbouring tiles.
+        jitter: Random shift of each tile in pixels.
+        hidden_dim: Hidden size of the classifier on the 9 concatenated tile features.
+    """
+
+    num_permutations: int = 64
+    permutation_seed: int = 0
+    candidates: int | None = None
+    resize: int | None = 64
+    gap: int = 2
+    jitter: int = 1
+    hidden_dim: int = 512
+
+
+@dataclass
+class InpaintingConfig:
+    """Context encoder (Pathak et al. 2016): reconstruct masked regions.
+
+    Attributes:
+        mask: ``block`` (random squares), ``region`` (random blobs) or ``center``.
+        mask_fraction: Approximate masked share of the image (0.25).
+        num_blocks: Squares per image for ``block`` masks.
+        adv_weight: Weight of the adversarial term on the generator (0: L2 only; Pathak: 1e-3).
+    """
+
+    mask: str = "block"
+    mask_fraction: float = 0.25
+    num_blocks: int = 2
+    adv_weight: float = 0.0
+
+
+@dataclass
+class ColorizationConfig:
+    """Colorization (Zhang et al. 2016, regression variant): L channel in, ab channels out.
+
+    Attributes:
+        loss: ``l2`` or ``smooth_l1`` on ``ab / 110``.
+        flip: Random horizontal flip (default True).
+    """
+
+    loss: Literal["l2", "smooth_l1"] = "l2"
+    flip: bool = True
+
+
+@dataclass
+class ImagePretrainConfig:
+    """Everything an ``imagessl pretrain`` run needs; ``configs/simclr_*.yaml`` serialise it."""
+
+    method: str = "simclr"
+    data: DataConfig = field(default_factory=DataConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    simclr: SimCLRConfig = field(default_factory=SimCLRConfig)
+    rotation: RotationConfig = field(default_factory=RotationConfig)
+    relpatch: RelPatchConfig = field(default_factory=RelPatchConfig)
+    jigsaw: JigsawConfig = field(default_factory=JigsawConfig)
+    inpainting: InpaintingConfig = field(default_factory=InpaintingConfig)
+    colorization: ColorizationConfig = field(default_factory=ColorizationConfig)
+    trainer: TrainerConfig = field(
+        default_factory=lambda: TrainerConfig(
+            epochs=100, batch_size=256, lr=1e-3, weight_decay=1e-6, out_dir="runs/imagessl"
+        )
+    )
+
+
+@dataclass
+class EvalConfig:
+    """Frozen-feature evaluation settings.
+
+    Attributes:
+        protocol: ``linear`` (standardised features + logistic regression) or ``knn``.
+        k: Neighbours of the kNN vote (200, capped at the training-set size).
+        knn_temperature: Temperature of the ``exp(cos / T)`` vote weights (0.07).
+        C: Inverse L2 strength of the logistic regression.
+        max_iter: Iterations of the logistic regression solver.
+        batch_size: Images per forward pass when embedding.
+    """
+
+    protocol: Literal["linear", "knn"] = "linear"
+    k: int = 200
+    knn_temperature: float = 0.07
+    C: float = 1.0
+    max_iter: int = 1000
+    batch_size: int = 256
+
+
+def load_pretrain_config(path: str | Path) -> ImagePretrainConfig:
+    """Load a YAML preset strictly into an :class:`ImagePretrainConfig`.
+
+    Raises:
+        molssl.config.ConfigError: Unknown keys, wrong types or a missing file.
+    """
+    return load_yaml(ImagePretrainConfig, path)

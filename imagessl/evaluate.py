@@ -1,0 +1,204 @@
+"""Frozen-feature evaluation: linear probe and weighted kNN on encoder embeddings.
+
+- ``linear``: embeddings standardised on the training split, multinomial logistic regression
+  (scikit-learn, L-BFGS), top-1 accuracy on the test split.
+- ``knn``: L2-normalised embeddings, the ``k`` (default 200, capped at the training size)
+  most cosine-similar training images vote with weight ``exp(cos / T)`` (T=0.07), as in
+  InstDisc (Wu et al. 2018) and solo-learn; top-1 accuracy.
+
+``evaluate_checkpoint`` rebuilds the encoder from an ``imagessl pretrain`` checkpoint (loaded with
+``weights_only=True``) and feeds it the method's evaluation input (e.g. lightness for
+colorization).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from imagessl.config import DataConfig, EvalConfig, ImagePretrainConfig
+from imagessl.data import load_images
+from imagessl.encoders import ImageEncoder, build_encoder
+from imagessl.methods import MethodContext, get_method
+from imagessl.transforms import Normalize
+from molssl.config import from_dict
+from molssl.contrastive.checkpoint import CheckpointError, load_checkpoint
+
+__all__ = [
+    "PROTOCOLS",
+    "EvalResult",
+    "LoadedEncoder",
+    "data_with_path",
+    "embed",
+    "evaluate_checkpoint",
+    "evaluate_features",
+    "knn_accuracy",
+    "linear_probe_accuracy",
+    "load_encoder",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def embed(
+    encoder: nn.Module,
+    images: Tensor,
+    input_fn: Callable[[Tensor], Tensor],
+    *,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> Tensor:
+    """Embeddings ``float [N, D]`` (on CPU) of ``uint8 [N, 3, H, W]`` images, in eval mode."""
+    was_training = encoder.training
+    encoder.eval().to(device)
+    out = [
+        encoder(input_fn(images[i : i + batch_size].to(device))).float().cpu()
+        for i in range(0, len(images), batch_size)
+    ]
+    encoder.train(was_training)
+    return torch.cat(out)
+
+
+def linear_probe_accuracy(
+    train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, cfg: EvalConfig
+) -> float:
+    """Standardise on train, fit logistic regression, return test top-1 accuracy."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(train_x.numpy())
+    clf = LogisticRegression(C=cfg.C, max_iter=cfg.max_iter)
+    clf.fit(scaler.transform(train_x.numpy()), train_y.numpy())
+    pred = clf.predict(scaler.transform(test_x.numpy()))
+    return float(np.mean(pred == test_y.numpy()))
+
+
+def knn_accuracy(
+    train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, cfg: EvalConfig
+) -> float:
+    """Temperature-weighted cosine kNN vote (k capped at the training size)."""
+    k = min(cfg.k, len(train_x))
+    num_classes = int(max(train_y.max(), test_y.max())) + 1
+    train_n = nn.functional.normalize(train_x.float(), dim=1)
+    test_n = nn.functional.normalize(test_x.float(), dim=1)
+    correct = 0
+    for i in range(0, len(test_n), 512):
+        sim, idx = (test_n[i : i + 512] @ train_n.T).topk(k, dim=1)
+        weights = (sim / cfg.knn_temperature).exp()
+        votes = torch.zeros(len(sim), num_classes).scatter_add_(1, train_y[idx], weights)
+        correct += int((votes.argmax(dim=1) == test_y[i : i + 512]).sum())
+    return correct / len(test_n)
+
+
+PROTOCOLS: dict[str, Callable[[Tensor, Tensor, Tensor, Tensor, EvalConfig], float]] = {
+    "linear": linear_probe_accuracy,
+    "knn": knn_accuracy,
+}
+"""Evaluation protocols on ``(train_x, train_y, test_x, test_y, cfg) -> accuracy``."""
+
+
+def evaluate_features(
+    train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, cfg: EvalConfig
+) -> float:
+    """Accuracy of ``cfg.protocol`` on given features.
+
+    Raises:
+        ValueError: Unknown protocol or empty splits.
+    """
+    if cfg.protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {cfg.protocol!r}; choose one of {sorted(PROTOCOLS)}")
+    if len(train_x) == 0 or len(test_x) == 0:
+        raise ValueError("evaluation needs non-empty train and test splits")
+    return PROTOCOLS[cfg.protocol](train_x, train_y, test_x, test_y, cfg)
+
+
+@dataclass
+class LoadedEncoder:
+    """An encoder rebuilt from a checkpoint with its evaluation input and run config."""
+
+    encoder: ImageEncoder
+    input_fn: Callable[[Tensor], Tensor]
+    config: ImagePretrainConfig
+
+
+def load_encoder(checkpoint: str | Path) -> LoadedEncoder:
+    """Rebuild the encoder of an ``imagessl pretrain`` checkpoint.
+
+    Raises:
+        FileNotFoundError: Missing file.
+        CheckpointError: Corrupt file or not an imagessl checkpoint.
+    """
+    try:
+        ckpt = load_checkpoint(checkpoint)
+    except struct.error as exc:  # a non-zip file that the legacy unpickler trips over
+        raise CheckpointError(
+            f"cannot read checkpoint {checkpoint} ({exc}); the file is not a torch checkpoint"
+        ) from exc
+    meta = ckpt.get("imagessl")
+    if not isinstance(meta, dict):
+        raise CheckpointError(
+            f"{checkpoint} is not an imagessl checkpoint (no 'imagessl' entry); pass a last.pt "
+            "or best.pt written by `imagessl pretrain`"
+        )
+    config = from_dict(ImagePretrainConfig, ckpt["config"])
+    encoder = build_encoder(config.encoder)
+    prefix = "encoder."
+    weights = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    encoder.load_state_dict(weights)
+    ctx = MethodContext(int(meta["image_size"]), Normalize(meta["mean"], meta["std"]))
+    method = get_method(config.method)
+    return LoadedEncoder(encoder, lambda images: method.embed_input(images, ctx), config)
+
+
+@dataclass
+class EvalResult:
+    """Accuracy of one protocol on one checkpoint and dataset."""
+
+    protocol: str
+    accuracy: float
+    num_train: int
+    num_test: int
+    method: str
+    checkpoint: str
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    cfg: EvalConfig,
+    *,
+    data: DataConfig | None = None,
+    device: str = "cpu",
+) -> EvalResult:
+    """Embed train and test images with a checkpoint's frozen encoder and score ``cfg.protocol``.
+
+    Args:
+        checkpoint: ``last.pt``/``best.pt`` of ``imagessl pretrain``.
+        cfg: Protocol settings.
+        data: Images to evaluate on (default: the checkpoint's data config).
+        device: Where to run the encoder.
+    """
+    loaded = load_encoder(checkpoint)
+    data = data or loaded.config.data
+    train, test = load_images(data, "train"), load_images(data, "test")
+    kwargs = {"batch_size": cfg.batch_size, "device": device}
+    train_x = embed(loaded.encoder, train.images, loaded.input_fn, **kwargs)
+    test_x = embed(loaded.encoder, test.images, loaded.input_fn, **kwargs)
+    acc = evaluate_features(train_x, train.labels, test_x, test.labels, cfg)
+    logger.info("%s %s accuracy %.4f on %s", checkpoint, cfg.protocol, acc, data.path)
+    return EvalResult(
+        cfg.protocol, acc, len(train), len(test), loaded.config.method, str(checkpoint)
+    )
+
+
+def data_with_path(base: DataConfig, path: str | None) -> DataConfig:
+    """``base`` with ``path`` replaced (when given)."""
+    return base if path is None else dataclasses.replace(base, path=str(path))

@@ -1,0 +1,23 @@
+"""Image SSL methods (importing this package registers them in :data:`METHODS`)."""
+
+from imagessl.methods import classify, reconstruct, simclr
+from imagessl.methods.registry import (
+    METHODS,
+    Method,
+    MethodContext,
+    UnknownMethodError,
+    get_method,
+    register_method,
+)
+
+__all__ = [
+    "METHODS",
+    "Method",
+    "MethodContext",
+    "UnknownMethodError",
+    "classify",
+    "get_method",
+    "reconstruct",
+    "register_method",
+    "simclr",
+]
