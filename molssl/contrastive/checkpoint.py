@@ -28,6 +28,7 @@ import os
 import pickle
 import platform
 import random
+import struct
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -297,7 +298,14 @@ def load_checkpoint(
         raise FileNotFoundError(f"checkpoint {path} does not exist; check the path or out_dir")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        struct.error,
+        zipfile.BadZipFile,
+        pickle.UnpicklingError,
+    ) as exc:
         raise CheckpointError(
             f"cannot read checkpoint {path} ({type(exc).__name__}: {exc}); the file is corrupt, "
             "truncated or not a torch checkpoint -- use another checkpoint (e.g. best.pt)"

@@ -25,7 +25,6 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.utils import scatter
 
 from molssl.contrastive.losses import NTXentLoss
 
@@ -78,7 +77,10 @@ def fragment_pool(
         )
     offset = torch.cumsum(num_frags, 0) - num_frags
     index = frag[member] + offset[batch[member]]
-    frag_emb = scatter(node_emb[member], index, dim=0, dim_size=total, reduce="mean")
+    values = node_emb[member]
+    frag_emb = values.new_zeros(total, values.shape[1]).index_add_(0, index, values)
+    counts = torch.bincount(index, minlength=total).clamp_min(1).to(values.dtype)
+    frag_emb = frag_emb / counts.unsqueeze(1)
     return frag_emb, frag_graph
 
 
