@@ -26,20 +26,32 @@ def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser],
 
 
 def _demo_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
     parser.add_argument(
-        "--smiles",
-        default=None,
-        help="SMILES file to featurize (default: RDKit's bundled first_5K.smi)",
+        "--smiles", default=None, help="pretraining corpus (default: RDKit's bundled first_5K.smi)"
     )
-    parser.add_argument("--workers", type=int, default=2, help="featurization processes")
+    parser.add_argument("--workers", type=int, default=1, help="featurization processes")
+    parser.add_argument("--pretrain-steps", type=int, default=60, help="pretraining steps")
+    parser.add_argument("--finetune-epochs", type=int, default=5, help="benchmark epochs")
+    parser.add_argument("--data-dir", default=None, help="where to look for BBBP first")
 
 
-@command("demo", "featurize the embedded default corpus and print a summary", _demo_args)
+@command(
+    "demo",
+    "featurize, pretrain, embed and run a quick benchmark on the embedded default data",
+    _demo_args,
+)
 def _demo(args: argparse.Namespace) -> int:
     from molssl.demo import run_demo
 
-    summary = run_demo(smiles_path=args.smiles, workers=args.workers)
-    print(summary.format())
+    run_demo(
+        args.out,
+        smiles_path=args.smiles,
+        workers=args.workers,
+        pretrain_steps=args.pretrain_steps,
+        finetune_epochs=args.finetune_epochs,
+        data_dir=args.data_dir,
+    )
     return 0
 
 
@@ -155,6 +167,148 @@ def _pretrain(args: argparse.Namespace) -> int:
         f"{' after an interruption' if result.interrupted else ''}; "
         f"last checkpoint {result.last_checkpoint}, best {result.best_checkpoint}"
     )
+    return 0
+
+
+def _embed_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="molssl checkpoint (e.g. runs/x/best.pt), or molclr-gin:PATH / molclr-gcn:PATH",
+    )
+    parser.add_argument("--input", required=True, help="SMILES: .smi/.txt/.csv, optionally .gz")
+    parser.add_argument("-o", "--output", required=True, help="embeddings: .npy, .csv or .parquet")
+    parser.add_argument("--smiles-col", default=None, help="SMILES column of a CSV input")
+    parser.add_argument("--batch-size", type=int, default=256, help="molecules per forward pass")
+    parser.add_argument("--workers", type=int, default=1, help="featurization processes")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+
+
+@command("embed", "graph embeddings h of a pretrained encoder for a SMILES file", _embed_args)
+def _embed(args: argparse.Namespace) -> int:
+    from molssl.embed import embed_file
+
+    summary = embed_file(
+        args.checkpoint,
+        args.input,
+        args.output,
+        smiles_column=args.smiles_col,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        device=args.device,
+    )
+    print(
+        f"wrote {summary.rows} embeddings of width {summary.dim} to {summary.output}; "
+        f"{summary.failed} rows failed (listed in {summary.failures_path})"
+    )
+    return 0
+
+
+def _task_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--csv", default=None, help="your own task: CSV file (plain or .gz)")
+    parser.add_argument("--smiles-col", default="smiles", help="SMILES column of --csv")
+    parser.add_argument("--targets", default=None, help="comma-separated target columns of --csv")
+    parser.add_argument("--task-type", choices=["classification", "regression"], default=None)
+    parser.add_argument("--data-dir", default=None, help="directory holding MoleculeNet files")
+    parser.add_argument("--profile", choices=["quick", "full"], default=None)
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+
+
+def _csv_list(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def _finetune_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default=None, help="YAML, e.g. configs/finetune_molclr.yaml")
+    parser.add_argument("--task", default=None, help="MoleculeNet task, e.g. bbbp, tox21, esol")
+    _task_args(parser)
+    init = parser.add_mutually_exclusive_group()
+    init.add_argument("--checkpoint", default=None, help="molssl pretraining checkpoint")
+    init.add_argument(
+        "--init", default=None, help="random | ckpt:PATH | molclr-gcn:PATH | molclr-gin:PATH"
+    )
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--protocol", choices=["joint", "molclr"], default=None)
+    parser.add_argument("--split", choices=["scaffold", "random_scaffold", "random"], default=None)
+    parser.add_argument("--out", default=None, help="output directory (config, result, model)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any FinetuneConfig field (repeatable)")  # fmt: skip
+
+
+@command("finetune", "fine-tune an encoder on a MoleculeNet task or your CSV", _finetune_args)
+def _finetune(args: argparse.Namespace) -> int:
+    from molssl.config import ConfigError, apply_overrides, from_dict, parse_set_arguments, to_dict
+    from molssl.data import DataFormatError
+    from molssl.finetune import FinetuneConfig, finetune, load_finetune_config
+
+    data = to_dict(load_finetune_config(args.config)) if args.config else {}
+    if args.csv or args.task:
+        data.update(task=args.task, csv=args.csv)
+    elif not data:
+        print("molssl finetune: give --task NAME, --csv FILE or --config YAML", file=sys.stderr)
+        return 2
+    flags = {
+        "smiles_col": args.smiles_col if args.csv else None,
+        "targets": _csv_list(args.targets), "task_type": args.task_type,
+        "data_dir": args.data_dir, "profile": args.profile, "device": args.device,
+        "init": f"ckpt:{args.checkpoint}" if args.checkpoint else args.init,
+        "seed": args.seed, "epochs": args.epochs, "protocol": args.protocol,
+        "split": args.split, "out_dir": args.out, "progress": True,
+    }  # fmt: skip
+    data.update({k: v for k, v in flags.items() if v is not None})
+    try:
+        cfg = apply_overrides(from_dict(FinetuneConfig, data), parse_set_arguments(args.set))
+        result = finetune(cfg)
+    except (DataFormatError, ConfigError, FileNotFoundError) as err:
+        print(f"molssl finetune: {err}", file=sys.stderr)
+        return 2
+    print(f"{result.task} ({result.init}, seed {result.seed}, {result.split} split): "
+          f"test {result.metric} = {result.value:.4f} at best epoch {result.best_epoch} of "
+          f"{result.epochs} ({result.seconds:.1f} s)")  # fmt: skip
+    for name, value in result.per_target.items():
+        print(f"  {name}: {value:.4f}")
+    if result.out_dir:
+        print(f"outputs in {result.out_dir}")
+    return 0
+
+
+def _benchmark_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tasks", default=None, help="all (default without --csv) or comma-separated: bbbp,tox21"
+    )
+    parser.add_argument("--methods", default="random-init,ecfp-rf",
+                        help="comma-separated: random-init, ecfp-rf, ckpt:PATH, molclr-gcn:PATH, "
+                             "molclr-gin:PATH (optionally LABEL=METHOD)")  # fmt: skip
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated run seeds")
+    parser.add_argument("--out", default="runs/benchmark", help="output directory")
+    _task_args(parser)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a FinetuneConfig field in every cell, e.g. epochs=5")  # fmt: skip
+
+
+@command("benchmark", "fine-tune and compare methods on MoleculeNet tasks", _benchmark_args)
+def _benchmark(args: argparse.Namespace) -> int:
+    from molssl.benchmark.runner import BenchmarkConfig, benchmark
+    from molssl.config import ConfigError, parse_set_arguments
+    from molssl.data import DataFormatError
+
+    tasks = _csv_list(args.tasks) or ([] if args.csv else ["all"])
+    cfg = BenchmarkConfig(
+        tasks=tasks, csv=args.csv, smiles_col=args.smiles_col,
+        targets=_csv_list(args.targets) or [], task_type=args.task_type,
+        methods=_csv_list(args.methods) or [], seeds=[int(s) for s in _csv_list(args.seeds) or []],
+        profile=args.profile or "quick", out_dir=args.out, data_dir=args.data_dir,
+        device=args.device or "auto", finetune=dict(parse_set_arguments(args.set)),
+    )  # fmt: skip
+    try:
+        result = benchmark(cfg)
+    except (DataFormatError, ConfigError, FileNotFoundError) as err:
+        print(f"molssl benchmark: {err}", file=sys.stderr)
+        return 2
+    print(f"{result.ran} cells run, {result.skipped} skipped (already done), "
+          f"{result.failed} failed")  # fmt: skip
+    print(f"table: {result.summary_md}\nplot: {result.summary_png}\nresults: {result.results_csv}")
     return 0
 
 

@@ -21,6 +21,7 @@ from torch.utils.data import Subset
 from torch_geometric.data import Batch
 
 from molssl.config import from_dict, load_yaml, to_dict
+from molssl.contrastive.seed import seed_everything
 from molssl.contrastive.trainer import Trainer, TrainerConfig, TrainResult
 from molssl.models import EncoderConfig, MolEncoder
 from molssl.objectives import ObjectiveConfig, build_objective
@@ -147,6 +148,7 @@ def pretrain(config: PretrainConfig) -> TrainResult:
                 "self_loop_bond": list(featurizer.self_loop_bond),
             },
         )
+    seed_everything(tcfg.seed)  # the initial weights follow --seed, also when called in-process
     model = MolEncoder.from_config(encoder_cfg)
     objective = build_objective(config.objective, mask_atom=featurizer.mask_atom)
     run_config = to_dict(PretrainConfig(config.data, encoder_cfg, config.objective, tcfg))

@@ -133,6 +133,7 @@ def _write_shard(directory: Path, packed: dict) -> None:
             np.save(tmp / ("node_ptr.npy" if key == "n_nodes" else "edge_ptr.npy"), ptr)
         else:
             np.save(tmp / f"{key}.npy", value)
+    shutil.rmtree(directory, ignore_errors=True)  # left by a build killed before meta.json named it
     os.replace(tmp, directory)
 
 
@@ -195,6 +196,7 @@ def build_graph_store(
             logger.info("reusing the complete graph store in %s", out)
             return GraphStore(out)
         logger.info("resuming the graph store in %s after %d shards", out, len(meta["shards"]))
+        _truncate_failures(out / "failures.csv", meta["rows_done"])
     else:
         out.mkdir(parents=True, exist_ok=True)
         meta = {
@@ -265,6 +267,16 @@ def build_graph_store(
     meta["complete"] = True
     _write_meta(meta_path, meta)
     return GraphStore(out)
+
+
+def _truncate_failures(path: Path, rows_done: int) -> None:
+    """Drop failures of rows a killed build wrote after its last recorded shard."""
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    kept = rows[:1] + [r for r in rows[1:] if int(r[0]) < rows_done]
+    if len(kept) != len(rows):
+        with open(path, "w", newline="") as fh:
+            csv.writer(fh).writerows(kept)
 
 
 def _skip_rows(stream: Iterator[tuple[int, str]], rows_done: int) -> Iterator[tuple[int, str]]:

@@ -1,9 +1,16 @@
-"""Message-passing layers of MolCLR with bond features (PyG ``MessagePassing``, ``aggr="add"``).
+"""Message-passing layers of MolCLR with bond features (sum aggregation).
 
 Both layers add one self-loop per node, labelled with the featurizer's reserved self-loop bond
 row (``featurizer.self_loop_bond``, ``(4, 0)`` in the MolCLR scheme), and keep their own bond
 embeddings, as in Hu et al. (2020) and MolCLR (Wang et al., 2022). Neither needs torch-scatter or
 torch-sparse.
+
+The sum over incoming edges ``sum_{j->i} (x_j + e_ji)`` is computed without building the
+``[E, d]`` messages: ``x_i + e_loop + (A x)_i + sum_{j->i} e_ji``, with ``A x`` a sparse
+matrix product on CPU (:func:`neighbor_sum`) and the bond term as per-node bond-value counts
+times the embedding tables (:meth:`FeatureEmbedding.grouped_sum`). On a 2-core CPU this makes a
+GIN step about 25% cheaper than PyG's gather/scatter ``propagate`` (``benchmarks/
+pretrain_throughput.py``); the result is the same up to float summation order.
 
 :data:`CONVS` maps a layer name to its class; every class takes
 ``(hidden_channels, bond_feature_sizes, self_loop_bond)``.
@@ -11,16 +18,79 @@ torch-sparse.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import MessagePassing
 
-from molssl.models.embeddings import FeatureEmbedding, append_self_loops
+from molssl.models.embeddings import FeatureEmbedding
 
 
-class GINEConv(MessagePassing):
+def _adjacency(row: Tensor, col: Tensor, n: int, dtype: torch.dtype) -> Tensor:
+    """Sparse CSR ``[n, n]`` matrix with a 1 at ``(row[k], col[k])`` for every edge ``k``."""
+    order = torch.argsort(row * n + col)
+    crow = torch.zeros(n + 1, dtype=torch.long, device=row.device)
+    torch.cumsum(torch.bincount(row, minlength=n), 0, out=crow[1:])
+    values = torch.ones(col.numel(), dtype=dtype, device=row.device)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": sparse.mm is stable enough
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, col[order], values, (n, n))
+
+
+class _CsrNeighborSum(torch.autograd.Function):
+    """``A x`` and its backward ``A^T g``, both as CSR sparse-dense products."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, src: Tensor, dst: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(src, dst)
+        return torch.sparse.mm(_adjacency(dst, src, x.size(0), x.dtype), x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+        src, dst = ctx.saved_tensors
+        return torch.sparse.mm(_adjacency(src, dst, grad.size(0), grad.dtype), grad), None, None
+
+
+def neighbor_sum(x: Tensor, edge_index: Tensor) -> Tensor:
+    """``out[i] = sum_{k: edge_index[1, k] = i} x[edge_index[0, k]]`` (``float[N, d]``).
+
+    A CSR sparse product on CPU, where gather/scatter of ``[E, d]`` messages is slow;
+    ``index_add_`` elsewhere (fast atomics on GPUs, and any dtype under autocast).
+    """
+    src, dst = edge_index[0], edge_index[1]
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+        return _CsrNeighborSum.apply(x, src, dst)
+    return torch.zeros_like(x).index_add_(0, dst, x.index_select(0, src))
+
+
+class _BondConv(nn.Module):
+    """Shared parts: the bond embeddings and the aggregation ``sum_{j in N(i) + i} (h_j + e_ji)``."""
+
+    bond_encoder: FeatureEmbedding
+
+    def __init__(
+        self, hidden_channels: int, bond_feature_sizes: Sequence[int], self_loop_bond: Sequence[int]
+    ) -> None:
+        super().__init__()
+        self.hidden_channels = int(hidden_channels)
+        self.self_loop_bond = tuple(int(v) for v in self_loop_bond)
+        self.register_buffer(
+            "_loop_row", torch.tensor([self.self_loop_bond], dtype=torch.long), persistent=False
+        )
+
+    def aggregate_with_bonds(self, h: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
+        """Sum of ``h_j + e_ji`` over the incoming edges and the self-loop of every node."""
+        n = h.size(0)
+        bonds = self.bond_encoder.grouped_sum(edge_attr, edge_index[1], n)
+        loop = self.bond_encoder(self._loop_row)
+        return h + loop + neighbor_sum(h, edge_index) + bonds
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.hidden_channels})"
+
+
+class GINEConv(_BondConv):
     """GIN layer with additive bond embeddings (MolCLR's ``GINEConv``).
 
     ``x_i' = MLP(sum_{j in N(i) + i} (x_j + e_ji))`` with ``MLP = Linear(d, 2d), ReLU,
@@ -44,9 +114,7 @@ class GINEConv(MessagePassing):
         bond_feature_sizes: Sequence[int],
         self_loop_bond: Sequence[int],
     ) -> None:
-        super().__init__(aggr="add")
-        self.hidden_channels = int(hidden_channels)
-        self.self_loop_bond = tuple(int(v) for v in self_loop_bond)
+        super().__init__(hidden_channels, bond_feature_sizes, self_loop_bond)
         self.mlp = nn.Sequential(
             nn.Linear(hidden_channels, 2 * hidden_channels),
             nn.ReLU(),
@@ -57,30 +125,16 @@ class GINEConv(MessagePassing):
 
     def reset_parameters(self) -> None:
         """Default ``nn.Linear`` init for the MLP, Xavier-uniform for the bond embeddings."""
-        super().reset_parameters()
         for layer in self.mlp:
             if isinstance(layer, nn.Linear):
                 layer.reset_parameters()
         self.bond_encoder.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
-        edge_index, edge_attr = append_self_loops(
-            edge_index, edge_attr, x.size(0), self.self_loop_bond
-        )
-        edge_emb = self.bond_encoder(edge_attr)
-        return self.propagate(edge_index, x=x, edge_attr=edge_emb)
-
-    def message(self, x_j: Tensor, edge_attr: Tensor) -> Tensor:
-        return x_j + edge_attr
-
-    def update(self, aggr_out: Tensor) -> Tensor:
-        return self.mlp(aggr_out)
-
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.hidden_channels})"
+        return self.mlp(self.aggregate_with_bonds(x, edge_index, edge_attr))
 
 
-class GCNConv(MessagePassing):
+class GCNConv(_BondConv):
     """The graph convolution of MolCLR's released GCN (not PyG's normalised ``GCNConv``).
 
     ``x_i' = sum_{j in N(i) + i} (x_j W + e_ji) + b`` where ``e_ji`` is the sum of the SCALAR
@@ -106,9 +160,7 @@ class GCNConv(MessagePassing):
         bond_feature_sizes: Sequence[int],
         self_loop_bond: Sequence[int],
     ) -> None:
-        super().__init__(aggr="add")
-        self.hidden_channels = int(hidden_channels)
-        self.self_loop_bond = tuple(int(v) for v in self_loop_bond)
+        super().__init__(hidden_channels, bond_feature_sizes, self_loop_bond)
         self.weight = nn.Parameter(torch.empty(hidden_channels, hidden_channels))
         self.bias = nn.Parameter(torch.empty(hidden_channels))
         self.bond_encoder = FeatureEmbedding(bond_feature_sizes, 1)
@@ -116,25 +168,13 @@ class GCNConv(MessagePassing):
 
     def reset_parameters(self) -> None:
         """Glorot weight, zero bias, Xavier-uniform bond embeddings (as MolCLR)."""
-        super().reset_parameters()
         nn.init.xavier_uniform_(self.weight)
         nn.init.zeros_(self.bias)
         self.bond_encoder.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
-        edge_index, edge_attr = append_self_loops(
-            edge_index, edge_attr, x.size(0), self.self_loop_bond
-        )
-        edge_emb = self.bond_encoder(edge_attr)
-        out = self.propagate(edge_index, x=x @ self.weight, edge_attr=edge_emb)
-        return out + self.bias
-
-    def message(self, x_j: Tensor, edge_attr: Tensor) -> Tensor:
-        return x_j + edge_attr
-
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.hidden_channels})"
+        return self.aggregate_with_bonds(x @ self.weight, edge_index, edge_attr) + self.bias
 
 
-CONVS: dict[str, type[MessagePassing]] = {"gin": GINEConv, "gcn": GCNConv}
+CONVS: dict[str, type[nn.Module]] = {"gin": GINEConv, "gcn": GCNConv}
 """Message-passing layers by name (``MolEncoder(conv=...)``, CLI choices)."""

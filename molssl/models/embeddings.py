@@ -78,6 +78,39 @@ class FeatureEmbedding(nn.Module):
             out = out + self.embeddings[j](features[:, j])
         return out
 
+    def grouped_sum(self, features: Tensor, index: Tensor, num_groups: int) -> Tensor:
+        """Sum of the embeddings of the rows in each group: ``out[g] = sum_{index[r]=g} f(r)``.
+
+        Equal to ``zeros(G, D).index_add_(0, index, self(features))`` but computed as
+        ``counts @ tables`` (``counts[g, v]``: rows of group ``g`` with value ``v``), so no
+        ``[rows, embedding_dim]`` tensor is built; message passing uses it for the bond term.
+
+        Args:
+            features: ``long[R, F]`` categorical indices (``R`` may be 0).
+            index: ``long[R]`` group of every row, in ``[0, num_groups)``.
+            num_groups: Number of groups ``G``.
+
+        Returns:
+            ``float[G, embedding_dim]``.
+
+        Raises:
+            ValueError: On CPU, if a feature value lies outside its column's vocabulary (the
+                check is skipped on accelerators to avoid a device sync).
+        """
+        features = features.reshape(-1, len(self.feature_sizes))
+        sizes = torch.tensor(self.feature_sizes, device=features.device)
+        if features.device.type == "cpu" and features.numel():
+            if bool((features < 0).any()) or bool((features >= sizes).any()):
+                raise ValueError(
+                    f"feature values outside the vocabulary sizes {self.feature_sizes}; check "
+                    "that the featurizer and the encoder use the same feature scheme"
+                )
+        total = int(sizes.sum())
+        key = index.unsqueeze(1) * total + features + (torch.cumsum(sizes, 0) - sizes)
+        counts = torch.bincount(key.flatten(), minlength=num_groups * total)
+        table = torch.cat([emb.weight for emb in self.embeddings])
+        return counts.view(num_groups, total).to(table.dtype) @ table
+
     def extra_repr(self) -> str:
         return f"feature_sizes={self.feature_sizes}, embedding_dim={self.embedding_dim}"
 

@@ -1,0 +1,400 @@
+"""Graph embeddings ``h`` of a pretrained encoder, from Python, files or scikit-learn.
+
+- :func:`load_pretrained`: a molssl checkpoint (``last.pt``/``best.pt`` of ``molssl pretrain``)
+  or a MolCLR release given as ``molclr-gin:PATH`` / ``molclr-gcn:PATH`` -> ``(encoder,
+  featurizer)``, the featurizer being the one the encoder was trained with.
+- :func:`embed_smiles`: SMILES -> ``float32[n_ok, out_channels]``, failures reported, not fatal.
+- :func:`embed_file`: a ``.smi``/``.txt``/``.csv`` file (optionally gzipped) -> ``.npy``,
+  ``.csv`` or ``.parquet`` with one row per input record, in input order (``molssl embed``).
+- :class:`PretrainedEmbedder`: the same as a scikit-learn transformer.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from torch_geometric.data import Batch
+
+from molssl.featurize import GraphFeaturizer, SmilesFailure, featurize_many
+from molssl.models import MolEncoder
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 8192
+
+
+def _load_molssl(path: str) -> tuple[MolEncoder, GraphFeaturizer]:
+    from molssl.config import from_dict
+    from molssl.contrastive.checkpoint import CheckpointError, load_checkpoint
+    from molssl.featurize import featurizer_from_dict
+    from molssl.models import EncoderConfig
+
+    ckpt = load_checkpoint(path, map_location="cpu")
+    encoder = ckpt["config"].get("encoder") if isinstance(ckpt["config"], dict) else None
+    if encoder is None or "featurizer" not in ckpt:
+        raise CheckpointError(
+            f"{path} has no encoder config or featurizer; it is not a `molssl pretrain` "
+            "checkpoint. For MolCLR's released weights pass molclr-gin:PATH or molclr-gcn:PATH."
+        )
+    model = MolEncoder.from_config(from_dict(EncoderConfig, encoder, where=f"{path}: encoder"))
+    model.load_state_dict(ckpt["state_dict"])
+    # ECFP bits and BRICS fragments only serve the pretraining loss; h does not depend on them.
+    featurizer = featurizer_from_dict(
+        {**ckpt["featurizer"], "fingerprint": False, "fragments": False}
+    )
+    return model.eval(), featurizer
+
+
+def _molclr_loader(arch: str) -> Callable[[str], tuple[MolEncoder, GraphFeaturizer]]:
+    def load(path: str) -> tuple[MolEncoder, GraphFeaturizer]:
+        from molssl.featurize import MolGraphFeaturizer
+        from molssl.models import load_molclr_checkpoint
+
+        featurizer = MolGraphFeaturizer()
+        model, _ = load_molclr_checkpoint(path, arch=arch, featurizer=featurizer)
+        return model.eval(), featurizer
+
+    return load
+
+
+CHECKPOINT_KINDS: dict[str, Callable[[str], tuple[MolEncoder, GraphFeaturizer]]] = {
+    "molssl": _load_molssl,
+    "molclr-gin": _molclr_loader("gin"),
+    "molclr-gcn": _molclr_loader("gcn"),
+}
+"""Checkpoint loaders by the prefix of a spec string ``KIND:PATH`` (no prefix: ``molssl``)."""
+
+
+def load_pretrained(checkpoint: str | Path) -> tuple[MolEncoder, GraphFeaturizer]:
+    """Load an encoder in eval mode and the featurizer it expects.
+
+    Args:
+        checkpoint: A molssl checkpoint path, or ``KIND:PATH`` with ``KIND`` a key of
+            :data:`CHECKPOINT_KINDS` (``molclr-gin``, ``molclr-gcn``: the authors' released
+            ``model.pth``, featurized with the ``molclr`` scheme, implicit hydrogens).
+
+    Returns:
+        ``(encoder, featurizer)``; the featurizer computes no ECFP bits or fragments.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        molssl.contrastive.checkpoint.CheckpointError: The file is no molssl pretraining
+            checkpoint.
+        ValueError: A MolCLR file does not match its ``KIND``.
+    """
+    text = str(checkpoint)
+    kind, sep, rest = text.partition(":")
+    if sep and kind in CHECKPOINT_KINDS:
+        kind, path = kind, rest
+    else:
+        kind, path = "molssl", text
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f"checkpoint {path} does not exist; give a molssl checkpoint (e.g. runs/x/best.pt) "
+            f"or one of {[k + ':PATH' for k in CHECKPOINT_KINDS if k != 'molssl']}"
+        )
+    return CHECKPOINT_KINDS[kind](path)
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def embed_smiles(
+    model: MolEncoder,
+    featurizer: GraphFeaturizer,
+    smiles: Sequence[str],
+    batch_size: int = 256,
+    workers: int = 1,
+) -> tuple[np.ndarray, list[SmilesFailure], list[int]]:
+    """Graph embeddings ``h`` of SMILES strings (eval mode, no gradients).
+
+    Args:
+        model: The encoder; it runs on the device of its parameters and its train/eval mode is
+            restored afterwards.
+        featurizer: The featurizer the encoder was trained with (see :func:`load_pretrained`).
+        smiles: SMILES strings; invalid ones are reported, not fatal.
+        batch_size: Molecules per forward pass (default 256).
+        workers: Featurization processes (default 1: this process).
+
+    Returns:
+        ``(h float32[n_ok, out_channels], failures, kept_indices)``: ``h[k]`` embeds
+        ``smiles[kept_indices[k]]``; ``failures`` give the index, SMILES and reason of the rest.
+
+    Raises:
+        ValueError: ``batch_size`` or ``workers`` is below 1.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    blocks: list[np.ndarray] = []
+    kept: list[int] = []
+    failures: list[SmilesFailure] = []
+    try:
+        with torch.no_grad():
+            for start in range(0, len(smiles), _CHUNK):
+                chunk = list(smiles[start : start + _CHUNK])
+                result = featurize_many(chunk, featurizer, workers=workers)
+                kept += (start + i for i in result.indices)
+                failures += (f._replace(index=start + f.index) for f in result.failures)
+                for graphs in _batches(result.graphs, batch_size):
+                    batch = Batch.from_data_list(list(graphs)).to(device)
+                    blocks.append(model.encode(batch).float().cpu().numpy())
+    finally:
+        model.train(was_training)
+    dim = model.feat_lin.out_features
+    h = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
+    return h, failures, kept
+
+
+class EmbedSummary(NamedTuple):
+    """What :func:`embed_file` wrote: paths, row count, failed rows and embedding width."""
+
+    output: Path
+    failures_path: Path
+    rows: int
+    failed: int
+    dim: int
+
+
+class _NpyWriter:
+    """``float32[rows, d]`` memory-mapped ``.npy``; rows are counted in a first pass."""
+
+    def __init__(self, path: Path, dim: int, source: Any) -> None:
+        rows = 1 + max((row for row, _ in source), default=-1)
+        self.array = np.lib.format.open_memmap(path, "w+", np.float32, (rows, dim))
+
+    def write(self, rows: np.ndarray, smiles: list[str], h: np.ndarray) -> None:
+        del smiles
+        self.array[rows[0] : rows[-1] + 1] = h
+
+    def __enter__(self) -> _NpyWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.array.flush()
+        del self.array
+
+
+class _CsvWriter:
+    """``row, smiles, h_0 .. h_{d-1}`` text columns; NaN written as ``nan``."""
+
+    def __init__(self, path: Path, dim: int, source: Any) -> None:
+        del source
+        self.handle = open(path, "w", newline="")  # noqa: SIM115 (closed in __exit__)
+        self.writer = csv.writer(self.handle)
+        self.writer.writerow(["row", "smiles", *(f"h_{i}" for i in range(dim))])
+
+    def write(self, rows: np.ndarray, smiles: list[str], h: np.ndarray) -> None:
+        for row, smi, values in zip(rows.tolist(), smiles, h.tolist(), strict=True):
+            self.writer.writerow([row, smi, *(f"{v:.7g}" for v in values)])
+
+    def __enter__(self) -> _CsvWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+
+class _ParquetWriter:
+    """``row`` int64, ``smiles`` string, ``h_i`` float32 columns, one row group per chunk."""
+
+    def __init__(self, path: Path, dim: int, source: Any) -> None:
+        del source
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        fields = [pa.field("row", pa.int64()), pa.field("smiles", pa.string())]
+        fields += [pa.field(f"h_{i}", pa.float32()) for i in range(dim)]
+        self.schema = pa.schema(fields)
+        self.writer = pq.ParquetWriter(path, self.schema)
+
+    def write(self, rows: np.ndarray, smiles: list[str], h: np.ndarray) -> None:
+        columns = [self.pa.array(rows), self.pa.array(smiles, self.pa.string())]
+        columns += [self.pa.array(h[:, i]) for i in range(h.shape[1])]
+        self.writer.write_table(self.pa.Table.from_arrays(columns, schema=self.schema))
+
+    def __enter__(self) -> _ParquetWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.writer.close()
+
+
+WRITERS: dict[str, Callable[[Path, int, Any], Any]] = {
+    ".npy": _NpyWriter,
+    ".csv": _CsvWriter,
+    ".parquet": _ParquetWriter,
+}
+"""Embedding file writers by output suffix."""
+
+
+def embed_file(
+    checkpoint: str | Path,
+    input: str | Path,
+    output: str | Path,
+    smiles_column: str | None = None,
+    *,
+    batch_size: int = 256,
+    workers: int = 1,
+    device: str = "cpu",
+) -> EmbedSummary:
+    """Embed every record of a SMILES file, in input order (``molssl embed``).
+
+    Every output row ``i`` is input record ``i`` (the :class:`~molssl.data.SmilesSource` row
+    index: header and comments not counted). Records that fail (invalid or empty SMILES) get
+    NaN embeddings and are listed in ``<output>.failures.csv`` (``row, smiles, reason``). The
+    file is streamed in chunks, so memory does not grow with it (``.npy`` takes one extra pass
+    to count the rows; a trailing record with an empty SMILES cell is not counted).
+
+    Args:
+        checkpoint: As :func:`load_pretrained`.
+        input: ``.smi``/``.txt``/``.csv``/``.tsv``, optionally ``.gz``.
+        output: ``.npy`` (``float32[rows, d]``), ``.csv`` or ``.parquet`` (columns ``row``,
+            ``smiles``, ``h_0`` ... ``h_{d-1}``).
+        smiles_column: SMILES column of a CSV input (auto-detected when None).
+        batch_size: Molecules per forward pass (default 256).
+        workers: Featurization processes (default 1).
+        device: Where the encoder runs (default ``"cpu"``).
+
+    Returns:
+        An :class:`EmbedSummary`.
+
+    Raises:
+        ValueError: ``output`` has an unsupported suffix.
+        FileNotFoundError: ``input`` or the checkpoint does not exist.
+    """
+    from molssl.data import SmilesSource
+
+    output = Path(output)
+    if output.suffix not in WRITERS:
+        raise ValueError(f"cannot write embeddings to {output}; use one of {sorted(WRITERS)}")
+    if not Path(input).is_file():
+        raise FileNotFoundError(f"input {input} does not exist")
+    model, featurizer = load_pretrained(checkpoint)
+    model.to(device)
+    dim = model.feat_lin.out_features
+    source = SmilesSource(Path(input), smiles_column=smiles_column)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    failures_path = output.with_name(output.name + ".failures.csv")
+    writer = WRITERS[output.suffix](output, dim, source)
+    rows = failed = 0
+    with open(failures_path, "w", newline="") as fh, writer:
+        failures_csv = csv.writer(fh)
+        failures_csv.writerow(["row", "smiles", "reason"])
+        records = iter(source)
+        while block := list(islice(records, _CHUNK)):
+            rows_here = list(range(rows, block[-1][0] + 1))
+            by_row = dict(block)
+            smiles = [by_row.get(r, "") for r in rows_here]
+            present = [i for i, r in enumerate(rows_here) if r in by_row]
+            h_ok, bad, kept = embed_smiles(
+                model, featurizer, [smiles[i] for i in present], batch_size, workers
+            )
+            h = np.full((len(rows_here), dim), np.nan, dtype=np.float32)
+            h[[present[k] for k in kept]] = h_ok
+            reasons = {present[f.index]: f.reason for f in bad}
+            reasons |= {i: "empty SMILES" for i, r in enumerate(rows_here) if r not in by_row}
+            for i in sorted(reasons):
+                failures_csv.writerow([rows_here[i], smiles[i], reasons[i]])
+            writer.write(np.asarray(rows_here, dtype=np.int64), smiles, h)
+            rows, failed = rows_here[-1] + 1, failed + len(reasons)
+    if failed:
+        logger.warning("%d of %d rows could not be embedded; see %s", failed, rows, failures_path)
+    logger.info("wrote %d embeddings of width %d to %s", rows, dim, output)
+    return EmbedSummary(output, failures_path, rows, failed, dim)
+
+
+class PretrainedEmbedder(TransformerMixin, BaseEstimator):
+    """scikit-learn transformer: SMILES -> pretrained graph embeddings ``h``.
+
+    The encoder is loaded on first use, not in ``__init__`` (scikit-learn's ``clone``
+    convention), and is not pickled: a pickled embedder refers to its checkpoint file.
+
+    Example::
+
+        Pipeline([("embed", PretrainedEmbedder("runs/a/best.pt")),
+                  ("clf", LogisticRegression())]).fit(smiles, y)
+
+    Args:
+        checkpoint: As :func:`load_pretrained`.
+        batch_size: Molecules per forward pass (default 256).
+        errors: ``"nan"`` (default): an invalid SMILES gets a NaN row; ``"raise"``: raise.
+        device: Where the encoder runs (default ``"cpu"``).
+    """
+
+    def __init__(
+        self,
+        checkpoint: str | Path,
+        batch_size: int = 256,
+        errors: str = "nan",
+        device: str = "cpu",
+    ) -> None:
+        self.checkpoint = checkpoint
+        self.batch_size = batch_size
+        self.errors = errors
+        self.device = device
+
+    def _loaded(self) -> tuple[MolEncoder, GraphFeaturizer]:
+        if getattr(self, "_model", None) is None:
+            model, featurizer = load_pretrained(self.checkpoint)
+            self._model, self._featurizer = model.to(self.device), featurizer
+        return self._model, self._featurizer
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_model", None)
+        state.pop("_featurizer", None)
+        return state
+
+    def fit(self, X: Sequence[str], y: Any = None) -> PretrainedEmbedder:  # noqa: N803
+        """No-op (the encoder is pretrained); records ``n_features_out_``."""
+        del X, y
+        self.n_features_out_ = self._loaded()[0].feat_lin.out_features
+        return self
+
+    def transform(self, X: Sequence[str]) -> np.ndarray:  # noqa: N803
+        """Embed SMILES.
+
+        Args:
+            X: SMILES strings (list, array or pandas Series).
+
+        Returns:
+            ``float32[len(X), out_channels]``; NaN rows for invalid SMILES with ``errors="nan"``.
+
+        Raises:
+            ValueError: ``errors`` is neither ``"nan"`` nor ``"raise"``, or (``"raise"``) a
+                SMILES is invalid; the message names the first bad rows.
+        """
+        if self.errors not in ("nan", "raise"):
+            raise ValueError(f"errors must be 'nan' or 'raise', got {self.errors!r}")
+        model, featurizer = self._loaded()
+        smiles = list(np.asarray(X, dtype=object).ravel())
+        h_ok, failures, kept = embed_smiles(model, featurizer, smiles, self.batch_size)
+        if failures and self.errors == "raise":
+            shown = "; ".join(f"row {f.index} {f.smiles!r}: {f.reason}" for f in failures[:3])
+            raise ValueError(
+                f"{len(failures)} of {len(smiles)} SMILES could not be embedded ({shown}); "
+                "fix or drop them, or use errors='nan'"
+            )
+        h = np.full((len(smiles), h_ok.shape[1]), np.nan, dtype=np.float32)
+        h[kept] = h_ok
+        return h
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """``h_0`` ... ``h_{d-1}``."""
+        del input_features
+        dim = self._loaded()[0].feat_lin.out_features
+        return np.asarray([f"h_{i}" for i in range(dim)], dtype=object)
