@@ -82,6 +82,12 @@ def _featurize_args(parser: argparse.ArgumentParser) -> None:
         "--hydrogens", default="implicit", help="hydrogen policy: implicit or explicit"
     )
     parser.add_argument(
+        "--fingerprint-kind",
+        choices=["ecfp", "imolclr"],
+        default="ecfp",
+        help="ECFP4 bits (default) or iMolCLR's exact count fingerprints",
+    )
+    parser.add_argument(
         "--no-extras",
         action="store_true",
         help="skip ECFP bits and BRICS fragments (only the MolCLR objective can use the store)",
@@ -95,7 +101,11 @@ def _featurize(args: argparse.Namespace) -> int:
 
     extras = not args.no_extras
     featurizer = get_featurizer(
-        args.featurizer, hydrogens=args.hydrogens, fingerprint=extras, fragments=extras
+        args.featurizer,
+        hydrogens=args.hydrogens,
+        fingerprint=extras,
+        fragments=extras,
+        fingerprint_kind=args.fingerprint_kind,
     )
     store = build_graph_store(
         args.input,

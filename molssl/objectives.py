@@ -25,6 +25,7 @@ from molssl.augment import TwoViewTransform, build_augmentation
 from molssl.contrastive.distributed import gather_with_grad, is_dist_initialized, world_size
 from molssl.contrastive.fragment import FragmentContrastLoss
 from molssl.contrastive.losses import NTXentLoss, tanimoto_similarity, tanimoto_weights
+from molssl.fingerprints import count_tanimoto_matrix
 
 
 @dataclass
@@ -97,16 +98,23 @@ class ContrastiveObjective:
     def _weights(self, batch: Batch) -> Tensor | None:
         if not self.lambda_1:
             return None
-        if "fp" not in batch:
+        distributed = self.loss.gather_distributed and is_dist_initialized() and world_size() > 1
+        if "fp_count" in batch:  # iMolCLR's exact count fingerprints
+            keys, num = batch.fp_count, batch.fp_count_num
+            other_keys, other_num = keys, num
+            if distributed:
+                other_keys, other_num = gather_with_grad(keys), gather_with_grad(num)
+            sim = count_tanimoto_matrix(keys, num, other_keys, other_num)
+        elif "fp" in batch:
+            fp = batch.fp.float()
+            sim = tanimoto_similarity(fp, gather_with_grad(fp) if distributed else fp)
+        else:
             raise ValueError(
-                "lambda_1 > 0 needs ECFP bits on every graph (batch.fp); build the data with "
-                "MolGraphFeaturizer(fingerprint=True) or `molssl featurize` (default extras)."
+                "lambda_1 > 0 needs fingerprints on every graph (batch.fp or batch.fp_count); "
+                "build the data with MolGraphFeaturizer(fingerprint=True) or `molssl featurize` "
+                "(default extras)."
             )
-        fp = batch.fp.float()
-        others = fp
-        if self.loss.gather_distributed and is_dist_initialized() and world_size() > 1:
-            others = gather_with_grad(fp)
-        return tanimoto_weights(tanimoto_similarity(fp, others), self.lambda_1)
+        return tanimoto_weights(sim, self.lambda_1)
 
     def __call__(
         self, model: nn.Module, batch: Batch, generator: torch.Generator

@@ -40,6 +40,8 @@ class DataConfig:
         store: Where to build the store for a SMILES file (default: ``<out_dir>/store``).
         featurizer: Featurizer scheme (``molclr`` or ``rich``) used when building a store.
         hydrogens: Hydrogen policy used when building a store (``implicit`` or ``explicit``).
+        fingerprint_kind: Fingerprints stored for iMolCLR's Tanimoto weights: ``ecfp`` (ECFP4
+            bits, 2048) or ``imolclr`` (iMolCLR's exact count fingerprints).
         featurize_workers: Processes used to build a store.
         valid_size: Fraction held out for validation (MolCLR: 0.05).
         limit: Use only the first ``limit`` molecules of the store (None: all).
@@ -50,6 +52,7 @@ class DataConfig:
     store: str | None = None
     featurizer: str = "molclr"
     hydrogens: str = "implicit"
+    fingerprint_kind: str = "ecfp"
     featurize_workers: int = 1
     valid_size: float = 0.05
     limit: int | None = None
@@ -86,7 +89,11 @@ def open_store(data: DataConfig, out_dir: str | Path, *, progress: bool = True):
         )
     store_dir = Path(data.store) if data.store else Path(out_dir) / "store"
     featurizer = get_featurizer(
-        data.featurizer, hydrogens=data.hydrogens, fingerprint=True, fragments=True
+        data.featurizer,
+        hydrogens=data.hydrogens,
+        fingerprint=True,
+        fragments=True,
+        fingerprint_kind=data.fingerprint_kind,
     )
     return build_graph_store(
         path,

@@ -13,6 +13,8 @@ Layout of a store directory::
         edge_ptr.npy         int64  [n + 1]
         row.npy              int64  [n]               source row of each molecule
         fp.npy               uint8  [n, n_bits / 8]   packed ECFP bits       (when fingerprints)
+        fp_count.npy         int64  [keys]            iMolCLR count-fingerprint keys (fingerprint_kind
+        fp_count_ptr.npy     int64  [n + 1]           "imolclr"), see molssl.fingerprints
         frag.npy             int16  [atoms]           BRICS fragment per atom (when fragments)
         num_frags.npy        int32  [n]
 
@@ -107,6 +109,9 @@ def _pack(graphs: list[Data], rows: list[int]) -> dict:
     }
     if graphs and "fp" in graphs[0]:
         packed["fp"] = np.packbits(np.concatenate([g.fp.numpy() for g in graphs]), axis=1)
+    if graphs and "fp_count" in graphs[0]:
+        packed["fp_count"] = np.concatenate([g.fp_count.numpy() for g in graphs])
+        packed["n_fp_count"] = np.concatenate([g.fp_count_num.numpy() for g in graphs])
     if graphs and "frag" in graphs[0]:
         packed["frag"] = np.concatenate([g.frag.numpy() for g in graphs]).astype(np.int16)
         packed["num_frags"] = np.concatenate([g.num_frags.numpy() for g in graphs]).astype(np.int32)
@@ -122,15 +127,22 @@ def _concat_packed(parts: list[dict]) -> dict:
     return out
 
 
+_PTR_NAMES = {
+    "n_nodes": "node_ptr.npy",
+    "n_edges": "edge_ptr.npy",
+    "n_fp_count": "fp_count_ptr.npy",
+}
+
+
 def _write_shard(directory: Path, packed: dict) -> None:
     tmp = directory.with_name(directory.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for key, value in packed.items():
-        if key in ("n_nodes", "n_edges"):
+        if key in _PTR_NAMES:
             ptr = np.zeros(len(value) + 1, dtype=np.int64)
             np.cumsum(value, out=ptr[1:])
-            np.save(tmp / ("node_ptr.npy" if key == "n_nodes" else "edge_ptr.npy"), ptr)
+            np.save(tmp / _PTR_NAMES[key], ptr)
         else:
             np.save(tmp / f"{key}.npy", value)
     shutil.rmtree(directory, ignore_errors=True)  # left by a build killed before meta.json named it
@@ -188,9 +200,20 @@ def build_graph_store(
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
         if meta.get("key") != key:
+            old_featurizer, old_source = meta.get("featurizer"), meta.get("source", {})
+            what = []
+            if old_source != src:
+                what.append(f"source {old_source} (now {src})")
+            if old_featurizer != fconfig:
+                changed = sorted(
+                    k
+                    for k in set(fconfig) | set(old_featurizer or {})
+                    if (old_featurizer or {}).get(k) != fconfig.get(k)
+                )
+                what.append(f"featurizer options {changed} differ")
             raise StoreError(
-                f"{out} already holds a graph store of {meta.get('source', {}).get('path')} with "
-                f"featurizer {meta.get('featurizer')}; choose another output directory or delete it."
+                f"{out} holds a graph store built differently: {'; '.join(what)}. Use another "
+                "output directory, or delete this one to rebuild it."
             )
         if meta.get("complete"):
             logger.info("reusing the complete graph store in %s", out)
@@ -375,6 +398,10 @@ class GraphStore(torch.utils.data.Dataset):
         )
         if "fp" in a:
             data.fp = torch.from_numpy(np.unpackbits(a["fp"][i : i + 1], axis=1).astype(bool))
+        if "fp_count" in a:
+            k0, k1 = int(a["fp_count_ptr"][i]), int(a["fp_count_ptr"][i + 1])
+            data.fp_count = torch.from_numpy(np.array(a["fp_count"][k0:k1]))
+            data.fp_count_num = torch.tensor([k1 - k0])
         if "frag" in a:
             data.frag = torch.from_numpy(a["frag"][n0:n1].astype(np.int64))
             data.num_frags = torch.tensor([int(a["num_frags"][i])])

@@ -2,7 +2,7 @@
 
 from molssl.models.config import EncoderConfig
 from molssl.models.convs import CONVS, GCNConv, GINEConv
-from molssl.models.embeddings import FeatureEmbedding, append_self_loops
+from molssl.models.embeddings import FeatureEmbedding
 from molssl.models.encoder import ENCODERS, EncoderOutput, MolEncoder
 from molssl.models.molclr import LoadReport, load_molclr_checkpoint
 from molssl.models.pooling import POOLINGS
@@ -18,6 +18,5 @@ __all__ = [
     "GINEConv",
     "LoadReport",
     "MolEncoder",
-    "append_self_loops",
     "load_molclr_checkpoint",
 ]

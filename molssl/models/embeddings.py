@@ -113,28 +113,3 @@ class FeatureEmbedding(nn.Module):
 
     def extra_repr(self) -> str:
         return f"feature_sizes={self.feature_sizes}, embedding_dim={self.embedding_dim}"
-
-
-def append_self_loops(
-    edge_index: Tensor, edge_attr: Tensor, num_nodes: int, self_loop_bond: Sequence[int]
-) -> tuple[Tensor, Tensor]:
-    """Append one self-loop per node, labelled with the reserved self-loop bond row.
-
-    Existing edges keep their order; the loops ``(i, i)`` for ``i = 0..num_nodes-1`` follow, as
-    ``torch_geometric.utils.add_self_loops`` orders them.
-
-    Args:
-        edge_index: ``long[2, E]``.
-        edge_attr: ``long[E, F_bond]`` (``E`` may be 0).
-        num_nodes: Number of nodes ``N``.
-        self_loop_bond: The bond feature row of a self-loop, e.g. ``(4, 0)`` for MolCLR.
-
-    Returns:
-        ``(edge_index long[2, E + N], edge_attr long[E + N, F_bond])``.
-    """
-    loop = torch.arange(num_nodes, device=edge_index.device, dtype=edge_index.dtype)
-    edge_index = torch.cat([edge_index.reshape(2, -1), loop.unsqueeze(0).expand(2, -1)], dim=1)
-    loop_attr = torch.tensor(self_loop_bond, device=edge_attr.device, dtype=edge_attr.dtype)
-    edge_attr = edge_attr.reshape(-1, len(self_loop_bond))
-    edge_attr = torch.cat([edge_attr, loop_attr.unsqueeze(0).expand(num_nodes, -1)], dim=0)
-    return edge_index, edge_attr

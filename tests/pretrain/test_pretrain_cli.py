@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import BAD_ROWS, PYTHON, TINY, small_smiles, subprocess_env
+from _pretrain_helpers import BAD_ROWS, PYTHON, TINY, small_smiles, subprocess_env
 
 from molssl.cli import main
 from molssl.contrastive.checkpoint import load_checkpoint

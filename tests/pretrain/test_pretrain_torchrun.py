@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PYTHON, TINY, subprocess_env
+from _pretrain_helpers import PYTHON, TINY, subprocess_env
 
 from molssl.contrastive.checkpoint import load_checkpoint
 

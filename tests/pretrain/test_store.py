@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import BAD_ROWS, small_smiles
+from _pretrain_helpers import BAD_ROWS, small_smiles
 
 import molssl.store
 from molssl.featurize import MolGraphFeaturizer, featurize_many
