@@ -8,22 +8,37 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
-from collections.abc import Callable, Sequence
 
-Command = Callable[[argparse.Namespace], int]
-_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Command]] = {}
+from imagessl import __version__
+from molssl.contrastive.commands import CommandLine
 
 
-def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]):
-    """Register a subcommand: ``configure`` adds its arguments, the decorated function runs it."""
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from imagessl.data import ImageDataError
+    from imagessl.methods import UnknownMethodError
+    from molssl.config import ConfigError
+    from molssl.contrastive.checkpoint import CheckpointError
 
-    def decorator(func: Command) -> Command:
-        _COMMANDS[name] = (help, configure, func)
-        return func
+    return (
+        UnknownMethodError,
+        ImageDataError,
+        ConfigError,
+        CheckpointError,
+        FileNotFoundError,
+        FileExistsError,
+    )
 
-    return decorator
+
+CLI = CommandLine(
+    "imagessl",
+    "Self-supervised learning on images (SimCLR and pretext tasks) on molssl's contrastive core.",
+    __version__,
+    _user_errors,
+)
+command = CLI.command
+build_parser = CLI.build_parser
+main = CLI.main
 
 
 def _method_names() -> list[str]:
@@ -128,47 +143,6 @@ def _eval(args: argparse.Namespace) -> int:
             f"{result.num_train} train / {result.num_test} test images from {data.path})"
         )
     return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``imagessl`` argument parser with every registered subcommand."""
-    from imagessl import __version__
-
-    parser = argparse.ArgumentParser(
-        prog="imagessl",
-        description="Self-supervised learning on images (SimCLR and pretext tasks) on molssl's "
-        "contrastive core.",
-    )
-    parser.add_argument("--version", action="version", version=f"imagessl {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (help_text, configure, func) in _COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        configure(p)
-        p.set_defaults(func=func)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``imagessl`` console script; errors print one line and return 2."""
-    from imagessl.data import ImageDataError
-    from imagessl.methods import UnknownMethodError
-    from molssl.config import ConfigError
-    from molssl.contrastive.checkpoint import CheckpointError
-
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except (UnknownMethodError, ImageDataError, ConfigError, CheckpointError) as exc:
-        print(f"imagessl: error: {exc}", file=sys.stderr)
-        return 2
 
 
 if __name__ == "__main__":

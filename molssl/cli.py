@@ -7,22 +7,39 @@ scripts get the same behaviour. Only this module prints.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-from collections.abc import Callable, Sequence
 
-Command = Callable[[argparse.Namespace], int]
-_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Command]] = {}
+from molssl import __version__
+from molssl.contrastive.commands import CommandLine
 
 
-def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]):
-    """Register a subcommand: ``configure`` adds its arguments, the decorated function runs it."""
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from molssl.config import ConfigError
+    from molssl.contrastive.checkpoint import CheckpointError
+    from molssl.data import DataFormatError, DatasetNotFoundError, UnknownDatasetError
+    from molssl.featurize import InvalidSmilesError, UnknownFeaturizerError
+    from molssl.store import StoreError
 
-    def decorator(func: Command) -> Command:
-        _COMMANDS[name] = (help, configure, func)
-        return func
+    return (
+        ConfigError,
+        CheckpointError,
+        DataFormatError,
+        DatasetNotFoundError,
+        UnknownDatasetError,
+        InvalidSmilesError,
+        UnknownFeaturizerError,
+        StoreError,
+        FileNotFoundError,
+        FileExistsError,
+    )
 
-    return decorator
+
+CLI = CommandLine(
+    "molssl", "Self-supervised contrastive learning on molecules.", __version__, _user_errors
+)
+command = CLI.command
+build_parser = CLI.build_parser
+main = CLI.main
 
 
 def _demo_args(parser: argparse.ArgumentParser) -> None:
@@ -248,8 +265,7 @@ def _finetune_args(parser: argparse.ArgumentParser) -> None:
 
 @command("finetune", "fine-tune an encoder on a MoleculeNet task or your CSV", _finetune_args)
 def _finetune(args: argparse.Namespace) -> int:
-    from molssl.config import ConfigError, apply_overrides, from_dict, parse_set_arguments, to_dict
-    from molssl.data import DataFormatError
+    from molssl.config import apply_overrides, from_dict, parse_set_arguments, to_dict
     from molssl.finetune import FinetuneConfig, finetune, load_finetune_config
 
     data = to_dict(load_finetune_config(args.config)) if args.config else {}
@@ -267,12 +283,8 @@ def _finetune(args: argparse.Namespace) -> int:
         "split": args.split, "out_dir": args.out, "progress": True,
     }  # fmt: skip
     data.update({k: v for k, v in flags.items() if v is not None})
-    try:
-        cfg = apply_overrides(from_dict(FinetuneConfig, data), parse_set_arguments(args.set))
-        result = finetune(cfg)
-    except (DataFormatError, ConfigError, FileNotFoundError) as err:
-        print(f"molssl finetune: {err}", file=sys.stderr)
-        return 2
+    cfg = apply_overrides(from_dict(FinetuneConfig, data), parse_set_arguments(args.set))
+    result = finetune(cfg)
     print(f"{result.task} ({result.init}, seed {result.seed}, {result.split} split): "
           f"test {result.metric} = {result.value:.4f} at best epoch {result.best_epoch} of "
           f"{result.epochs} ({result.seconds:.1f} s)")  # fmt: skip
@@ -300,8 +312,7 @@ def _benchmark_args(parser: argparse.ArgumentParser) -> None:
 @command("benchmark", "fine-tune and compare methods on MoleculeNet tasks", _benchmark_args)
 def _benchmark(args: argparse.Namespace) -> int:
     from molssl.benchmark.runner import BenchmarkConfig, benchmark
-    from molssl.config import ConfigError, parse_set_arguments
-    from molssl.data import DataFormatError
+    from molssl.config import parse_set_arguments
 
     tasks = _csv_list(args.tasks) or ([] if args.csv else ["all"])
     cfg = BenchmarkConfig(
@@ -311,46 +322,11 @@ def _benchmark(args: argparse.Namespace) -> int:
         profile=args.profile or "quick", out_dir=args.out, data_dir=args.data_dir,
         device=args.device or "auto", finetune=dict(parse_set_arguments(args.set)),
     )  # fmt: skip
-    try:
-        result = benchmark(cfg)
-    except (DataFormatError, ConfigError, FileNotFoundError) as err:
-        print(f"molssl benchmark: {err}", file=sys.stderr)
-        return 2
+    result = benchmark(cfg)
     print(f"{result.ran} cells run, {result.skipped} skipped (already done), "
           f"{result.failed} failed")  # fmt: skip
     print(f"table: {result.summary_md}\nplot: {result.summary_png}\nresults: {result.results_csv}")
     return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``molssl`` argument parser with every registered subcommand."""
-    from molssl import __version__
-
-    parser = argparse.ArgumentParser(
-        prog="molssl", description="Self-supervised contrastive learning on molecules."
-    )
-    parser.add_argument("--version", action="version", version=f"molssl {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (help_text, configure, func) in _COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        configure(p)
-        p.set_defaults(func=func)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``molssl`` console script."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

@@ -1,0 +1,77 @@
+"""A small argparse front end shared by the ``molssl`` and ``imagessl`` command lines.
+
+Subcommands register with a decorator; the errors a user can cause (bad input, bad config, a
+missing file) print one line and exit with status 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+Command = Callable[[argparse.Namespace], int]
+Configure = Callable[[argparse.ArgumentParser], None]
+
+
+class CommandLine:
+    """Subcommands, the parser built from them, and the ``main`` entry point.
+
+    Args:
+        prog: Program name, e.g. ``"molssl"``.
+        description: Shown by ``--help``.
+        version: Shown by ``--version``.
+        user_errors: Returns the exception types that are the user's to fix (imported lazily, so
+            that ``--help`` stays fast).
+    """
+
+    def __init__(
+        self,
+        prog: str,
+        description: str,
+        version: str,
+        user_errors: Callable[[], tuple[type[BaseException], ...]] = tuple,
+    ) -> None:
+        self.prog = prog
+        self.description = description
+        self.version = version
+        self.user_errors = user_errors
+        self.commands: dict[str, tuple[str, Configure, Command]] = {}
+
+    def command(self, name: str, help: str, configure: Configure) -> Callable[[Command], Command]:
+        """Register a subcommand: ``configure`` adds its arguments, the decorated function runs it."""
+
+        def decorator(func: Command) -> Command:
+            self.commands[name] = (help, configure, func)
+            return func
+
+        return decorator
+
+    def build_parser(self) -> argparse.ArgumentParser:
+        """The argument parser with every registered subcommand."""
+        parser = argparse.ArgumentParser(prog=self.prog, description=self.description)
+        parser.add_argument("--version", action="version", version=f"{self.prog} {self.version}")
+        parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+        sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+        for name, (help_text, configure, func) in self.commands.items():
+            p = sub.add_parser(name, help=help_text, description=help_text)
+            configure(p)
+            p.set_defaults(func=func)
+        return parser
+
+    def main(self, argv: Sequence[str] | None = None) -> int:
+        """Parse ``argv``, run the subcommand and return its exit status."""
+        args = self.build_parser().parse_args(argv)
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.INFO,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
+        try:
+            return args.func(args)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except self.user_errors() as exc:
+            print(f"{self.prog} {args.command}: error: {exc}", file=sys.stderr)
+            return 2
