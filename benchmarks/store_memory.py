@@ -112,7 +112,10 @@ def main() -> None:
             f"{args.shard_size}: {json.dumps(result)}"
         )
     else:
-        print(f"{'store':<48} {'molecules':>10} {'steps':>5} {'s/step':>7} {'peak RSS MiB':>12}")
+        print(
+            f"{'store':<48} {'molecules':>10} {'steps':>5} {'s/step':>7} {'peak RSS MiB':>12}"
+            f" {'anon MiB':>9} {'file MiB':>9}"
+        )
         for store in args.stores:
             payload = {
                 "store": str(store),
@@ -123,7 +126,8 @@ def main() -> None:
             r = _run_child("train", [json.dumps(payload)])
             print(
                 f"{str(store):<48} {r['molecules']:>10} {r['steps']:>5} "
-                f"{r['seconds_per_step']:>7.2f} {r['self_mib']:>12.0f}",
+                f"{r['seconds_per_step']:>7.2f} {r['self_mib']:>12.0f}"
+                f" {r['anon_mib']:>9.0f} {r['file_mib']:>9.0f}",
                 flush=True,
             )
 
@@ -155,7 +159,18 @@ def _child_train_impl(store: str, steps: int, batch_size: int, threads: int) -> 
         "steps": steps,
         "seconds_per_step": seconds / steps,
         **peak_rss_mib(),
+        **_resident_split_mib(),
     }
+
+
+def _resident_split_mib() -> dict:
+    """Resident memory at the end: anonymous (heap, tensors) vs file-backed (mapped store)."""
+    status = Path("/proc/self/status")
+    if not status.exists():
+        return {"anon_mib": float("nan"), "file_mib": float("nan")}
+    fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+    kib = {k: int(fields[k].split()[0]) for k in ("RssAnon", "RssFile") if k in fields}
+    return {"anon_mib": kib.get("RssAnon", 0) / 1024, "file_mib": kib.get("RssFile", 0) / 1024}
 
 
 if __name__ == "__main__":

@@ -169,9 +169,9 @@ def pretrain(config: PretrainConfig) -> TrainResult:
     trainer = Trainer(
         model,
         objective,
-        Subset(store, train_idx.tolist()),
+        Subset(store, train_idx),
         tcfg,
-        val_data=Subset(store, valid_idx.tolist()) if len(valid_idx) >= 2 else None,
+        val_data=Subset(store, valid_idx) if len(valid_idx) >= 2 else None,
         collate_fn=Batch.from_data_list,
         run_config=run_config,
         metadata={"featurizer": featurizer.to_dict(), "store": str(store.path)},

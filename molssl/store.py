@@ -29,6 +29,7 @@ import csv
 import hashlib
 import json
 import logging
+import mmap
 import multiprocessing as mp
 import os
 import shutil
@@ -327,10 +328,22 @@ class _Shard:
 
     def load(self) -> dict:
         if self.arrays is None:
-            self.arrays = {
-                f.stem: np.load(f, mmap_mode="r") for f in sorted(self.path.glob("*.npy"))
-            }
+            self.arrays = {f.stem: _open_random(f) for f in sorted(self.path.glob("*.npy"))}
         return self.arrays
+
+
+def _open_random(path: Path) -> np.ndarray:
+    """Memory-map an array for random access.
+
+    Without ``MADV_RANDOM`` every page fault reads ahead around the faulting page, so sampling
+    molecules at random pulls in megabytes per batch and resident memory climbs towards the
+    store's size (reclaimable page cache, but it looks like a leak and evicts useful pages).
+    """
+    array = np.load(path, mmap_mode="r")
+    handle = getattr(array, "_mmap", None)
+    if handle is not None and hasattr(mmap, "MADV_RANDOM"):
+        handle.madvise(mmap.MADV_RANDOM)
+    return array
 
 
 class GraphStore(torch.utils.data.Dataset):
@@ -381,6 +394,7 @@ class GraphStore(torch.utils.data.Dataset):
         return state
 
     def __getitem__(self, index: int) -> Data:
+        index = int(index)
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
