@@ -212,8 +212,13 @@ class _ParquetWriter:
 
     def __init__(self, path: Path, dim: int, source: Any) -> None:
         del source
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as err:
+            raise ImportError(
+                f"writing {path} needs pyarrow: `pip install 'molssl[parquet]'` (or write .npy/.csv)"
+            ) from err
 
         self.pa = pa
         fields = [pa.field("row", pa.int64()), pa.field("smiles", pa.string())]
