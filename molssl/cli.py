@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from molssl import __version__
-from molssl.contrastive.commands import CommandLine
+from molssl.contrastive.commands import CommandLine, add_run_arguments, run_overrides
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -145,49 +145,18 @@ def _pretrain_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data", default=None, help="SMILES file or graph store (default: first_5K.smi)"
     )
-    parser.add_argument("--out", default=None, help="output directory (trainer.out_dir)")
-    parser.add_argument("--epochs", type=int, default=None, help="planned epochs (LR schedule)")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
-    parser.add_argument(
-        "--batch-size", type=int, default=None, help="molecules per step per process"
-    )
-    parser.add_argument("--lr", type=float, default=None, help="initial learning rate")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
-    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers")
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any config field, e.g. --set encoder.num_layers=3 (repeatable)",
-    )
+    add_run_arguments(parser, unit="molecules", set_example="encoder.num_layers=3")
 
 
 @command(
     "pretrain", "contrastive pretraining (MolCLR / iMolCLR) of a graph encoder", _pretrain_args
 )
 def _pretrain(args: argparse.Namespace) -> int:
-    from molssl.config import apply_overrides, parse_set_arguments
+    from molssl.config import apply_overrides
     from molssl.pretrain import PretrainConfig, load_pretrain_config, pretrain
 
     cfg = load_pretrain_config(args.config) if args.config else PretrainConfig()
-    flags = {
-        "data.path": args.data,
-        "trainer.out_dir": args.out,
-        "trainer.epochs": args.epochs,
-        "trainer.max_steps": args.max_steps,
-        "trainer.batch_size": args.batch_size,
-        "trainer.lr": args.lr,
-        "trainer.device": args.device,
-        "trainer.num_workers": args.workers,
-        "trainer.seed": args.seed,
-        "trainer.resume": True if args.resume else None,
-    }
-    overrides = {k: v for k, v in flags.items() if v is not None}
-    overrides.update(parse_set_arguments(args.set))
-    cfg = apply_overrides(cfg, overrides)
+    cfg = apply_overrides(cfg, run_overrides(args, **{"data.path": args.data}))
     result = pretrain(cfg)
     print(
         f"pretraining stopped at step {result.step} (epoch {result.epoch})"

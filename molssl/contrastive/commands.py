@@ -75,3 +75,48 @@ class CommandLine:
         except self.user_errors() as exc:
             print(f"{self.prog} {args.command}: error: {exc}", file=sys.stderr)
             return 2
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, *, unit: str, set_example: str) -> None:
+    """The flags every pretraining command shares (they map onto ``trainer.*`` and ``--set``)."""
+    parser.add_argument("--out", default=None, help="output directory (trainer.out_dir)")
+    parser.add_argument("--epochs", type=int, default=None, help="planned epochs (LR schedule)")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    parser.add_argument("--batch-size", type=int, default=None, help=f"{unit} per step per process")
+    parser.add_argument("--lr", type=float, default=None, help="initial learning rate")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override any config field, e.g. --set {set_example} (repeatable)",
+    )
+
+
+def run_overrides(args: argparse.Namespace, **extra: object) -> dict[str, object]:
+    """Dotted config overrides from :func:`add_run_arguments`'s flags (unset flags left out).
+
+    ``extra`` adds command-specific ``key=value`` pairs (e.g. ``{"data.path": args.data}``);
+    ``--set`` items are applied last.
+    """
+    from molssl.config import parse_set_arguments
+
+    flags = {
+        **extra,
+        "trainer.out_dir": args.out,
+        "trainer.epochs": args.epochs,
+        "trainer.max_steps": args.max_steps,
+        "trainer.batch_size": args.batch_size,
+        "trainer.lr": args.lr,
+        "trainer.device": args.device,
+        "trainer.num_workers": args.workers,
+        "trainer.seed": args.seed,
+        "trainer.resume": True if args.resume else None,
+    }
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    overrides.update(parse_set_arguments(args.set))
+    return overrides
