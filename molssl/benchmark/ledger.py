@@ -3,6 +3,10 @@
 One row per finished or failed ``(task, method, seed)`` cell. A rerun skips cells that have a
 row with ``status == "ok"`` and the same ``config_hash`` (so changing a setting reruns them);
 failed cells are tried again and the newest row of a cell is the one that counts.
+
+Appends hold an exclusive lock on ``results.csv.lock`` (``fcntl.flock`` where available) across the
+read-modify-write, so several benchmark processes on one machine (say one per seed) can share an
+output folder without losing rows.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +60,27 @@ def append_row(path: str | Path, row: Mapping[str, Any]) -> pd.DataFrame:
         raise KeyError(f"unknown results.csv column(s) {sorted(unknown)}; valid: {COLUMNS}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path.with_name(path.name + ".lock")):
+        return _append_locked(path, row)
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``lock_path`` (a no-op where ``fcntl`` is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: single-process use only
+        yield
+        return
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _append_locked(path: Path, row: Mapping[str, Any]) -> pd.DataFrame:
     frame = read_ledger(path)
     new = pd.DataFrame([{c: row.get(c) for c in COLUMNS}])
     frame = new if frame.empty else pd.concat([frame, new], ignore_index=True)

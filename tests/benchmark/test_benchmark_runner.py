@@ -138,7 +138,29 @@ def test_ledger_append_is_atomic_and_strict(tmp_path):
         append_row(path, {"bogus": 1})
     ledger = read_ledger(path)
     assert len(ledger) == 1 and math.isclose(ledger["value"][0], 0.5)
-    assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv", "results.csv.lock"]
+
+
+def _append_many(path: str, worker: int, count: int) -> None:
+    for i in range(count):
+        append_row(path, {"task": "T", "method": f"w{worker}", "seed": i, "value": i, "status": "ok"})
+
+
+def test_ledger_concurrent_appends_lose_nothing(tmp_path):
+    """Processes sharing one results.csv (say one per seed) must not drop each other's rows."""
+    import multiprocessing as mp
+
+    path = str(tmp_path / "results.csv")
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_append_many, args=(path, w, 15)) for w in range(3)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=120)
+    assert [proc.exitcode for proc in procs] == [0, 0, 0]
+    ledger = read_ledger(path)
+    assert len(ledger) == 45
+    assert sorted(ledger.groupby("method")["seed"].apply(sorted).tolist()) == [list(range(15))] * 3
 
 
 @pytest.mark.parametrize("text", ["nope", "ckpt", "molclr-gcn:"])
