@@ -9,6 +9,12 @@ step's wall time into
 - augment: building the two views,
 - model: encoder forward for both views, loss, backward and the optimizer step.
 
+and times the GIN's MLPs alone (the same five ``Linear(300, 600) -> ReLU -> Linear(600, 300)``
+blocks, forward + backward on as many node rows as the two views of a batch have) as a ceiling
+for this CPU: ``% of MLP cap`` is end-to-end mol/s over MLP-only mol/s. Like the trainer on CPU,
+it keeps freed memory in the process (:func:`molssl.contrastive.allocator.keep_freed_memory`);
+``--system-malloc`` measures without that.
+
 ``mol/s`` is wall-clock throughput; ``mol/CPU-s`` divides by the CPU time of the process (all
 threads), which is less sensitive to other load on a shared machine (with 2 threads, an idle
 machine would reach at most about twice it).
@@ -16,7 +22,7 @@ machine would reach at most about twice it).
 Usage::
 
     python benchmarks/pretrain_throughput.py [--n 20000] [--steps 8] [--threads 2]
-        [--batch-sizes 128 512] [--objectives molclr imolclr] [--profile]
+        [--batch-sizes 128 512] [--objectives molclr imolclr] [--profile] [--system-malloc]
 
 Data: ``$MOLSSL_SHARED_DATA/pretrain/moses_train.smi.gz`` (default ``/work/shared/data``); cache:
 ``$MOLSSL_BENCH_CACHE`` (default ``~/.cache/molssl/bench``). The machine's load average is
@@ -40,6 +46,7 @@ import torch
 from torch.utils.data import DataLoader
 from torch_geometric.data import Batch
 
+from molssl.contrastive.allocator import keep_freed_memory
 from molssl.models import MolEncoder
 from molssl.objectives import ObjectiveConfig, build_objective
 from molssl.store import GraphStore, StoreError, build_graph_store
@@ -138,6 +145,28 @@ def measure(
     }
 
 
+def mlp_ceiling(store: GraphStore, batch_size: int, steps: int, warmup: int) -> float:
+    """Molecules/s of the encoder's MLPs alone (forward + backward, both views) on this CPU."""
+    torch.manual_seed(0)
+    encoder = MolEncoder()
+    mlps = [conv.mlp for conv in encoder.gnns]
+    params = [p for mlp in mlps for p in mlp.parameters()]
+    atoms = sum(store[i].num_nodes for i in range(batch_size))
+    x = torch.randn(2 * atoms, mlps[0][0].in_features)
+    total = 0.0
+    for i in range(warmup + steps):
+        for p in params:
+            p.grad = None
+        start = time.perf_counter()
+        h = x.requires_grad_(False)
+        for mlp in mlps:
+            h = mlp(h)
+        h.sum().backward()
+        if i >= warmup:
+            total += time.perf_counter() - start
+    return steps * batch_size / total
+
+
 def profile(store: GraphStore, objective_name: str, batch_size: int) -> None:
     """Print the top operators of a few steps (torch.profiler, CPU)."""
     from torch.profiler import ProfilerActivity
@@ -159,7 +188,10 @@ def main() -> None:
     parser.add_argument("--objectives", nargs="+", default=["molclr", "imolclr"])
     parser.add_argument("--workers", type=int, default=2, help="featurization processes")
     parser.add_argument("--profile", action="store_true", help="torch.profiler table per config")
+    parser.add_argument("--system-malloc", action="store_true",
+                        help="leave glibc's malloc as is (the trainer keeps freed memory)")  # fmt: skip
     args = parser.parse_args()
+    kept = False if args.system_malloc else keep_freed_memory()
 
     torch.set_num_threads(args.threads)
     store = moses_store(args.n, args.workers)
@@ -167,25 +199,31 @@ def main() -> None:
     print(
         f"store {store.path}: {len(store)} molecules; torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f} "
-        f"on {os.cpu_count()} CPUs; first molecule {atoms} atoms"
+        f"on {os.cpu_count()} CPUs; first molecule {atoms} atoms; freed memory kept: {kept}"
     )
     header = (
         f"{'objective':<9} {'batch':>5} {'mol/s':>7} {'mol/CPU-s':>9} {'ms/step':>8} "
-        f"{'data':>6} {'augment':>8} {'model':>6}"
+        f"{'data':>6} {'augment':>8} {'model':>6} {'% of MLP cap':>12}"
     )
     print(header)
     print("-" * len(header))
+    ceilings: dict[int, float] = {}
     for name in args.objectives:
         for batch_size in args.batch_sizes:
             if args.profile:
                 profile(store, name, batch_size)
             r = measure(store, name, batch_size, args.steps, args.warmup)
+            if batch_size not in ceilings:
+                ceilings[batch_size] = mlp_ceiling(store, batch_size, args.steps, args.warmup)
             print(
                 f"{name:<9} {batch_size:>5} {r['mol_s']:>7.0f} {r['mol_cpu_s']:>9.0f} "
                 f"{r['step_ms']:>8.0f} "
-                f"{r['data']:>6.1%} {r['augment']:>8.1%} {r['model']:>6.1%}",
+                f"{r['data']:>6.1%} {r['augment']:>8.1%} {r['model']:>6.1%} "
+                f"{r['mol_s'] / ceilings[batch_size]:>12.0%}",
                 flush=True,
             )
+    for batch_size, cap in ceilings.items():
+        print(f"MLP-only ceiling at batch {batch_size}: {cap:.0f} mol/s")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

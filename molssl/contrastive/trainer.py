@@ -39,6 +39,7 @@ from molssl.contrastive.checkpoint import (
 from molssl.contrastive.logging_utils import MetricsCSV, TensorBoardLogger, write_run_info
 from molssl.contrastive.schedule import build_scheduler
 from molssl.contrastive.seed import derive_seed, make_generator, seed_everything, seed_worker
+from molssl.contrastive.allocator import keep_freed_memory
 from molssl.contrastive.trainer_config import TrainerConfig, resolve_device
 from molssl.contrastive.trainer_data import EpochBatchSampler, move_to_device
 from molssl.contrastive.trainer_signals import GracefulStop
@@ -146,6 +147,8 @@ class Trainer:
         cfg = self.config
         self._stop, self._interrupted = GracefulStop(), False
         device = resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", 0)))
+        if device.type == "cpu" and cfg.keep_cpu_memory:
+            keep_freed_memory()
         ctx = trainer_dist.setup(device.type)
         self._ctx, self._device = ctx, device
         tb = None

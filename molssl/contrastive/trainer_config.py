@@ -49,6 +49,10 @@ class TrainerConfig:
         sync_batchnorm: Convert BatchNorm layers to SyncBatchNorm under DDP (default False).
         tensorboard: Also write TensorBoard events to ``out_dir/tb`` (default False).
         progress: Show a tqdm progress bar on rank 0 (default True).
+        keep_cpu_memory: When training on CPU, keep freed memory in the process for reuse
+            instead of returning it to the OS after every big tensor
+            (:func:`molssl.contrastive.allocator.keep_freed_memory`; glibc only, process-wide).
+            About 10-20% faster steps on the development box; default True.
 
     Raises:
         ValueError: From ``__post_init__`` when a value is out of range.
@@ -77,6 +81,7 @@ class TrainerConfig:
     sync_batchnorm: bool = False
     tensorboard: bool = False
     progress: bool = True
+    keep_cpu_memory: bool = True
 
     def __post_init__(self) -> None:
         positive = {

@@ -160,8 +160,9 @@ class MolEncoder(nn.Module):
         for i, (conv, bn) in enumerate(zip(self.gnns, self.batch_norms, strict=True)):
             h = bn(conv(h, edge_index, edge_attr))
             if i < last:
-                h = F.relu(h)
-            h = F.dropout(h, self.dropout, training=self.training)
+                h = F.relu(h, inplace=True)  # BatchNorm's backward needs its input, not output
+            if self.dropout > 0.0:
+                h = F.dropout(h, self.dropout, training=self.training)
         return h
 
     def readout(
