@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from molssl.contrastive import trainer_dist
+from molssl.contrastive.allocator import keep_freed_memory
 from molssl.contrastive.checkpoint import (
     capture_rng_state,
     load_checkpoint,
@@ -39,7 +40,6 @@ from molssl.contrastive.checkpoint import (
 from molssl.contrastive.logging_utils import MetricsCSV, TensorBoardLogger, write_run_info
 from molssl.contrastive.schedule import build_scheduler
 from molssl.contrastive.seed import derive_seed, make_generator, seed_everything, seed_worker
-from molssl.contrastive.allocator import keep_freed_memory
 from molssl.contrastive.trainer_config import TrainerConfig, resolve_device
 from molssl.contrastive.trainer_data import EpochBatchSampler, move_to_device
 from molssl.contrastive.trainer_signals import GracefulStop

@@ -143,7 +143,9 @@ def test_ledger_append_is_atomic_and_strict(tmp_path):
 
 def _append_many(path: str, worker: int, count: int) -> None:
     for i in range(count):
-        append_row(path, {"task": "T", "method": f"w{worker}", "seed": i, "value": i, "status": "ok"})
+        append_row(
+            path, {"task": "T", "method": f"w{worker}", "seed": i, "value": i, "status": "ok"}
+        )
 
 
 def test_ledger_concurrent_appends_lose_nothing(tmp_path):
