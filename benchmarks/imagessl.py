@@ -4,7 +4,8 @@ For each seed and method: pretrain on (a subset of) CIFAR-10 train for a bounded
 optimizer steps (``--max-steps``, optionally also a wall-clock cap ``--budget-minutes``), then
 embed a CIFAR-10 train subset (``--probe-train-limit``) and the test set with the frozen encoder
 and report linear-probe (standardised features + logistic regression) and kNN (k=200, cosine,
-T=0.07) top-1 accuracy. Baselines: the same encoder at random initialisation (per seed) and raw
+T=0.07) top-1 accuracy, and with ``--protocols linear,knn,finetune`` also the accuracy after
+fine-tuning the encoder with a linear head on the probe-train images (``--finetune-epochs``). Baselines: the same encoder at random initialisation (per seed) and raw
 pixels (standardised, flattened). Separately: images/s of the SimCLR training step (two views,
 forward, backward, Adam step) at ``--throughput-batch`` (default 256) on the CPU.
 
@@ -45,13 +46,15 @@ from imagessl.config import DataConfig, EncoderConfig, EvalConfig, ImagePretrain
 from imagessl.data import load_images
 from imagessl.encoders import build_encoder
 from imagessl.evaluate import embed, evaluate_features, load_encoder
+from imagessl.finetune import finetune_accuracy
 from imagessl.pretrain import build_method, pretrain
 from imagessl.transforms import Normalize
 from molssl.contrastive.seed import seed_everything
 from molssl.contrastive.trainer import TrainerConfig
 
 METHODS = ("simclr", "rotation", "relpatch", "jigsaw", "inpainting", "colorization")
-PROTOCOLS = ("linear", "knn")
+PROTOCOLS = ("linear", "knn", "finetune")
+HEADERS = {"linear": "linear probe", "knn": "kNN (k=200)", "finetune": "fine-tuned"}
 
 
 def _parse() -> argparse.Namespace:
@@ -73,19 +76,30 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--throughput-only", action="store_true", help="only the speed test")
     p.add_argument("--throughput-steps", type=int, default=3, help="0 skips the throughput test")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    p.add_argument("--protocols", default="linear,knn", help="of linear, knn, finetune")
+    p.add_argument("--finetune-epochs", type=int, default=10, help="epochs of 'finetune'")
     p.add_argument("--skip-baselines", action="store_true")
     p.add_argument("--out", default="runs/bench_imagessl")
     return p.parse_args()
 
 
-def _features(encoder, input_fn, train, test) -> tuple[torch.Tensor, torch.Tensor]:
-    return embed(encoder, train.images, input_fn), embed(encoder, test.images, input_fn)
-
-
-def _score(rows: list[dict], name: str, seed: int, feats, train, test, extra: dict) -> None:
-    for protocol in PROTOCOLS:
+def _score(rows: list[dict], name: str, seed: int, model, train, test, extra: dict, args) -> None:
+    """Score ``model``: an ``(encoder, input_fn)`` pair, or ready features (raw pixels)."""
+    feats = None
+    for protocol in args.protocol_list:
         start = time.perf_counter()
-        acc = evaluate_features(feats[0], train.labels, feats[1], test.labels, EvalConfig(protocol))
+        cfg = EvalConfig(protocol, finetune_epochs=args.finetune_epochs, seed=max(seed, 0))
+        if protocol == "finetune":
+            if not isinstance(model, tuple) or not isinstance(model[0], torch.nn.Module):
+                continue  # raw pixels have no encoder to fine-tune
+            acc = finetune_accuracy(model[0], model[1], train.images, train.labels, test.images,
+                                    test.labels, cfg)  # fmt: skip
+        else:
+            if feats is None:
+                feats = model if isinstance(model[0], torch.Tensor) else (
+                    embed(model[0], train.images, model[1]), embed(model[0], test.images, model[1])
+                )  # fmt: skip
+            acc = evaluate_features(feats[0], train.labels, feats[1], test.labels, cfg)
         rows.append(
             {"method": name, "seed": seed, "protocol": protocol, "accuracy": round(acc, 4),
              "eval_s": round(time.perf_counter() - start, 1), **extra}
@@ -130,9 +144,8 @@ def _pretrain_and_score(args, method: str, seed: int, train, test, rows, out: Pa
     result = pretrain(cfg, callbacks=_budget_callback(args.budget_minutes))
     seconds = time.perf_counter() - start
     loaded = load_encoder(result.last_checkpoint)
-    feats = _features(loaded.encoder, loaded.input_fn, train, test)
     extra = {"pretrain_steps": result.step, "pretrain_s": round(seconds, 1)}
-    _score(rows, method, seed, feats, train, test, extra)
+    _score(rows, method, seed, (loaded.encoder, loaded.input_fn), train, test, extra, args)
 
 
 def simclr_throughput(args) -> dict:
@@ -170,24 +183,35 @@ def simclr_throughput(args) -> dict:
     }
 
 
-def _table(rows: list[dict]) -> str:
+def _table(rows: list[dict], protocols: list[str]) -> str:
     groups: dict[tuple[str, str], list[float]] = defaultdict(list)
     for row in rows:
         groups[(row["method"], row["protocol"])].append(row["accuracy"])
     names = list(dict.fromkeys(r["method"] for r in rows))
-    lines = ["| encoder | linear probe | kNN (k=200) | seeds |", "|---|---:|---:|---:|"]
+    lines = [
+        "| encoder | " + " | ".join(HEADERS[p] for p in protocols) + " | seeds |",
+        "|---|" + "---:|" * (len(protocols) + 1),
+    ]
     for name in names:
         cells = []
-        for protocol in PROTOCOLS:
+        for protocol in protocols:
             vals = groups[(name, protocol)]
+            if not vals:
+                cells.append("n/a")
+                continue
             sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
             cells.append(f"{100 * statistics.mean(vals):.1f} ± {100 * sd:.1f}")
-        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {len(groups[(name, 'linear')])} |")
+        seeds = max(len(groups[(name, p)]) for p in protocols)
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {seeds} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     args = _parse()
+    args.protocol_list = [p.strip() for p in args.protocols.split(",") if p.strip()]
+    unknown = sorted(set(args.protocol_list) - set(PROTOCOLS))
+    if unknown:
+        sys.exit(f"unknown protocol(s) {unknown}; choose from {list(PROTOCOLS)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -203,12 +227,13 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     if not args.skip_baselines:
         pixels = (train.images.flatten(1).float() / 255, test.images.flatten(1).float() / 255)
-        _score(rows, "raw pixels", -1, pixels, train, test, {})
+        _score(rows, "raw pixels", -1, pixels, train, test, {}, args)
         for seed in seeds:
             seed_everything(seed)
             encoder = build_encoder(EncoderConfig(args.encoder, width=args.width))
-            feats = _features(encoder, Normalize(mean, std), train, test)
-            _score(rows, "random init", seed, feats, train, test, {})
+            _score(
+                rows, "random init", seed, (encoder, Normalize(mean, std)), train, test, {}, args
+            )
     for seed in seeds:
         for method in args.methods.split(","):
             _pretrain_and_score(args, method, seed, train, test, rows, out)
@@ -222,7 +247,7 @@ def main() -> None:
         f"{args.train_limit or 'all'} train images ({args.encoder}); probe on {len(train)} train "
         f"/ {len(test)} test images.",
         "",
-        _table(rows),
+        _table(rows, args.protocol_list),
     ]
     if args.throughput_steps:
         tp = simclr_throughput(args)

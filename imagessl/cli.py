@@ -90,21 +90,31 @@ def _eval_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data", default=None, help="digits | cifar10 | PATH (default: the checkpoint's data)"
     )
-    parser.add_argument("--protocol", choices=["linear", "knn"], default="linear")
+    parser.add_argument("--protocol", choices=["linear", "knn", "finetune"], default="linear",
+                        help="frozen features (linear, knn) or end-to-end fine-tuning")  # fmt: skip
     parser.add_argument("--k", type=int, default=200, help="kNN neighbours (capped at train size)")
     parser.add_argument("--temperature", type=float, default=0.07, help="kNN vote temperature")
     parser.add_argument("--C", type=float, default=1.0, help="inverse L2 strength of the probe")
     parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
+    parser.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs")
+    parser.add_argument("--lr", type=float, default=1e-3, help="fine-tuning LR of the head")
+    parser.add_argument("--encoder-lr-scale", type=float, default=0.1,
+                        help="fine-tuning LR of the encoder relative to the head's")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="fine-tuning seed")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-@command("eval", "linear-probe or kNN accuracy of a checkpoint's frozen encoder", _eval_args)
+@command("eval", "linear-probe, kNN or fine-tuning accuracy of a checkpoint's encoder", _eval_args)
 def _eval(args: argparse.Namespace) -> int:
     from imagessl.config import EvalConfig
     from imagessl.evaluate import data_with_path, evaluate_checkpoint, load_encoder
 
-    cfg = EvalConfig(args.protocol, args.k, args.temperature, args.C, batch_size=args.batch_size)
+    cfg = EvalConfig(
+        args.protocol, args.k, args.temperature, args.C, batch_size=args.batch_size,
+        finetune_epochs=args.epochs, finetune_lr=args.lr,
+        encoder_lr_scale=args.encoder_lr_scale, seed=args.seed,
+    )  # fmt: skip
     data = data_with_path(load_encoder(args.checkpoint).config.data, args.data)
     result = evaluate_checkpoint(args.checkpoint, cfg, data=data, device=args.device)
     if args.json:

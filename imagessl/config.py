@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from molssl.config import load_yaml
+from molssl.config import ConfigError, load_yaml
 from molssl.contrastive.trainer_config import TrainerConfig
 
 __all__ = [
@@ -217,20 +217,45 @@ class EvalConfig:
     """Frozen-feature evaluation settings.
 
     Attributes:
-        protocol: ``linear`` (standardised features + logistic regression) or ``knn``.
+        protocol: ``linear`` (standardised features + logistic regression), ``knn``, or
+            ``finetune`` (encoder + linear head trained end to end, :mod:`imagessl.finetune`).
         k: Neighbours of the kNN vote (200, capped at the training-set size).
         knn_temperature: Temperature of the ``exp(cos / T)`` vote weights (0.07).
         C: Inverse L2 strength of the logistic regression.
         max_iter: Iterations of the logistic regression solver.
-        batch_size: Images per forward pass when embedding.
+        batch_size: Images per forward pass when embedding; the fine-tuning batch size.
+        finetune_epochs: Epochs of fine-tuning (10).
+        finetune_lr: Adam learning rate of the new head (1e-3), cosine-decayed to 0.
+        encoder_lr_scale: The encoder's learning rate relative to the head's (0.1).
+        finetune_weight_decay: Adam weight decay while fine-tuning (1e-5).
+        crop_padding: Reflection padding of the random-crop augmentation (4 pixels; 0: flips
+            only).
+        seed: Seed of the head's initialisation, the data order and the augmentation (0).
     """
 
-    protocol: Literal["linear", "knn"] = "linear"
+    protocol: Literal["linear", "knn", "finetune"] = "linear"
     k: int = 200
     knn_temperature: float = 0.07
     C: float = 1.0
     max_iter: int = 1000
     batch_size: int = 256
+    finetune_epochs: int = 10
+    finetune_lr: float = 1e-3
+    encoder_lr_scale: float = 0.1
+    finetune_weight_decay: float = 1e-5
+    crop_padding: int = 4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("k", "max_iter", "batch_size", "finetune_epochs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"EvalConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.knn_temperature <= 0 or self.C <= 0 or self.finetune_lr <= 0:
+            raise ConfigError("EvalConfig: knn_temperature, C and finetune_lr must be > 0")
+        if self.encoder_lr_scale < 0 or self.finetune_weight_decay < 0:
+            raise ConfigError("EvalConfig: encoder_lr_scale and finetune_weight_decay must be >= 0")
+        if self.crop_padding < 0 or self.seed < 0:
+            raise ConfigError("EvalConfig: crop_padding and seed must be >= 0")
 
 
 def load_pretrain_config(path: str | Path) -> ImagePretrainConfig:

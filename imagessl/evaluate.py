@@ -1,10 +1,14 @@
-"""Frozen-feature evaluation: linear probe and weighted kNN on encoder embeddings.
+"""Evaluation of a pretrained encoder: linear probe and weighted kNN on frozen embeddings, or
+fine-tuning.
 
 - ``linear``: embeddings standardised on the training split, multinomial logistic regression
   (scikit-learn, L-BFGS), top-1 accuracy on the test split.
 - ``knn``: L2-normalised embeddings, the ``k`` (default 200, capped at the training size)
   most cosine-similar training images vote with weight ``exp(cos / T)`` (T=0.07), as in
   InstDisc (Wu et al. 2018) and solo-learn; top-1 accuracy.
+
+- ``finetune``: the encoder plus a linear head trained end to end on the training split
+  (:mod:`imagessl.finetune`), top-1 accuracy on the test split.
 
 ``evaluate_checkpoint`` rebuilds the encoder from an ``imagessl pretrain`` checkpoint (loaded with
 ``weights_only=True``) and feeds it the method's evaluation input (e.g. lightness for
@@ -115,7 +119,12 @@ def evaluate_features(
         ValueError: Unknown protocol or empty splits.
     """
     if cfg.protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {cfg.protocol!r}; choose one of {sorted(PROTOCOLS)}")
+        hint = (
+            " (fine-tuning needs the encoder, not features)" if cfg.protocol == "finetune" else ""
+        )
+        raise ValueError(
+            f"unknown feature protocol {cfg.protocol!r}{hint}; choose one of {sorted(PROTOCOLS)}"
+        )
     if len(train_x) == 0 or len(test_x) == 0:
         raise ValueError("evaluation needs non-empty train and test splits")
     return PROTOCOLS[cfg.protocol](train_x, train_y, test_x, test_y, cfg)
@@ -178,7 +187,10 @@ def evaluate_checkpoint(
     data: DataConfig | None = None,
     device: str = "cpu",
 ) -> EvalResult:
-    """Embed train and test images with a checkpoint's frozen encoder and score ``cfg.protocol``.
+    """Score a checkpoint's encoder with ``cfg.protocol`` on a dataset's train/test splits.
+
+    ``linear`` and ``knn`` embed both splits with the frozen encoder; ``finetune`` trains a copy
+    of it with a linear head (:func:`imagessl.finetune.finetune_accuracy`).
 
     Args:
         checkpoint: ``last.pt``/``best.pt`` of ``imagessl pretrain``.
@@ -189,10 +201,16 @@ def evaluate_checkpoint(
     loaded = load_encoder(checkpoint)
     data = data or loaded.config.data
     train, test = load_images(data, "train"), load_images(data, "test")
-    kwargs = {"batch_size": cfg.batch_size, "device": device}
-    train_x = embed(loaded.encoder, train.images, loaded.input_fn, **kwargs)
-    test_x = embed(loaded.encoder, test.images, loaded.input_fn, **kwargs)
-    acc = evaluate_features(train_x, train.labels, test_x, test.labels, cfg)
+    if cfg.protocol == "finetune":
+        from imagessl.finetune import finetune_accuracy
+
+        acc = finetune_accuracy(loaded.encoder, loaded.input_fn, train.images, train.labels,
+                                test.images, test.labels, cfg, device=device)  # fmt: skip
+    else:
+        kwargs = {"batch_size": cfg.batch_size, "device": device}
+        train_x = embed(loaded.encoder, train.images, loaded.input_fn, **kwargs)
+        test_x = embed(loaded.encoder, test.images, loaded.input_fn, **kwargs)
+        acc = evaluate_features(train_x, train.labels, test_x, test.labels, cfg)
     logger.info("%s %s accuracy %.4f on %s", checkpoint, cfg.protocol, acc, data.path)
     return EvalResult(
         cfg.protocol, acc, len(train), len(test), loaded.config.method, str(checkpoint)
