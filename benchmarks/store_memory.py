@@ -86,6 +86,8 @@ def main() -> None:
     train.add_argument("--steps", type=int, default=3)
     train.add_argument("--batch-size", type=int, default=512)
     train.add_argument("--threads", type=int, default=2)
+    train.add_argument("--system-malloc", action="store_true",
+                       help="trainer.keep_cpu_memory=false (glibc returns freed memory)")  # fmt: skip
     for name in ("_build", "_train"):
         child = sub.add_parser(name)
         child.add_argument("payload")
@@ -122,6 +124,7 @@ def main() -> None:
                 "steps": args.steps,
                 "batch_size": args.batch_size,
                 "threads": args.threads,
+                "keep_cpu_memory": not args.system_malloc,
             }
             r = _run_child("train", [json.dumps(payload)])
             print(
@@ -132,7 +135,9 @@ def main() -> None:
             )
 
 
-def _child_train_impl(store: str, steps: int, batch_size: int, threads: int) -> dict:
+def _child_train_impl(
+    store: str, steps: int, batch_size: int, threads: int, keep_cpu_memory: bool = True
+) -> dict:
     """Pretrain the default GIN (molclr) for ``steps`` steps from ``store``; report peak RSS."""
     import torch
 
@@ -149,6 +154,7 @@ def _child_train_impl(store: str, steps: int, batch_size: int, threads: int) -> 
             "trainer.batch_size": batch_size,
             "trainer.device": "cpu",
             "trainer.progress": False,
+            "trainer.keep_cpu_memory": keep_cpu_memory,
         }
         cfg = apply_overrides(PretrainConfig(), overrides)
         start = time.perf_counter()

@@ -309,10 +309,12 @@ class Trainer:
                 if pbar is not None:
                     pbar.update(1)
                 stop = trainer_dist.any_rank(self._stop.requested)
+                paused = time.perf_counter()
                 if st.batch_in_epoch == self.sampler.batches_per_epoch:
                     self._end_epoch()
                 elif cfg.checkpoint_every_steps and st.step % cfg.checkpoint_every_steps == 0:
                     self._save(LAST)
+                window.exclude(time.perf_counter() - paused)  # samples/s: training only
                 if stop or st.step >= self.stop_step:
                     self._interrupted = stop
                     done = True
@@ -349,7 +351,7 @@ class Trainer:
 
     def _log_window(self, window: MetricWindow, pbar: Any) -> None:
         values = trainer_dist.all_reduce_mean(window.means())
-        rate = window.samples / max(time.perf_counter() - window.start, 1e-9)
+        rate = window.rate()
         window.reset()
         if not math.isfinite(values["loss"]):
             raise FloatingPointError(

@@ -98,6 +98,15 @@ class MetricWindow:
         self.samples = 0
         self.count = 0
         self.start = time.perf_counter()
+        self.excluded = 0.0
+
+    def exclude(self, seconds: float) -> None:
+        """Leave ``seconds`` (validation, checkpoint writing) out of :meth:`rate`."""
+        self.excluded += seconds
+
+    def rate(self) -> float:
+        """Training samples per second since the last reset, excluded time left out."""
+        return self.samples / max(time.perf_counter() - self.start - self.excluded, 1e-9)
 
     def add(self, loss: Tensor, metrics: Mapping[str, float], n: int) -> None:
         """Add one batch of ``n`` samples."""

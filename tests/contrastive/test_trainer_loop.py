@@ -213,3 +213,15 @@ def test_worker_processes_do_not_change_the_result(tmp_path: Path) -> None:
     assert res_a.step == res_b.step == 5 and res_a.epoch == 1  # 3 batches: 8, 8, 5
     for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
+def test_metric_window_rate_leaves_out_excluded_time(monkeypatch):
+    """samples_per_s counts training time only: validation/checkpoint time is excluded."""
+    from molssl.contrastive import trainer_state
+
+    clock = iter([10.0, 14.0])
+    monkeypatch.setattr(trainer_state.time, "perf_counter", lambda: next(clock))
+    window = trainer_state.MetricWindow(torch.device("cpu"))  # start = 10.0
+    window.add(torch.tensor(1.0), {}, 300)
+    window.exclude(1.0)  # e.g. an epoch-end validation
+    assert window.rate() == pytest.approx(300 / 3.0)  # 14 - 10 - 1 seconds of training
