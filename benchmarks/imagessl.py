@@ -5,8 +5,9 @@ optimizer steps (``--max-steps``, optionally also a wall-clock cap ``--budget-mi
 embed a CIFAR-10 train subset (``--probe-train-limit``) and the test set with the frozen encoder
 and report linear-probe (standardised features + logistic regression) and kNN (k=200, cosine,
 T=0.07) top-1 accuracy, and with ``--protocols linear,knn,finetune`` also the accuracy after
-fine-tuning the encoder with a linear head on the probe-train images (``--finetune-epochs``). Baselines: the same encoder at random initialisation (per seed) and raw
-pixels (standardised, flattened). Separately: images/s of the SimCLR training step (two views,
+fine-tuning the encoder with a linear head on the probe-train images (``--finetune-epochs``).
+Baselines: the same encoder at random initialisation (per seed) and raw pixels (standardised,
+flattened; not fine-tuned). Separately: images/s of the SimCLR training step (two views,
 forward, backward, Adam step) at ``--throughput-batch`` (default 256) on the CPU.
 
 Run it as a module from the repository root (as a script, its file name would shadow the
@@ -84,21 +85,21 @@ def _parse() -> argparse.Namespace:
 
 
 def _score(rows: list[dict], name: str, seed: int, model, train, test, extra: dict, args) -> None:
-    """Score ``model``: an ``(encoder, input_fn)`` pair, or ready features (raw pixels)."""
-    feats = None
+    """Score ``model``: an ``(encoder, input_fn)`` pair, or ``(train_x, test_x)`` features."""
+    has_encoder = isinstance(model[0], torch.nn.Module)
+    feats = None if has_encoder else model
     for protocol in args.protocol_list:
         start = time.perf_counter()
         cfg = EvalConfig(protocol, finetune_epochs=args.finetune_epochs, seed=max(seed, 0))
         if protocol == "finetune":
-            if not isinstance(model, tuple) or not isinstance(model[0], torch.nn.Module):
+            if not has_encoder:
                 continue  # raw pixels have no encoder to fine-tune
             acc = finetune_accuracy(model[0], model[1], train.images, train.labels, test.images,
                                     test.labels, cfg)  # fmt: skip
         else:
-            if feats is None:
-                feats = model if isinstance(model[0], torch.Tensor) else (
-                    embed(model[0], train.images, model[1]), embed(model[0], test.images, model[1])
-                )  # fmt: skip
+            if feats is None:  # embed once for both feature protocols
+                feats = (embed(model[0], train.images, model[1]),
+                         embed(model[0], test.images, model[1]))  # fmt: skip
             acc = evaluate_features(feats[0], train.labels, feats[1], test.labels, cfg)
         rows.append(
             {"method": name, "seed": seed, "protocol": protocol, "accuracy": round(acc, 4),

@@ -217,10 +217,12 @@ def test_worker_processes_do_not_change_the_result(tmp_path: Path) -> None:
 
 def test_metric_window_rate_leaves_out_excluded_time(monkeypatch):
     """samples_per_s counts training time only: validation/checkpoint time is excluded."""
+    from types import SimpleNamespace
+
     from molssl.contrastive import trainer_state
 
-    clock = iter([10.0, 14.0])
-    monkeypatch.setattr(trainer_state.time, "perf_counter", lambda: next(clock))
+    clock = iter([10.0, 14.0])  # a fake clock for trainer_state only, not the time module
+    monkeypatch.setattr(trainer_state, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
     window = trainer_state.MetricWindow(torch.device("cpu"))  # start = 10.0
     window.add(torch.tensor(1.0), {}, 300)
     window.exclude(1.0)  # e.g. an epoch-end validation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,20 @@ def image_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
 def tiny_args() -> list[str]:
     """CLI overrides for a tiny, fast encoder."""
     return list(TINY)
+
+
+@pytest.fixture
+def pretrain_digits() -> Callable[..., str]:
+    """Run ``imagessl pretrain`` for one epoch of a tiny encoder on digits; returns ``last.pt``."""
+    from imagessl.cli import main
+
+    def run(out: Path, method: str, limit: int = 512, batch_size: int = 64) -> str:
+        args = ["pretrain", "--method", method, "--data", "digits", "--epochs", "1",
+                "--batch-size", str(batch_size), "--out", str(out), "--set", f"data.limit={limit}"]  # fmt: skip
+        assert main(args + TINY) == 0
+        return str(out / "last.pt")
+
+    return run
 
 
 @pytest.fixture(autouse=True)

@@ -45,15 +45,11 @@ def test_resume_matches_an_uninterrupted_run(tmp_path: Path, tiny_args: list[str
 
 
 def test_linear_probe_beats_chance_after_short_simclr(
-    tmp_path: Path, tiny_args: list[str], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, pretrain_digits, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = tmp_path / "run"
-    args = ["pretrain", "--method", "simclr", "--data", "digits", "--epochs", "1",
-            "--batch-size", "64", "--out", str(out), "--set", "data.limit=512"]  # fmt: skip
-    assert main(args + tiny_args) == 0
+    ckpt = pretrain_digits(tmp_path / "run", "simclr", limit=512, batch_size=64)
     capsys.readouterr()
     for protocol in ("linear", "knn"):
-        ckpt = str(out / "last.pt")
         assert main(["eval", "--checkpoint", ckpt, "--protocol", protocol, "--json"]) == 0
         result = json.loads(capsys.readouterr().out)
         assert result["num_test"] == 359 and result["num_train"] == 512

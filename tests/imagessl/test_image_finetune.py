@@ -68,14 +68,10 @@ def test_bad_finetune_settings_are_rejected():
 
 
 def test_cli_finetune_protocol(
-    tmp_path: Path, tiny_args: list[str], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, pretrain_digits, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = tmp_path / "run"
-    args = ["pretrain", "--method", "rotation", "--data", "digits", "--epochs", "1",
-            "--batch-size", "64", "--out", str(out), "--set", "data.limit=512"]  # fmt: skip
-    assert main(args + tiny_args) == 0
+    ckpt = pretrain_digits(tmp_path / "run", "rotation", limit=512, batch_size=64)
     capsys.readouterr()
-    ckpt = str(out / "last.pt")
     assert main(["eval", "--checkpoint", ckpt, "--protocol", "finetune", "--epochs", "5",
                  "--batch-size", "32", "--lr", "3e-3", "--encoder-lr-scale", "1", "--json"]) == 0  # fmt: skip
     result = json.loads(capsys.readouterr().out)
