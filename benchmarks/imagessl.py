@@ -21,7 +21,11 @@ Smoke run (minutes)::
         --train-limit 2000 --probe-train-limit 2000 --test-limit 1000 --throughput-steps 2
 
 Writes ``results.csv`` and ``results.md`` to ``--out`` (default ``runs/bench_imagessl``) and
-prints the Markdown table.
+prints the Markdown table. ``results.csv`` is a ledger: each score is appended as soon as it is
+measured, and a rerun with the same ``--out`` skips the cells already there, so an interrupted run
+resumes where it stopped (a pretraining run cut short mid-way restarts from its last checkpoint).
+``settings.json`` records the settings the ledger was measured with; a rerun with different ones
+is refused rather than mixed in.
 """
 
 # ruff: noqa: E402 (the guard below must run before the imagessl imports)
@@ -34,6 +38,7 @@ if __name__ == "__main__" and not __package__:
 
 import argparse
 import csv
+import json
 import logging
 import math
 import statistics
@@ -56,6 +61,48 @@ from molssl.contrastive.trainer import TrainerConfig
 METHODS = ("simclr", "rotation", "relpatch", "jigsaw", "inpainting", "colorization")
 PROTOCOLS = ("linear", "knn", "finetune")
 HEADERS = {"linear": "linear probe", "knn": "kNN (k=200)", "finetune": "fine-tuned"}
+FIELDS = ["method", "seed", "protocol", "accuracy", "eval_s", "pretrain_steps", "pretrain_s"]
+# Settings that change a score; a ledger measured with other values is not resumed.
+RESULT_SETTINGS = ("data", "encoder", "width", "max_steps", "budget_minutes", "batch_size", "lr",
+                   "train_limit", "probe_train_limit", "test_limit", "finetune_epochs")  # fmt: skip
+
+
+class Ledger:
+    """Append-only ``results.csv`` of scored cells, keyed by (method, seed, protocol)."""
+
+    def __init__(self, out: Path, settings: dict) -> None:
+        self.path = out / "results.csv"
+        marker = out / "settings.json"
+        if self.path.exists() and marker.exists():
+            recorded = json.loads(marker.read_text())
+            if recorded != settings:
+                changed = sorted(k for k in settings if recorded.get(k) != settings[k])
+                sys.exit(
+                    f"{self.path} was measured with other settings ({', '.join(changed)}); "
+                    "use another --out, or delete the folder to start again"
+                )
+        marker.write_text(json.dumps(settings, indent=1) + "\n")
+        self.rows: list[dict] = []
+        if self.path.exists():
+            with open(self.path, newline="") as handle:
+                for row in csv.DictReader(handle):
+                    row["seed"], row["accuracy"] = int(row["seed"]), float(row["accuracy"])
+                    self.rows.append(row)
+            logging.info("resuming: %d scores already in %s", len(self.rows), self.path)
+
+    def has(self, method: str, seed: int, protocol: str) -> bool:
+        return any(
+            (r["method"], r["seed"], r["protocol"]) == (method, seed, protocol) for r in self.rows
+        )
+
+    def append(self, row: dict) -> None:
+        new = not self.path.exists()
+        with open(self.path, "a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        self.rows.append(row)
 
 
 def _parse() -> argparse.Namespace:
@@ -84,11 +131,17 @@ def _parse() -> argparse.Namespace:
     return p.parse_args()
 
 
-def _score(rows: list[dict], name: str, seed: int, model, train, test, extra: dict, args) -> None:
+def _todo(ledger: Ledger, name: str, seed: int, args) -> list[str]:
+    """The protocols not yet scored for ``name`` at ``seed`` (raw pixels are not fine-tuned)."""
+    protocols = [p for p in args.protocol_list if not (name == "raw pixels" and p == "finetune")]
+    return [p for p in protocols if not ledger.has(name, seed, p)]
+
+
+def _score(ledger: Ledger, name: str, seed: int, model, train, test, extra: dict, args) -> None:
     """Score ``model``: an ``(encoder, input_fn)`` pair, or ``(train_x, test_x)`` features."""
     has_encoder = isinstance(model[0], torch.nn.Module)
     feats = None if has_encoder else model
-    for protocol in args.protocol_list:
+    for protocol in _todo(ledger, name, seed, args):
         start = time.perf_counter()
         cfg = EvalConfig(protocol, finetune_epochs=args.finetune_epochs, seed=max(seed, 0))
         if protocol == "finetune":
@@ -101,7 +154,7 @@ def _score(rows: list[dict], name: str, seed: int, model, train, test, extra: di
                 feats = (embed(model[0], train.images, model[1]),
                          embed(model[0], test.images, model[1]))  # fmt: skip
             acc = evaluate_features(feats[0], train.labels, feats[1], test.labels, cfg)
-        rows.append(
+        ledger.append(
             {"method": name, "seed": seed, "protocol": protocol, "accuracy": round(acc, 4),
              "eval_s": round(time.perf_counter() - start, 1), **extra}
         )  # fmt: skip
@@ -120,7 +173,9 @@ def _budget_callback(minutes: float | None):
     return [stop_when_over]
 
 
-def _pretrain_and_score(args, method: str, seed: int, train, test, rows, out: Path) -> None:
+def _pretrain_and_score(args, method: str, seed: int, train, test, ledger, out: Path) -> None:
+    if not _todo(ledger, method, seed, args):
+        return
     n = len(load_images(DataConfig(args.data, limit=args.train_limit), "train"))
     steps_per_epoch = max(1, n // args.batch_size)
     cfg = ImagePretrainConfig(
@@ -146,7 +201,7 @@ def _pretrain_and_score(args, method: str, seed: int, train, test, rows, out: Pa
     seconds = time.perf_counter() - start
     loaded = load_encoder(result.last_checkpoint)
     extra = {"pretrain_steps": result.step, "pretrain_s": round(seconds, 1)}
-    _score(rows, method, seed, (loaded.encoder, loaded.input_fn), train, test, extra, args)
+    _score(ledger, method, seed, (loaded.encoder, loaded.input_fn), train, test, extra, args)
 
 
 def simclr_throughput(args) -> dict:
@@ -184,15 +239,21 @@ def simclr_throughput(args) -> dict:
     }
 
 
+def _mean_field(rows: list[dict], field: str) -> str:
+    vals = [float(r[field]) for r in rows if r.get(field) not in (None, "")]
+    return f"{statistics.mean(vals):.0f}" if vals else "-"
+
+
 def _table(rows: list[dict], protocols: list[str]) -> str:
     groups: dict[tuple[str, str], list[float]] = defaultdict(list)
     for row in rows:
         groups[(row["method"], row["protocol"])].append(row["accuracy"])
     names = list(dict.fromkeys(r["method"] for r in rows))
     lines = [
-        "| encoder | " + " | ".join(HEADERS[p] for p in protocols) + " | seeds |",
-        "|---|" + "---:|" * (len(protocols) + 1),
-    ]
+        "| encoder | " + " | ".join(HEADERS[p] for p in protocols)
+        + " | seeds | pretrain steps | pretrain s |",
+        "|---|" + "---:|" * (len(protocols) + 3),
+    ]  # fmt: skip
     for name in names:
         cells = []
         for protocol in protocols:
@@ -203,7 +264,12 @@ def _table(rows: list[dict], protocols: list[str]) -> str:
             sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
             cells.append(f"{100 * statistics.mean(vals):.1f} ± {100 * sd:.1f}")
         seeds = max(len(groups[(name, p)]) for p in protocols)
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {seeds} |")
+        # One row per (method, seed) for the pretraining figures, whatever the protocols.
+        runs = list({r["seed"]: r for r in rows if r["method"] == name}.values())
+        lines.append(
+            f"| {name} | " + " | ".join(cells) + f" | {seeds} | "
+            f"{_mean_field(runs, 'pretrain_steps')} | {_mean_field(runs, 'pretrain_s')} |"
+        )
     return "\n".join(lines)
 
 
@@ -224,31 +290,27 @@ def main() -> None:
     probe = DataConfig(args.data, limit=args.probe_train_limit, test_limit=args.test_limit)
     train, test = load_images(probe, "train"), load_images(probe, "test")
     mean, std = train.channel_stats()
-    rows: list[dict] = []
+    ledger = Ledger(out, {k: getattr(args, k) for k in RESULT_SETTINGS})
     seeds = [int(s) for s in args.seeds.split(",")]
     if not args.skip_baselines:
         pixels = (train.images.flatten(1).float() / 255, test.images.flatten(1).float() / 255)
-        _score(rows, "raw pixels", -1, pixels, train, test, {}, args)
+        _score(ledger, "raw pixels", -1, pixels, train, test, {}, args)
         for seed in seeds:
             seed_everything(seed)
             encoder = build_encoder(EncoderConfig(args.encoder, width=args.width))
             _score(
-                rows, "random init", seed, (encoder, Normalize(mean, std)), train, test, {}, args
+                ledger, "random init", seed, (encoder, Normalize(mean, std)), train, test, {}, args
             )
     for seed in seeds:
         for method in args.methods.split(","):
-            _pretrain_and_score(args, method, seed, train, test, rows, out)
-    fields = ["method", "seed", "protocol", "accuracy", "eval_s", "pretrain_steps", "pretrain_s"]
-    with open(out / "results.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+            _pretrain_and_score(args, method, seed, train, test, ledger, out)
+    budget = f" (or {args.budget_minutes} min)" if args.budget_minutes else ""
     report = [
-        f"Data: {args.data}; pretraining {args.max_steps} steps x batch {args.batch_size} on "
-        f"{args.train_limit or 'all'} train images ({args.encoder}); probe on {len(train)} train "
-        f"/ {len(test)} test images.",
+        f"Data: {args.data}; pretraining at most {args.max_steps} steps{budget} x batch "
+        f"{args.batch_size} on {args.train_limit or 'all'} train images ({args.encoder}); probe "
+        f"on {len(train)} train / {len(test)} test images.",
         "",
-        _table(rows, args.protocol_list),
+        _table(ledger.rows, args.protocol_list),
     ]
     if args.throughput_steps:
         tp = simclr_throughput(args)
