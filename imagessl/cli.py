@@ -108,21 +108,20 @@ def _eval_args(parser: argparse.ArgumentParser) -> None:
 @command("eval", "linear-probe, kNN or fine-tuning accuracy of a checkpoint's encoder", _eval_args)
 def _eval(args: argparse.Namespace) -> int:
     from imagessl.config import EvalConfig
-    from imagessl.evaluate import data_with_path, evaluate_checkpoint, load_encoder
+    from imagessl.evaluate import evaluate_checkpoint
 
     cfg = EvalConfig(
         args.protocol, args.k, args.temperature, args.C, batch_size=args.batch_size,
         finetune_epochs=args.epochs, finetune_lr=args.lr,
         encoder_lr_scale=args.encoder_lr_scale, seed=args.seed,
     )  # fmt: skip
-    data = data_with_path(load_encoder(args.checkpoint).config.data, args.data)
-    result = evaluate_checkpoint(args.checkpoint, cfg, data=data, device=args.device)
+    result = evaluate_checkpoint(args.checkpoint, cfg, data_path=args.data, device=args.device)
     if args.json:
         print(json.dumps(result.__dict__))
     else:
         print(
             f"{result.protocol} accuracy {result.accuracy:.4f} ({result.method} encoder, "
-            f"{result.num_train} train / {result.num_test} test images from {data.path})"
+            f"{result.num_train} train / {result.num_test} test images from {result.data})"
         )
     return 0
 

@@ -178,6 +178,7 @@ class EvalResult:
     num_test: int
     method: str
     checkpoint: str
+    data: str
 
 
 def evaluate_checkpoint(
@@ -185,6 +186,7 @@ def evaluate_checkpoint(
     cfg: EvalConfig,
     *,
     data: DataConfig | None = None,
+    data_path: str | None = None,
     device: str = "cpu",
 ) -> EvalResult:
     """Score a checkpoint's encoder with ``cfg.protocol`` on a dataset's train/test splits.
@@ -196,10 +198,12 @@ def evaluate_checkpoint(
         checkpoint: ``last.pt``/``best.pt`` of ``imagessl pretrain``.
         cfg: Protocol settings.
         data: Images to evaluate on (default: the checkpoint's data config).
+        data_path: Another image source (``digits``, ``cifar10`` or a folder) in place of the
+            one in ``data``, keeping its other settings (limits, split seed).
         device: Where to run the encoder.
     """
     loaded = load_encoder(checkpoint)
-    data = data or loaded.config.data
+    data = data_with_path(data or loaded.config.data, data_path)
     train, test = load_images(data, "train"), load_images(data, "test")
     if cfg.protocol == "finetune":
         from imagessl.finetune import finetune_accuracy
@@ -213,7 +217,7 @@ def evaluate_checkpoint(
         acc = evaluate_features(train_x, train.labels, test_x, test.labels, cfg)
     logger.info("%s %s accuracy %.4f on %s", checkpoint, cfg.protocol, acc, data.path)
     return EvalResult(
-        cfg.protocol, acc, len(train), len(test), loaded.config.method, str(checkpoint)
+        cfg.protocol, acc, len(train), len(test), loaded.config.method, str(checkpoint), data.path
     )
 
 
