@@ -8,7 +8,9 @@ T=0.07) top-1 accuracy, and with ``--protocols linear,knn,finetune`` also the ac
 fine-tuning the encoder with a linear head on the probe-train images (``--finetune-epochs``).
 Baselines: the same encoder at random initialisation (per seed) and raw pixels (standardised,
 flattened; not fine-tuned). Separately: images/s of the SimCLR training step (two views,
-forward, backward, Adam step) at ``--throughput-batch`` (default 256) on the CPU.
+forward, backward, Adam step) at ``--throughput-batch`` (default 256) on the CPU, with freed
+memory kept in the process as the trainer does on CPU
+(:func:`molssl.contrastive.allocator.keep_freed_memory`; ``--system-malloc`` measures without).
 
 Run it as a module from the repository root (as a script, its file name would shadow the
 ``imagessl`` package). Full run, 3 seeds (on the shared 2-core CPU box: about a day)::
@@ -55,6 +57,7 @@ from imagessl.evaluate import embed, evaluate_features, load_encoder
 from imagessl.finetune import finetune_accuracy
 from imagessl.pretrain import build_method, pretrain
 from imagessl.transforms import Normalize
+from molssl.contrastive.allocator import keep_freed_memory
 from molssl.contrastive.seed import seed_everything
 from molssl.contrastive.trainer import TrainerConfig
 
@@ -123,6 +126,8 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--throughput-encoder", default="resnet18", help="encoder of the speed test")
     p.add_argument("--throughput-only", action="store_true", help="only the speed test")
     p.add_argument("--throughput-steps", type=int, default=3, help="0 skips the throughput test")
+    p.add_argument("--system-malloc", action="store_true",
+                   help="speed test with glibc's malloc as is (the trainer keeps freed memory)")  # fmt: skip
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     p.add_argument("--protocols", default="linear,knn", help="of linear, knn, finetune")
     p.add_argument("--finetune-epochs", type=int, default=10, help="epochs of 'finetune'")
@@ -206,6 +211,7 @@ def _pretrain_and_score(args, method: str, seed: int, train, test, ledger, out: 
 
 def simclr_throughput(args) -> dict:
     """Images/s of full SimCLR training steps (views + forward + backward + Adam) on the CPU."""
+    kept = False if args.system_malloc else keep_freed_memory()
     data = load_images(DataConfig(args.data, limit=args.throughput_batch), "train")
     mean, std = data.channel_stats()
     cfg = ImagePretrainConfig(
@@ -236,6 +242,7 @@ def simclr_throughput(args) -> dict:
         "median_step_s": round(step, 3),
         "images_per_s": round(args.throughput_batch / step, 1),
         "augment_share": round(statistics.median(aug_times) / step, 3),
+        "keep_freed_memory": kept,
     }
 
 
@@ -279,6 +286,9 @@ def main() -> None:
     unknown = sorted(set(args.protocol_list) - set(PROTOCOLS))
     if unknown:
         sys.exit(f"unknown protocol(s) {unknown}; choose from {list(PROTOCOLS)}")
+    if args.system_malloc and not args.throughput_only:
+        sys.exit("--system-malloc needs --throughput-only: pretraining keeps freed memory for the "
+                 "rest of the process, so a later speed test could not measure without it")  # fmt: skip
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
