@@ -13,9 +13,11 @@ memory kept in the process as the trainer does on CPU
 (:func:`molssl.contrastive.allocator.keep_freed_memory`; ``--system-malloc`` measures without).
 
 Run it as a module from the repository root (as a script, its file name would shadow the
-``imagessl`` package). Full run, 3 seeds (on the shared 2-core CPU box: about a day)::
+``imagessl`` package). The run recorded in RESULTS.md (ResNet-18, 30 steps of 128 images per
+method, 3 seeds; about an hour on the 2-core CPU box)::
 
-    python -m benchmarks.imagessl --seeds 0,1,2 --max-steps 100 --batch-size 256
+    python -m benchmarks.imagessl --seeds 0,1,2 --batch-size 128 --max-steps 30 \\
+        --probe-train-limit 5000 --test-limit 5000 --throughput-steps 0 --threads 2
 
 Smoke run (minutes)::
 
