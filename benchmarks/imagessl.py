@@ -41,7 +41,6 @@ if __name__ == "__main__" and not __package__:
     sys.exit("run this benchmark from the repository root as: python -m benchmarks.imagessl ...")
 
 import argparse
-import csv
 import json
 import logging
 import math
@@ -60,6 +59,7 @@ from imagessl.finetune import finetune_accuracy
 from imagessl.pretrain import build_method, pretrain
 from imagessl.transforms import Normalize
 from molssl.contrastive.allocator import keep_freed_memory
+from molssl.contrastive.ledger import ResultsLedger
 from molssl.contrastive.seed import seed_everything
 from molssl.contrastive.trainer import TrainerConfig
 
@@ -73,10 +73,13 @@ RESULT_SETTINGS = ("data", "encoder", "width", "max_steps", "budget_minutes", "b
 
 
 class Ledger:
-    """Append-only ``results.csv`` of scored cells, keyed by (method, seed, protocol)."""
+    """``results.csv`` of scored cells keyed by (method, seed, protocol), on the shared locked
+    :class:`~molssl.contrastive.ledger.ResultsLedger`; ``settings.json`` guards against mixing
+    scores measured with other settings."""
 
     def __init__(self, out: Path, settings: dict) -> None:
         self.path = out / "results.csv"
+        self.ledger = ResultsLedger(self.path, FIELDS, ("method", "seed", "protocol"))
         marker = out / "settings.json"
         if self.path.exists() and marker.exists():
             recorded = json.loads(marker.read_text())
@@ -87,13 +90,13 @@ class Ledger:
                     "use another --out, or delete the folder to start again"
                 )
         marker.write_text(json.dumps(settings, indent=1) + "\n")
-        self.rows: list[dict] = []
-        if self.path.exists():
-            with open(self.path, newline="") as handle:
-                for row in csv.DictReader(handle):
-                    row["seed"], row["accuracy"] = int(row["seed"]), float(row["accuracy"])
-                    self.rows.append(row)
+        self.rows = [self._typed(row) for row in self.ledger.rows()]
+        if self.rows:
             logging.info("resuming: %d scores already in %s", len(self.rows), self.path)
+
+    @staticmethod
+    def _typed(row: dict) -> dict:
+        return {**row, "seed": int(row["seed"]), "accuracy": float(row["accuracy"])}
 
     def has(self, method: str, seed: int, protocol: str) -> bool:
         return any(
@@ -101,13 +104,8 @@ class Ledger:
         )
 
     def append(self, row: dict) -> None:
-        new = not self.path.exists()
-        with open(self.path, "a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
-        self.rows.append(row)
+        """Append ``row`` under the ledger's lock; rows other processes added are picked up."""
+        self.rows = [self._typed(r) for r in self.ledger.append(row)]
 
 
 def _parse() -> argparse.Namespace:

@@ -5,16 +5,19 @@ The CLI only parses arguments, builds these configs and calls these functions.
 - :func:`pretrain` / :class:`PretrainConfig`: contrastive pretraining (``molssl pretrain``).
 - :func:`finetune` / :class:`FinetuneConfig`: one fine-tuning run (``molssl finetune``).
 - :func:`benchmark` / :class:`BenchmarkConfig`: tasks x methods x seeds (``molssl benchmark``).
-- :func:`embed_file`, :func:`embed_smiles`, :func:`load_pretrained`, :class:`PretrainedEmbedder`:
-  embeddings from a checkpoint (``molssl embed``).
+- :func:`embed_file`, :func:`embed_smiles`, :class:`PretrainedEmbedder`: embeddings from a
+  checkpoint (``molssl embed``).
+- :func:`load_pretrained` -> :class:`LoadedEncoder`: the one loader of encoder weights
+  (``ckpt:PATH`` or a bare path, ``molclr-gcn:PATH``, ``molclr-gin:PATH``, ``random``).
 - :func:`build_graph_store` / :class:`GraphStore`: featurize a corpus once (``molssl featurize``).
 """
 
 from __future__ import annotations
 
 from molssl.benchmark.runner import BenchmarkConfig, benchmark
-from molssl.embed import PretrainedEmbedder, embed_file, embed_smiles, load_pretrained
+from molssl.embed import PretrainedEmbedder, embed_file, embed_smiles
 from molssl.finetune import FinetuneConfig, finetune
+from molssl.models.pretrained import LoadedEncoder, load_pretrained
 from molssl.pretrain import PretrainConfig, pretrain
 from molssl.store import GraphStore, build_graph_store
 
@@ -22,6 +25,7 @@ __all__ = [
     "BenchmarkConfig",
     "FinetuneConfig",
     "GraphStore",
+    "LoadedEncoder",
     "PretrainConfig",
     "PretrainedEmbedder",
     "benchmark",

@@ -170,7 +170,8 @@ def _embed_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint",
         required=True,
-        help="molssl checkpoint (e.g. runs/x/best.pt), or molclr-gin:PATH / molclr-gcn:PATH",
+        help="weights: molssl checkpoint (ckpt:PATH or a bare path, e.g. runs/x/best.pt), "
+        "molclr-gin:PATH or molclr-gcn:PATH",
     )
     parser.add_argument("--input", required=True, help="SMILES: .smi/.txt/.csv, optionally .gz")
     parser.add_argument("-o", "--output", required=True, help="embeddings: .npy, .csv or .parquet")
@@ -221,7 +222,9 @@ def _finetune_args(parser: argparse.ArgumentParser) -> None:
     init = parser.add_mutually_exclusive_group()
     init.add_argument("--checkpoint", default=None, help="molssl pretraining checkpoint")
     init.add_argument(
-        "--init", default=None, help="random | ckpt:PATH | molclr-gcn:PATH | molclr-gin:PATH"
+        "--init",
+        default=None,
+        help="random | ckpt:PATH (or PATH) | molclr-gcn:PATH | molclr-gin:PATH",
     )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)

@@ -1,8 +1,10 @@
 """Graph embeddings ``h`` of a pretrained encoder, from Python, files or scikit-learn.
 
-- :func:`load_pretrained`: a molssl checkpoint (``last.pt``/``best.pt`` of ``molssl pretrain``)
-  or a MolCLR release given as ``molclr-gin:PATH`` / ``molclr-gcn:PATH`` -> ``(encoder,
-  featurizer)``, the featurizer being the one the encoder was trained with.
+- :func:`load_pretrained` (re-exported from :mod:`molssl.models.pretrained`): a molssl
+  checkpoint (``last.pt``/``best.pt`` of ``molssl pretrain``, as ``ckpt:PATH`` or a bare path)
+  or a MolCLR release given as ``molclr-gin:PATH`` / ``molclr-gcn:PATH`` -> a
+  :class:`~molssl.models.pretrained.LoadedEncoder` with the featurizer the encoder was
+  trained with.
 - :func:`embed_smiles`: SMILES -> ``float32[n_ok, out_channels]``, failures reported, not fatal.
 - :func:`embed_file`: a ``.smi``/``.txt``/``.csv`` file (optionally gzipped) -> ``.npy``,
   ``.csv`` or ``.parquet`` with one row per input record, in input order (``molssl embed``).
@@ -25,83 +27,11 @@ from torch_geometric.data import Batch
 
 from molssl.featurize import GraphFeaturizer, SmilesFailure, featurize_many
 from molssl.models import MolEncoder
+from molssl.models.pretrained import load_pretrained
 
 logger = logging.getLogger(__name__)
 
 _CHUNK = 8192
-
-
-def _load_molssl(path: str) -> tuple[MolEncoder, GraphFeaturizer]:
-    from molssl.config import from_dict
-    from molssl.contrastive.checkpoint import CheckpointError, load_checkpoint
-    from molssl.featurize import featurizer_from_dict
-    from molssl.models import EncoderConfig
-
-    ckpt = load_checkpoint(path, map_location="cpu")
-    encoder = ckpt["config"].get("encoder") if isinstance(ckpt["config"], dict) else None
-    if encoder is None or "featurizer" not in ckpt:
-        raise CheckpointError(
-            f"{path} has no encoder config or featurizer; it is not a `molssl pretrain` "
-            "checkpoint. For MolCLR's released weights pass molclr-gin:PATH or molclr-gcn:PATH."
-        )
-    model = MolEncoder.from_config(from_dict(EncoderConfig, encoder, where=f"{path}: encoder"))
-    model.load_state_dict(ckpt["state_dict"])
-    # ECFP bits and BRICS fragments only serve the pretraining loss; h does not depend on them.
-    featurizer = featurizer_from_dict(
-        {**ckpt["featurizer"], "fingerprint": False, "fragments": False}
-    )
-    return model.eval(), featurizer
-
-
-def _molclr_loader(arch: str) -> Callable[[str], tuple[MolEncoder, GraphFeaturizer]]:
-    def load(path: str) -> tuple[MolEncoder, GraphFeaturizer]:
-        from molssl.featurize import MolGraphFeaturizer
-        from molssl.models import load_molclr_checkpoint
-
-        featurizer = MolGraphFeaturizer()
-        model, _ = load_molclr_checkpoint(path, arch=arch, featurizer=featurizer)
-        return model.eval(), featurizer
-
-    return load
-
-
-CHECKPOINT_KINDS: dict[str, Callable[[str], tuple[MolEncoder, GraphFeaturizer]]] = {
-    "molssl": _load_molssl,
-    "molclr-gin": _molclr_loader("gin"),
-    "molclr-gcn": _molclr_loader("gcn"),
-}
-"""Checkpoint loaders by the prefix of a spec string ``KIND:PATH`` (no prefix: ``molssl``)."""
-
-
-def load_pretrained(checkpoint: str | Path) -> tuple[MolEncoder, GraphFeaturizer]:
-    """Load an encoder in eval mode and the featurizer it expects.
-
-    Args:
-        checkpoint: A molssl checkpoint path, or ``KIND:PATH`` with ``KIND`` a key of
-            :data:`CHECKPOINT_KINDS` (``molclr-gin``, ``molclr-gcn``: the authors' released
-            ``model.pth``, featurized with the ``molclr`` scheme, implicit hydrogens).
-
-    Returns:
-        ``(encoder, featurizer)``; the featurizer computes no ECFP bits or fragments.
-
-    Raises:
-        FileNotFoundError: The file does not exist.
-        molssl.contrastive.checkpoint.CheckpointError: The file is no molssl pretraining
-            checkpoint.
-        ValueError: A MolCLR file does not match its ``KIND``.
-    """
-    text = str(checkpoint)
-    kind, sep, rest = text.partition(":")
-    if sep and kind in CHECKPOINT_KINDS:
-        kind, path = kind, rest
-    else:
-        kind, path = "molssl", text
-    if not Path(path).is_file():
-        raise FileNotFoundError(
-            f"checkpoint {path} does not exist; give a molssl checkpoint (e.g. runs/x/best.pt) "
-            f"or one of {[k + ':PATH' for k in CHECKPOINT_KINDS if k != 'molssl']}"
-        )
-    return CHECKPOINT_KINDS[kind](path)
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -265,7 +195,8 @@ def embed_file(
     to count the rows; a trailing record with an empty SMILES cell is not counted).
 
     Args:
-        checkpoint: As :func:`load_pretrained`.
+        checkpoint: Weights as :func:`load_pretrained` takes them (``ckpt:PATH`` or a bare
+            path, ``molclr-gin:PATH``, ``molclr-gcn:PATH``).
         input: ``.smi``/``.txt``/``.csv``/``.tsv``, optionally ``.gz``.
         output: ``.npy`` (``float32[rows, d]``), ``.csv`` or ``.parquet`` (columns ``row``,
             ``smiles``, ``h_0`` ... ``h_{d-1}``).
@@ -288,8 +219,8 @@ def embed_file(
         raise ValueError(f"cannot write embeddings to {output}; use one of {sorted(WRITERS)}")
     if not Path(input).is_file():
         raise FileNotFoundError(f"input {input} does not exist")
-    model, featurizer = load_pretrained(checkpoint)
-    model.to(device)
+    loaded = load_pretrained(checkpoint)
+    model, featurizer = loaded.encoder.to(device), loaded.featurizer
     dim = model.feat_lin.out_features
     source = SmilesSource(Path(input), smiles_column=smiles_column)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -354,8 +285,9 @@ class PretrainedEmbedder(TransformerMixin, BaseEstimator):
 
     def _loaded(self) -> tuple[MolEncoder, GraphFeaturizer]:
         if getattr(self, "_model", None) is None:
-            model, featurizer = load_pretrained(self.checkpoint)
-            self._model, self._featurizer = model.to(self.device), featurizer
+            loaded = load_pretrained(self.checkpoint)
+            self._model = loaded.encoder.to(self.device)
+            self._featurizer = loaded.featurizer
         return self._model, self._featurizer
 
     def __getstate__(self) -> dict[str, Any]:

@@ -1,35 +1,27 @@
-"""MoleculeNet benchmark: tasks, encoder inits, fine-tuning model, baselines, runner, reports.
+"""MoleculeNet benchmark: runner, ECFP + random-forest baseline, results ledger, stats, report.
 
-Submodules are imported on first access so that ``molssl.finetune`` (which uses the task and
-model modules) and the runner (which uses ``molssl.finetune``) import cleanly either way round.
+Fine-tuning itself lives in :mod:`molssl.finetune`; this package imports it, never the other
+way round. Tasks and profiles are re-exported here for code written against older releases.
 """
 
-from __future__ import annotations
+from molssl.benchmark.baselines import ecfp_rf
+from molssl.benchmark.report import write_report
+from molssl.benchmark.runner import METHODS, BenchmarkConfig, BenchmarkResult, benchmark
+from molssl.benchmark.stats import paired_tests, summarize
+from molssl.finetune.profiles import PROFILES
+from molssl.finetune.tasks import TaskSource, prepare_task, task_split
 
-import importlib
-from typing import Any
-
-_LAZY = {
-    "BenchmarkConfig": "molssl.benchmark.runner",
-    "BenchmarkResult": "molssl.benchmark.runner",
-    "benchmark": "molssl.benchmark.runner",
-    "METHODS": "molssl.benchmark.runner",
-    "ecfp_rf": "molssl.benchmark.baselines",
-    "paired_tests": "molssl.benchmark.stats",
-    "summarize": "molssl.benchmark.stats",
-    "write_report": "molssl.benchmark.report",
-    "PROFILES": "molssl.benchmark.profiles",
-    "TaskSource": "molssl.benchmark.tasks",
-    "prepare_task": "molssl.benchmark.tasks",
-    "task_split": "molssl.benchmark.tasks",
-    "INITS": "molssl.benchmark.inits",
-    "load_init": "molssl.benchmark.inits",
-}
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = [
+    "METHODS",
+    "PROFILES",
+    "BenchmarkConfig",
+    "BenchmarkResult",
+    "TaskSource",
+    "benchmark",
+    "ecfp_rf",
+    "paired_tests",
+    "prepare_task",
+    "summarize",
+    "task_split",
+    "write_report",
+]

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from molssl.benchmark.model import evaluate
-from molssl.benchmark.tasks import TaskData, task_fingerprints
+from molssl.finetune.tasks import TaskData, task_fingerprints
+from molssl.finetune.training import evaluate
 from molssl.metrics import get_metric
 from molssl.splits import Split
 

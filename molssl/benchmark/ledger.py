@@ -4,21 +4,20 @@ One row per finished or failed ``(task, method, seed)`` cell. A rerun skips cell
 row with ``status == "ok"`` and the same ``config_hash`` (so changing a setting reruns them);
 failed cells are tried again and the newest row of a cell is the one that counts.
 
-Appends hold an exclusive lock on ``results.csv.lock`` (``fcntl.flock`` where available) across the
-read-modify-write, so several benchmark processes on one machine (say one per seed) can share an
-output folder without losing rows.
+Rows are appended through :class:`molssl.contrastive.ledger.ResultsLedger`, which holds an
+exclusive lock on ``results.csv.lock`` across the read-modify-write, so several benchmark
+processes on one machine (say one per seed) can share an output folder without losing rows.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from molssl.contrastive.ledger import ResultsLedger
 
 COLUMNS: tuple[str, ...] = (
     "task", "method", "seed", "split", "metric", "value", "valid_value", "epochs", "best_epoch",
@@ -26,6 +25,9 @@ COLUMNS: tuple[str, ...] = (
     "config_hash", "status", "error", "finished_at",
 )  # fmt: skip
 """Column order of ``results.csv``."""
+
+KEY_COLUMNS: tuple[str, ...] = ("task", "method", "seed", "config_hash")
+"""Columns that identify a cell's result (a changed setting changes ``config_hash``)."""
 
 CellKey = tuple[str, str, int, str]
 
@@ -42,8 +44,13 @@ def read_ledger(path: str | Path) -> pd.DataFrame:
     return frame[list(COLUMNS)]
 
 
+def results_ledger(path: str | Path) -> ResultsLedger:
+    """The :class:`~molssl.contrastive.ledger.ResultsLedger` of a benchmark's ``results.csv``."""
+    return ResultsLedger(path, COLUMNS, KEY_COLUMNS)
+
+
 def append_row(path: str | Path, row: Mapping[str, Any]) -> pd.DataFrame:
-    """Append one cell and rewrite the file atomically (temp file + ``os.replace``).
+    """Append one cell under the ledger's lock and rewrite the file atomically.
 
     Args:
         path: ``results.csv``.
@@ -55,45 +62,8 @@ def append_row(path: str | Path, row: Mapping[str, Any]) -> pd.DataFrame:
     Raises:
         KeyError: If ``row`` has a key that is not in :data:`COLUMNS`.
     """
-    unknown = set(row) - set(COLUMNS)
-    if unknown:
-        raise KeyError(f"unknown results.csv column(s) {sorted(unknown)}; valid: {COLUMNS}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(path.with_name(path.name + ".lock")):
-        return _append_locked(path, row)
-
-
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``lock_path`` (a no-op where ``fcntl`` is missing)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: single-process use only
-        yield
-        return
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _append_locked(path: Path, row: Mapping[str, Any]) -> pd.DataFrame:
-    frame = read_ledger(path)
-    new = pd.DataFrame([{c: row.get(c) for c in COLUMNS}])
-    frame = new if frame.empty else pd.concat([frame, new], ignore_index=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            frame.to_csv(handle, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return frame
+    results_ledger(path).append(row)
+    return read_ledger(path)
 
 
 def finished_cells(frame: pd.DataFrame) -> set[CellKey]:

@@ -4,7 +4,7 @@ Methods are looked up in :data:`METHODS` by the part before the first colon of a
 
 - ``random-init``: the MolCLR GIN from random weights, fine-tuned with the same protocol;
 - ``ecfp-rf``: ECFP4 + random forest (:mod:`molssl.benchmark.baselines`);
-- ``ckpt:PATH``: a molssl pretraining checkpoint; ``molclr-gcn:PATH`` / ``molclr-gin:PATH``:
+- ``ckpt:PATH`` (or an existing bare path): a molssl pretraining checkpoint; ``molclr-gcn:PATH`` / ``molclr-gin:PATH``:
   MolCLR's released weights.
 
 A method string may carry a display label, ``LABEL=SPEC`` (``ours=ckpt:runs/x/best.pt``). Each
@@ -26,11 +26,16 @@ from typing import Any, Literal
 
 from molssl.benchmark.baselines import ecfp_rf
 from molssl.benchmark.ledger import append_row, finished_cells, read_ledger
-from molssl.benchmark.profiles import get_profile
-from molssl.benchmark.tasks import task_split
 from molssl.config import ConfigError, apply_overrides, save_yaml, to_dict
 from molssl.data import dataset_names, get_dataset_spec
-from molssl.finetune import FinetuneConfig, config_hash, finetune, load_task
+from molssl.finetune import (
+    FinetuneConfig,
+    config_hash,
+    finetune,
+    get_profile,
+    load_task,
+    task_split,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +54,7 @@ class BenchmarkConfig:
         csv, smiles_col, targets, task_type: A user's CSV task, run in addition to ``tasks``.
         methods: Method strings (see the module docstring).
         seeds: Run seeds; each (task, method) is run once per seed.
-        profile: ``"quick"`` or ``"full"`` (see :mod:`molssl.benchmark.profiles`).
+        profile: ``"quick"`` or ``"full"`` (see :mod:`molssl.finetune.profiles`).
         out_dir: Where ``results.csv``, ``summary.md`` and ``summary.png`` go.
         data_dir: Directory searched first for MoleculeNet files.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -205,6 +210,8 @@ def parse_method(text: str) -> Method:
     if not sep or ":" in label:
         label, spec = text, text
     kind, _, arg = spec.partition(":")
+    if kind not in METHODS and Path(spec).is_file():  # a bare path means ckpt:PATH
+        kind, arg = "ckpt", spec
     if kind not in METHODS:
         raise ConfigError(f"unknown method {text!r}; kinds: {sorted(METHODS)} (ckpt:PATH, ...)")
     if kind in _NEEDS_PATH and not arg:

@@ -50,3 +50,11 @@ def test_table_averages_over_seeds_and_counts_each_run_once(tmp_path: Path) -> N
     assert simclr == "| simclr | 42.0 ± 2.8 | 32.0 ± 2.8 | 2 | 25 | 10 |"
     pixels = next(line for line in lines if line.startswith("| raw pixels"))
     assert pixels == "| raw pixels | 25.0 ± 0.0 | n/a | 1 | - | - |"
+
+
+def test_two_runs_sharing_an_out_folder_keep_each_others_scores(tmp_path: Path) -> None:
+    first, second = Ledger(tmp_path, SETTINGS), Ledger(tmp_path, SETTINGS)
+    first.append(_row("simclr", 0, "linear", 0.41, steps=30))
+    second.append(_row("simclr", 1, "linear", 0.43, steps=30))
+    assert len(Ledger(tmp_path, SETTINGS).rows) == 2 and second.has("simclr", 0, "linear")
+    assert (tmp_path / "results.csv.lock").exists()

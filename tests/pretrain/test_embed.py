@@ -23,7 +23,8 @@ BAD = {row for row, _ in BAD_ROWS}
 @pytest.fixture(scope="module")
 def reference(tiny_checkpoint: Path) -> np.ndarray:
     """``h`` of every row of :func:`small_smiles` (NaN rows for ``BAD_ROWS``)."""
-    model, featurizer = load_pretrained(tiny_checkpoint)
+    loaded = load_pretrained(tiny_checkpoint)
+    model, featurizer = loaded.encoder, loaded.featurizer
     smiles = small_smiles()
     h, failures, kept = embed_smiles(model, featurizer, smiles, batch_size=50)
     assert sorted(f.index for f in failures) == sorted(BAD)
@@ -34,14 +35,16 @@ def reference(tiny_checkpoint: Path) -> np.ndarray:
 
 
 def test_load_pretrained_restores_the_trained_encoder(tiny_checkpoint: Path) -> None:
-    model, featurizer = load_pretrained(tiny_checkpoint)
+    loaded = load_pretrained(tiny_checkpoint)
+    model, featurizer = loaded.encoder, loaded.featurizer
     assert not model.training
     assert model.config.hidden_channels == 32 and model.feat_lin.out_features == 32
     assert featurizer.name == "molclr" and not featurizer.fingerprint and not featurizer.fragments
 
 
 def test_embed_smiles_is_batch_independent(tiny_checkpoint: Path, reference: np.ndarray) -> None:
-    model, featurizer = load_pretrained(tiny_checkpoint)
+    loaded = load_pretrained(tiny_checkpoint)
+    model, featurizer = loaded.encoder, loaded.featurizer
     model.train()
     smiles = small_smiles()
     h, _, kept = embed_smiles(model, featurizer, smiles[::-1], batch_size=7)
@@ -130,7 +133,8 @@ def test_molclr_release_through_spec(shared_data: Path) -> None:
         pytest.skip(f"{ckpt} or its reference outputs are absent")
     ref = np.load(ref_path, allow_pickle=False)
     smiles = [str(s) for s in ref["smiles"][:64]]
-    model, featurizer = load_pretrained(f"molclr-gcn:{ckpt}")
+    loaded = load_pretrained(f"molclr-gcn:{ckpt}")
+    model, featurizer = loaded.encoder, loaded.featurizer
     assert model.config.conv == "gcn" and featurizer.name == "molclr"
     h, failures, kept = embed_smiles(model, featurizer, smiles, batch_size=32)
     assert not failures and kept == list(range(len(smiles)))

@@ -11,13 +11,20 @@ import pandas as pd
 import pytest
 import torch
 
-from molssl.benchmark.inits import load_init
-from molssl.benchmark.model import FinetuneModel, collate
-from molssl.benchmark.tasks import TaskSource, prepare_task, task_split
 from molssl.data import DataFormatError
 from molssl.featurize import MolGraphFeaturizer
-from molssl.finetune import FinetuneConfig, config_hash, finetune
+from molssl.finetune import (
+    FinetuneConfig,
+    FinetuneModel,
+    TaskSource,
+    collate,
+    config_hash,
+    finetune,
+    prepare_task,
+    task_split,
+)
 from molssl.metrics import SkippedTargetWarning, masked_multitask_loss
+from molssl.models.pretrained import load_pretrained
 
 TINY_ENCODER = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "proj_dim": 8}
 
@@ -35,7 +42,7 @@ def _write(tmp_path: Path, frame: pd.DataFrame, name: str = "task.csv") -> str:
 def test_masked_multitask_step_ignores_missing_labels():
     smiles = ["CCO", "c1ccccc1O", "CC(=O)N", "CCN(CC)CC"]
     batch = collate([MolGraphFeaturizer()(s) for s in smiles], range(4))
-    encoder = load_init("random", 0.0, TINY_ENCODER).encoder
+    encoder = load_pretrained("random", 0.0, TINY_ENCODER).encoder
     model = FinetuneModel(encoder, num_targets=3, task_type="classification")
     y = torch.tensor([[1, np.nan, 0], [0, np.nan, np.nan], [np.nan, np.nan, 1], [1, np.nan, 0]])
     loss = masked_multitask_loss(model.forward_scaled(batch), y, "classification")
@@ -68,7 +75,7 @@ def test_regression_predictions_are_in_target_units(tmp_path, tpsa_table):
     task = prepare_task(source, MolGraphFeaturizer())
     assert prepare_task(source, MolGraphFeaturizer()) is task  # featurized once, then cached
     train, _, _ = task_split(task)
-    model = FinetuneModel(load_init("random", 0.0, TINY_ENCODER).encoder, 1, "regression")
+    model = FinetuneModel(load_pretrained("random", 0.0, TINY_ENCODER).encoder, 1, "regression")
     model.scaler.fit(task.targets[train])
     model.eval()
     batch = collate(task.graphs, range(8))
@@ -145,7 +152,7 @@ def test_molclr_gcn_init_loads_every_encoder_key(shared_data):
     path = shared_data / "checkpoints" / "molclr_gcn.pth"
     if not path.is_file():
         pytest.skip(f"{path} is absent")
-    loaded = load_init(f"molclr-gcn:{path}", dropout=0.3)
+    loaded = load_pretrained(f"molclr-gcn:{path}", dropout=0.3)
     assert loaded.missing_keys == [] and loaded.unexpected_keys == []
     assert loaded.encoder.config.conv == "gcn" and loaded.encoder.config.dropout == 0.3
     assert loaded.featurizer == MolGraphFeaturizer()
@@ -189,7 +196,7 @@ def test_ckpt_init_uses_the_checkpoint_featurizer_and_weights(tmp_path, tpsa_tab
     path = save_checkpoint(tmp_path / "best.pt", pretrained.state_dict(),
                            config={"encoder": to_dict(cfg)},
                            metadata={"featurizer": featurizer.to_dict()})  # fmt: skip
-    loaded = load_init(f"ckpt:{path}", dropout=0.3)
+    loaded = load_pretrained(f"ckpt:{path}", dropout=0.3)
     assert loaded.missing_keys == [] and loaded.unexpected_keys == []
     assert loaded.featurizer.hydrogens.value == "explicit" and not loaded.featurizer.fingerprint
     assert loaded.encoder.config.dropout == 0.3

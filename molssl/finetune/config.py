@@ -1,0 +1,114 @@
+"""Typed configuration of one fine-tuning run (``configs/finetune_molclr.yaml`` serialises it)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from molssl.config import ConfigError, load_yaml, to_dict
+from molssl.finetune.profiles import get_profile
+from molssl.finetune.tasks import TaskSource
+
+_NOT_HASHED = ("seed", "out_dir", "device", "progress", "save_model", "flush_denormal")
+
+
+@dataclass
+class FinetuneConfig:
+    """Everything one fine-tuning run needs (``configs/finetune_molclr.yaml`` serialises it).
+
+    Attributes:
+        task: Registered dataset (``"bbbp"``); ``None`` when ``csv`` is given.
+        csv, smiles_col, targets, task_type: A user's CSV task instead of ``task``.
+        data_dir: Directory searched first for MoleculeNet files.
+        init: ``"random"`` (``"random:gcn"``), ``"ckpt:PATH"``, ``"molclr-gcn:PATH"`` or
+            ``"molclr-gin:PATH"`` (see :mod:`molssl.models.pretrained`).
+        encoder: :class:`~molssl.models.EncoderConfig` fields of a random encoder.
+        seed: Seed of initialisation and batch order.
+        profile: ``"full"`` (reference) or ``"quick"``; fills ``epochs``/``max_molecules``.
+        epochs: Epochs; ``None`` takes the profile's (full 100, quick 15).
+        batch_size, encoder_lr, head_lr, weight_decay, dropout: MolCLR defaults 32, 1e-4,
+            5e-4, 1e-6, 0.3 (dropout of the encoder layers).
+        head_layers, head_hidden: MLP head depth (2) and width (``None``: ``out // 2``).
+        patience: Early-stopping patience in epochs; ``None`` runs every epoch (the
+            best-validation weights are kept either way).
+        split: Splitter; ``None`` uses the dataset default (scaffold; random for QM9).
+        split_sizes, split_seed: Fractions and seed of the split (one split per dataset).
+        protocol: ``"joint"`` (one model for all targets) or ``"molclr"`` (one per target).
+        max_molecules: Subsample larger tables; ``None`` takes the profile's, ``0`` keeps all.
+        regression_loss: ``"mse"`` / ``"l1"``; ``None`` uses L1 for MAE tasks (QM7/8/9, as
+            MolCLR) and MSE otherwise.
+        out_dir: Where config, result, history and model are written; ``None`` writes nothing.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        progress: Show a progress bar over epochs.
+        save_model: Write ``model.pt`` (joint protocol) to ``out_dir``.
+        flush_denormal: Flush subnormal floats to zero on the CPU while training. MolCLR's
+            released weights keep producing subnormals during fine-tuning, which made a BBBP
+            epoch ~5x slower on the 2-core CPU without it; turned off again afterwards.
+
+    Raises:
+        ConfigError: On inconsistent or out-of-range values.
+    """
+
+    task: str | None = None
+    csv: str | None = None
+    smiles_col: str = "smiles"
+    targets: list[str] = field(default_factory=list)
+    task_type: Literal["classification", "regression"] | None = None
+    data_dir: str | None = None
+    init: str = "random"
+    encoder: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    profile: Literal["quick", "full"] = "full"
+    epochs: int | None = None
+    batch_size: int = 32
+    encoder_lr: float = 1e-4
+    head_lr: float = 5e-4
+    weight_decay: float = 1e-6
+    dropout: float = 0.3
+    head_layers: int = 2
+    head_hidden: int | None = None
+    patience: int | None = None
+    split: Literal["scaffold", "random_scaffold", "random"] | None = None
+    split_sizes: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    split_seed: int = 0
+    protocol: Literal["joint", "molclr"] = "joint"
+    max_molecules: int | None = None
+    regression_loss: Literal["mse", "l1"] | None = None
+    out_dir: str | None = None
+    device: str = "auto"
+    progress: bool = False
+    save_model: bool = True
+    flush_denormal: bool = True
+
+    def __post_init__(self) -> None:
+        if (self.task is None) == (self.csv is None):
+            raise ConfigError(
+                f"give exactly one of task and csv (got task={self.task!r}, csv={self.csv!r})"
+            )
+        for name in ("batch_size", "head_layers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.epochs is not None and self.epochs < 1:
+            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        get_profile(self.profile)
+
+    def source(self) -> TaskSource:
+        """The task's :class:`~molssl.finetune.tasks.TaskSource`."""
+        return TaskSource(self.task, self.csv, self.smiles_col, tuple(self.targets),
+                          self.task_type, self.data_dir)  # fmt: skip
+
+
+def load_finetune_config(path: str | Path) -> FinetuneConfig:
+    """Load a YAML preset strictly into a :class:`FinetuneConfig`."""
+    return load_yaml(FinetuneConfig, path)
+
+
+def config_hash(cfg: FinetuneConfig) -> str:
+    """Short hash of what determines a run's result besides its seed and where it is written."""
+    data = {k: v for k, v in to_dict(cfg).items() if k not in _NOT_HASHED}
+    return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
