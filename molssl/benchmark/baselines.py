@@ -44,6 +44,7 @@ def _fit_predict(
     n_estimators: int,
     seed: int,
     n_jobs: int,
+    forest: dict,
 ) -> np.ndarray:
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
@@ -52,10 +53,12 @@ def _fit_predict(
         if classes.size < 2:
             return np.full(len(x_eval), float(classes[0]) if classes.size else 0.5)
         forest = RandomForestClassifier(
-            n_estimators=n_estimators, random_state=seed, n_jobs=n_jobs, class_weight=None
+            n_estimators=n_estimators, random_state=seed, n_jobs=n_jobs, class_weight=None, **forest
         ).fit(x_train, y_train.astype(int))
         return forest.predict_proba(x_eval)[:, list(forest.classes_).index(1)]
-    forest = RandomForestRegressor(n_estimators=n_estimators, random_state=seed, n_jobs=n_jobs)
+    forest = RandomForestRegressor(
+        n_estimators=n_estimators, random_state=seed, n_jobs=n_jobs, **forest
+    )
     return forest.fit(x_train, y_train).predict(x_eval)
 
 
@@ -67,6 +70,8 @@ def ecfp_rf(
     n_jobs: int = 1,
     radius: int = 2,
     n_bits: int = 2048,
+    max_features: str | float | None = None,
+    min_samples_leaf: int = 1,
 ) -> BaselineResult:
     """ECFP (radius 2, 2048 bits) + random forest on a prepared task.
 
@@ -77,6 +82,9 @@ def ecfp_rf(
         n_estimators: Trees per forest (full profile 500, quick 100).
         n_jobs: Processes per forest (keep 1-2 on a shared CPU).
         radius, n_bits: Fingerprint radius (2 = ECFP4) and length.
+        max_features: Features tried per split (``"sqrt"``, ``"log2"``, a fraction);
+            ``None`` keeps scikit-learn's default (``"sqrt"`` classification, all regression).
+        min_samples_leaf: Fewest training molecules per leaf. Default 1.
 
     Returns:
         :class:`BaselineResult`. A target with one class in its training rows predicts that
@@ -91,6 +99,9 @@ def ecfp_rf(
     train, valid, test = split
     classification = task.spec.task_type == "classification"
     metric = get_metric(task.spec.metric)
+    forest: dict = {"min_samples_leaf": min_samples_leaf}
+    if max_features is not None:
+        forest["max_features"] = max_features
     n_targets = task.targets.shape[1]
     pred = np.full((len(valid) + len(test), n_targets), np.nan)
     evaluate_rows = np.concatenate([valid, test])
@@ -104,7 +115,7 @@ def ecfp_rf(
             logger.warning("%s: target %r has one class in train; constant prediction",
                            task.name, task.target_names[t])  # fmt: skip
         pred[:, t] = _fit_predict(fps[labelled], task.targets[labelled, t], fps[evaluate_rows],
-                                  classification, n_estimators, seed, n_jobs)  # fmt: skip
+                                  classification, n_estimators, seed, n_jobs, forest)  # fmt: skip
     valid_value, _ = evaluate(metric, task.targets[valid], pred[: len(valid)], task.target_names,
                               quiet=True)  # fmt: skip
     value, per_target = evaluate(metric, task.targets[test], pred[len(valid) :],
