@@ -276,6 +276,10 @@ def _benchmark_args(parser: argparse.ArgumentParser) -> None:
                              "molclr-gin:PATH (optionally LABEL=METHOD)")  # fmt: skip
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated run seeds")
     parser.add_argument("--out", default="runs/benchmark", help="output directory")
+    parser.add_argument("--search", type=int, default=0, metavar="N",
+                        help="Optuna trials per task and method on the validation split before "
+                             "its cells (study in OUT/study.db, best settings in "
+                             "OUT/search.json); 0: default settings")  # fmt: skip
     _task_args(parser)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a FinetuneConfig field in every cell, e.g. epochs=5")  # fmt: skip
@@ -293,6 +297,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         methods=_csv_list(args.methods) or [], seeds=[int(s) for s in _csv_list(args.seeds) or []],
         profile=args.profile or "quick", out_dir=args.out, data_dir=args.data_dir,
         device=args.device or "auto", finetune=dict(parse_set_arguments(args.set)),
+        search=args.search,
     )  # fmt: skip
     result = benchmark(cfg)
     print(f"{result.ran} cells run, {result.skipped} skipped (already done), "

@@ -11,10 +11,15 @@ A method string may carry a display label, ``LABEL=SPEC`` (``ours=ckpt:runs/x/be
 cell appends one row to ``results.csv`` (see :mod:`molssl.benchmark.ledger`); a failing cell is
 recorded with its error and the suite goes on; a rerun skips finished cells. At the end
 ``summary.md`` and ``summary.png`` are written (:mod:`molssl.benchmark.report`).
+
+With ``search=N`` every (task, method) first gets ``N`` Optuna trials on the validation split
+(:mod:`molssl.search`; the study in ``study.db``, trials trained at the first seed), and its
+cells run with the best settings; ``search.json`` records them with the retrained test values.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -25,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from molssl.benchmark.baselines import ecfp_rf
-from molssl.benchmark.ledger import append_row, finished_cells, read_ledger
+from molssl.benchmark.ledger import append_row, finished_cells, latest_ok, read_ledger
 from molssl.config import ConfigError, apply_overrides, save_yaml, to_dict
 from molssl.data import dataset_names, get_dataset_spec
 from molssl.finetune import (
@@ -64,6 +69,12 @@ class BenchmarkConfig:
         rf_jobs: Processes per forest.
         save_models: Keep every fine-tuned model under ``out_dir/cells/``.
         progress: Show the progress bar over cells.
+        search: Optuna trials per (task, method) on the validation split before its cells
+            (``0``: default settings). Methods in :data:`SEARCHABLE` only; others keep their
+            defaults (logged).
+        search_seed: Seed of the search's TPE sampler.
+        rf_params: Extra settings of ``ecfp-rf`` (``max_features``, ``min_samples_leaf``); set
+            by the search.
     """
 
     tasks: list[str] = field(default_factory=lambda: ["all"])
@@ -82,8 +93,13 @@ class BenchmarkConfig:
     rf_jobs: int = 1
     save_models: bool = False
     progress: bool = True
+    search: int = 0
+    search_seed: int = 0
+    rf_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.search < 0:
+            raise ConfigError(f"search must be >= 0 trials, got {self.search}")
         if not self.methods or not self.seeds:
             raise ConfigError("give at least one method and one seed")
         if not self.tasks and self.csv is None:
@@ -162,11 +178,13 @@ def _run_finetune(method: Method, task: str, seed: int, cfg: BenchmarkConfig) ->
     return record
 
 
-def _rf_hash(ft: FinetuneConfig, estimators: int) -> str:
+def _rf_hash(ft: FinetuneConfig, estimators: int, params: dict[str, Any]) -> str:
     data = {k: v for k, v in to_dict(ft).items() if k in (
         "task", "csv", "smiles_col", "targets", "task_type", "data_dir", "profile", "split",
         "split_sizes", "split_seed", "max_molecules")}  # fmt: skip
     data["rf_estimators"] = estimators
+    if params:  # absent for the defaults, so earlier ledgers keep their hashes
+        data["rf_params"] = params
     return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -177,14 +195,15 @@ def _run_ecfp_rf(method: Method, task: str, seed: int, cfg: BenchmarkConfig) -> 
     data = load_task(ft, MolGraphFeaturizer())
     split = task_split(data, ft.split, ft.split_sizes, ft.split_seed)
     estimators = cfg.rf_estimators or get_profile(cfg.profile).rf_estimators
-    res = ecfp_rf(data, split, seed=seed, n_estimators=estimators, n_jobs=cfg.rf_jobs)
+    res = ecfp_rf(data, split, seed=seed, n_estimators=estimators, n_jobs=cfg.rf_jobs,
+                  **cfg.rf_params)  # fmt: skip
     return {
         **{k: v for k, v in vars(res).items()},
         "split": ft.split or data.spec.default_split,
         "epochs": 0,
         "best_epoch": 0,
         "n_invalid": len(data.failures),
-        "config_hash": _rf_hash(ft, estimators),
+        "config_hash": _rf_hash(ft, estimators, cfg.rf_params),
     }
 
 
@@ -198,6 +217,8 @@ METHODS: dict[str, CellRunner] = {
 """Cell runners by method kind."""
 
 _NEEDS_PATH = ("ckpt", "molclr-gcn", "molclr-gin")
+SEARCHABLE = ("random-init", "ckpt", "molclr-gcn", "molclr-gin", "ecfp-rf")
+"""Method kinds that ``search=N`` tunes (the fine-tuned encoders and the random forest)."""
 
 
 def parse_method(text: str) -> Method:
@@ -253,8 +274,65 @@ def _versions() -> str:
 def _cell_hash(cell: Cell, cfg: BenchmarkConfig) -> str:
     if cell.method.kind == "ecfp-rf":
         ft = _finetune_config(Method("random-init", "random-init", None), cell.task, 0, cfg)
-        return _rf_hash(ft, cfg.rf_estimators or get_profile(cfg.profile).rf_estimators)
+        estimators = cfg.rf_estimators or get_profile(cfg.profile).rf_estimators
+        return _rf_hash(ft, estimators, cfg.rf_params)
     return config_hash(_finetune_config(cell.method, cell.task, cell.seed, cfg))
+
+
+def _searched(cell: Cell, cfg: BenchmarkConfig, searches: dict[tuple[str, str], Any]) -> Any:
+    """``cfg`` with the searched settings of the cell's (task, method); searches run once."""
+    if cfg.search == 0:
+        return cfg
+    if cell.method.kind not in SEARCHABLE:
+        logger.info("%s is not searched; it keeps its default settings", cell.method.label)
+        return cfg
+    from molssl import search
+
+    key = (cell.task, cell.method.label)
+    if key not in searches:
+        try:
+            seed = cfg.seeds[0]
+            if cell.method.kind == "ecfp-rf":
+                ft = _finetune_config(Method("random-init", "random-init", None), cell.task,
+                                      seed, cfg)  # fmt: skip
+                searches[key] = search.search_ecfp_rf(ft, cfg.search, cfg.out_dir,
+                                                      method=cell.method.label,
+                                                      sampler_seed=cfg.search_seed,
+                                                      n_jobs=cfg.rf_jobs)  # fmt: skip
+            else:
+                ft = _finetune_config(cell.method, cell.task, seed, cfg)
+                searches[key] = search.search_finetune(ft, cfg.search, cfg.out_dir,
+                                                       method=cell.method.label,
+                                                       sampler_seed=cfg.search_seed)  # fmt: skip
+        except KeyboardInterrupt:
+            raise
+        except Exception as err:
+            searches[key] = err
+    found = searches[key]
+    if isinstance(found, Exception):
+        raise found
+    settings = search.best_settings(found)
+    if cell.method.kind == "ecfp-rf":
+        params = dict(settings)
+        return dataclasses.replace(cfg, rf_estimators=params.pop("n_estimators"), rf_params=params)
+    overrides = {**cfg.finetune, **{k: v for k, v in settings.items() if k != "pooling"}}
+    if "pooling" in settings:
+        overrides["encoder"] = {**cfg.finetune.get("encoder", {}), "pooling": settings["pooling"]}
+    return dataclasses.replace(cfg, finetune=overrides)
+
+
+def _record_searches(out: Path, searches: dict[tuple[str, str], Any], ledger: Any) -> None:
+    """``search.json``: every finished search with its cells' test values."""
+    from molssl.search import record_search
+
+    done = latest_ok(ledger)
+    for (task, label), found in searches.items():
+        if isinstance(found, Exception):
+            continue
+        rows = done[(done["task"] == task) & (done["method"] == label)]
+        retrained = [{"seed": int(r.seed), "value": float(r.value),
+                      "valid_value": float(r.valid_value)} for r in rows.itertuples()]  # fmt: skip
+        record_search(out, found, retrained)
 
 
 def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
@@ -285,13 +363,23 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
         ft = _finetune_config(Method("random-init", "random-init", None), _csv_name(cfg), 0, cfg)
         load_task(ft, MolGraphFeaturizer())
     cells = [Cell(t, m, s) for t in resolve_tasks(cfg) for m in methods for s in cfg.seeds]
+    searches: dict[tuple[str, str], Any] = {}
     done = finished_cells(read_ledger(results))
     versions = _versions()
     ran = skipped = failed = 0
     bar = tqdm(cells, desc="benchmark", unit="cell", disable=not cfg.progress)
     for cell in bar:
         bar.set_postfix_str(f"{cell.task} {cell.method.label} seed {cell.seed}")
-        key_hash = _cell_hash(cell, cfg)
+        try:
+            cell_cfg = _searched(cell, cfg, searches)
+        except Exception as err:  # a failed search fails its cells, not the suite
+            failed += 1
+            append_row(results, {"task": cell.task, "method": cell.method.label,
+                                 "seed": cell.seed, "versions": versions, "status": "failed",
+                                 "error": f"search: {type(err).__name__}: {err}"[:_MAX_ERROR_CHARS],
+                                 "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")})  # fmt: skip
+            continue
+        key_hash = _cell_hash(cell, cell_cfg)
         if (cell.task, cell.method.label, cell.seed, key_hash) in done:
             skipped += 1
             continue
@@ -299,7 +387,7 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
                                "versions": versions, "config_hash": key_hash}  # fmt: skip
         start = time.perf_counter()
         try:
-            record = METHODS[cell.method.kind](cell.method, cell.task, cell.seed, cfg)
+            record = METHODS[cell.method.kind](cell.method, cell.task, cell.seed, cell_cfg)
         except Exception as err:  # a failing cell is recorded and must not stop the suite
             logger.warning("cell %s / %s / seed %d failed: %s: %s", cell.task, cell.method.label,
                            cell.seed, type(err).__name__, err, exc_info=logger.isEnabledFor(logging.DEBUG))  # fmt: skip
@@ -314,6 +402,8 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
         row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         append_row(results, row)
     bar.close()
+    if searches:
+        _record_searches(out, searches, read_ledger(results))
     md, png = write_report(read_ledger(results), out)
     logger.info("benchmark: %d cells run, %d skipped, %d failed; %s", ran, skipped, failed, md)
     return BenchmarkResult(out, results, md, png, ran, skipped, failed)

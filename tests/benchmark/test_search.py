@@ -129,3 +129,26 @@ def test_failing_trials_and_bad_budget(tmp_path, tiny_cfg, monkeypatch):
         search_finetune(tiny_cfg, 2, tmp_path)
     assert len(_trials(tmp_path)) == 2  # failures count towards the budget: no endless retry
     assert load_search_record(tmp_path / "absent") == {"format_version": 1, "tasks": {}}
+
+
+def test_benchmark_search_runs_each_method_with_its_best_settings(tmp_path, tiny_data_dir):
+    from molssl.benchmark.ledger import read_ledger
+    from molssl.benchmark.runner import BenchmarkConfig, benchmark
+
+    cfg = BenchmarkConfig(tasks=["esol"], methods=["random-init", "ecfp-rf"], seeds=[0, 1],
+                          out_dir=str(tmp_path / "bench"), data_dir=str(tiny_data_dir),
+                          device="cpu", finetune={"epochs": 2, "encoder": TINY_ENCODER},
+                          progress=False, search=2)  # fmt: skip
+    result = benchmark(cfg)
+    assert (result.ran, result.failed) == (4, 0)
+    record = load_search_record(cfg.out_dir)["tasks"]["ESOL"]
+    ledger = read_ledger(result.results_csv).set_index(["method", "seed"])
+    for method in ("random-init", "ecfp-rf"):
+        entry = record[method]
+        assert entry["n_trials"] == 2 and [r["seed"] for r in entry["retrained"]] == [0, 1]
+        # the seed the trials trained with reproduces the best trial's validation value
+        assert ledger.loc[(method, 0), "valid_value"] == pytest.approx(entry["best_value"])
+    again = benchmark(cfg)
+    assert (again.ran, again.skipped) == (0, 4)
+    storage = f"sqlite:///{tmp_path / 'bench' / STUDY_FILE}"
+    assert [s.n_trials for s in optuna.get_all_study_summaries(storage)] == [2, 2]  # none added
