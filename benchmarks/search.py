@@ -92,7 +92,7 @@ def write_table(out: Path) -> Path:
     summary = _summary(out)
     record = load_search_record(out / "searched")["tasks"]
     lines = [
-        "| task | method | metric | defaults | searched | change | trials | search time |",
+        "| task | method | metric | defaults | searched | searched - defaults | trials | search time |",
         "|---|---|---|---|---|---|---|---|",
     ]
     if summary.empty:
@@ -113,9 +113,17 @@ def write_table(out: Path) -> Path:
         entry = record.get(task, {}).get(method, {})
         trials = entry.get("n_trials", "")
         seconds = entry.get("search_seconds")
-        wall = f"{seconds / 60:.1f} min" if seconds is not None else ""
+        wall = (
+            ""
+            if seconds is None
+            else f"{seconds:.0f} s"
+            if seconds < 120
+            else f"{seconds / 60:.1f} min"
+        )
         lines.append(f"| {task} | {method} | {group['metric'].iloc[0]} | {cells[0]} | "
                      f"{cells[1]} | {change} | {trials} | {wall} |")  # fmt: skip
+    lines += ["", "Test metric, mean ± standard deviation over the seeds (ROC-AUC: higher is better; "
+              "RMSE/MAE: lower is better). Search time: summed wall time of the trials."]  # fmt: skip
     path = out / "search_table.md"
     path.write_text("\n".join(lines) + "\n")
     return path
