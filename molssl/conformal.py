@@ -310,3 +310,62 @@ def coverage(y_true: Any, lo_or_sets: np.ndarray, hi: np.ndarray | None = None) 
     hits = np.where(labelled, hit, False).sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, hits / np.maximum(counts, 1), np.nan)
+
+
+def conformal_columns(pred: Any, calibration: ConformalCalibration) -> dict[str, np.ndarray]:
+    """Output columns of ``molssl predict``: ``<target>_lo``/``_hi`` or ``<target>_set``.
+
+    Args:
+        pred: ``[N, T]`` predictions in target units (regression) or probabilities ``P(y=1)``
+            (classification); NaN rows (molecules that failed) give NaN bounds / empty sets.
+        calibration: The model's calibration (its targets name the columns).
+
+    Returns:
+        Column name -> ``float64[N]`` bounds, or ``object[N]`` sets as ``"0"``, ``"1"``,
+        ``"0|1"`` or ``""``, in target order.
+    """
+    names = calibration.targets
+    if calibration.task_type == "regression":
+        lo, hi = regression_intervals(pred, calibration)
+        out: dict[str, np.ndarray] = {}
+        for t, name in enumerate(names):
+            out[f"{name}_lo"], out[f"{name}_hi"] = lo[:, t], hi[:, t]
+        return out
+    sets = format_sets(prediction_sets(pred, calibration))
+    return {f"{name}_set": sets[:, t] for t, name in enumerate(names)}
+
+
+def summarize(y_true: Any, pred: Any, calibration: ConformalCalibration) -> dict[str, Any]:
+    """Empirical coverage and sharpness of the calibrated outputs on labelled data.
+
+    Args:
+        y_true: Labels ``[N, T]`` (NaN where missing), e.g. the test split's.
+        pred: Predictions as for :func:`conformal_columns`.
+        calibration: The calibration to check.
+
+    Returns:
+        ``{"confidence", "coverage", "per_target": {name: {"coverage", "n", "width" |
+        "set_size"}}}``: ``coverage`` is the mean over targets with labels; ``width`` the
+        mean interval width (regression), ``set_size`` the mean number of classes per set.
+    """
+    true = _as_2d(y_true, "y_true")
+    per_target: dict[str, dict[str, float]] = {}
+    if calibration.task_type == "regression":
+        lo, hi = regression_intervals(pred, calibration)
+        cov = coverage(true, lo, hi)
+        sharp = {"width": (hi - lo).mean(axis=0)}
+    else:
+        sets = prediction_sets(pred, calibration)
+        cov = coverage(true, sets)
+        sharp = {"set_size": sets.sum(-1).mean(axis=0)}
+    counts = (~np.isnan(true)).sum(0)
+    for t, name in enumerate(calibration.targets):
+        entry = {"coverage": float(cov[t]), "n": int(counts[t])}
+        entry.update({k: float(v[t]) for k, v in sharp.items()})
+        per_target[name] = entry
+    finite = cov[~np.isnan(cov)]
+    return {
+        "confidence": calibration.confidence,
+        "coverage": float(finite.mean()) if finite.size else math.nan,
+        "per_target": per_target,
+    }

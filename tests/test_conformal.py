@@ -11,12 +11,14 @@ from molssl.conformal import (
     ConformalCalibration,
     calibrate_classification,
     calibrate_regression,
+    conformal_columns,
     conformal_quantile,
     coverage,
     format_sets,
     min_calibration,
     prediction_sets,
     regression_intervals,
+    summarize,
 )
 
 
@@ -173,3 +175,21 @@ def test_same_intervals_and_sets_as_mapie():
     np.testing.assert_array_equal(
         prediction_sets(clf.predict_proba(x[new])[:, 1], ours)[:, 0], sets[:, :, 0]
     )
+
+
+def test_columns_for_predict_and_summary():
+    reg = ConformalCalibration("regression", 0.9, (0.5, 1.0), (20, 20), ("logS", "pka"))
+    pred = np.array([[1.0, 3.0], [np.nan, np.nan]])
+    cols = conformal_columns(pred, reg)
+    assert list(cols) == ["logS_lo", "logS_hi", "pka_lo", "pka_hi"]
+    assert cols["logS_lo"][0] == 0.5 and cols["pka_hi"][0] == 4.0 and np.isnan(cols["logS_hi"][1])
+    summary = summarize(
+        np.array([[1.2, 5.0], [0.0, np.nan]]), np.array([[1.0, 3.0], [1.0, 3.0]]), reg
+    )
+    assert summary["per_target"]["logS"] == {"coverage": 0.5, "n": 2, "width": 1.0}
+    assert summary["per_target"]["pka"]["coverage"] == 0.0 and summary["coverage"] == 0.25
+
+    clf = ConformalCalibration("classification", 0.9, (0.3,), (20,), ("p_np",))
+    assert conformal_columns(np.array([[0.9], [0.5]]), clf)["p_np_set"].tolist() == ["1", ""]
+    summary = summarize(np.array([[1.0], [0.0]]), np.array([[0.9], [0.5]]), clf)
+    assert summary["per_target"]["p_np"] == {"coverage": 0.5, "n": 2, "set_size": 0.5}
