@@ -36,7 +36,7 @@ import torch
 
 from molssl.benchmark.ledger import latest_ok, read_ledger
 from molssl.benchmark.runner import BenchmarkConfig, benchmark
-from molssl.search import load_search_record
+from molssl.finetune.study import load_search_record
 
 TASKS = ["bbbp", "bace", "esol", "freesolv"]
 

@@ -13,13 +13,12 @@ recorded with its error and the suite goes on; a rerun skips finished cells. At 
 ``summary.md`` and ``summary.png`` are written (:mod:`molssl.benchmark.report`).
 
 With ``search=N`` every (task, method) first gets ``N`` Optuna trials on the validation split
-(:mod:`molssl.search`; the study in ``study.db``, trials trained at the first seed), and its
+(:mod:`molssl.benchmark.tuning`; the study in ``study.db``, trials trained at the first seed), and its
 cells run with the best settings; ``search.json`` records them with the retrained test values.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -30,7 +29,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from molssl.benchmark.baselines import ecfp_rf
-from molssl.benchmark.ledger import append_row, finished_cells, latest_ok, read_ledger
+from molssl.benchmark.ledger import append_row, finished_cells, read_ledger
+from molssl.benchmark.tuning import record_searches, searched_config
 from molssl.config import ConfigError, apply_overrides, save_yaml, to_dict
 from molssl.data import dataset_names, get_dataset_spec
 from molssl.finetune import (
@@ -70,7 +70,7 @@ class BenchmarkConfig:
         save_models: Keep every fine-tuned model under ``out_dir/cells/``.
         progress: Show the progress bar over cells.
         search: Optuna trials per (task, method) on the validation split before its cells
-            (``0``: default settings). Methods in :data:`SEARCHABLE` only; others keep their
+            (``0``: default settings). Methods in :data:`molssl.benchmark.tuning.SEARCHABLE` only; others keep their
             defaults (logged).
         search_seed: Seed of the search's TPE sampler.
         rf_params: Extra settings of ``ecfp-rf`` (``max_features``, ``min_samples_leaf``); set
@@ -217,8 +217,6 @@ METHODS: dict[str, CellRunner] = {
 """Cell runners by method kind."""
 
 _NEEDS_PATH = ("ckpt", "molclr-gcn", "molclr-gin")
-SEARCHABLE = ("random-init", "ckpt", "molclr-gcn", "molclr-gin", "ecfp-rf")
-"""Method kinds that ``search=N`` tunes (the fine-tuned encoders and the random forest)."""
 
 
 def parse_method(text: str) -> Method:
@@ -279,62 +277,6 @@ def _cell_hash(cell: Cell, cfg: BenchmarkConfig) -> str:
     return config_hash(_finetune_config(cell.method, cell.task, cell.seed, cfg))
 
 
-def _searched(cell: Cell, cfg: BenchmarkConfig, searches: dict[tuple[str, str], Any]) -> Any:
-    """``cfg`` with the searched settings of the cell's (task, method); searches run once."""
-    if cfg.search == 0:
-        return cfg
-    if cell.method.kind not in SEARCHABLE:
-        logger.info("%s is not searched; it keeps its default settings", cell.method.label)
-        return cfg
-    from molssl import search
-
-    key = (cell.task, cell.method.label)
-    if key not in searches:
-        try:
-            seed = cfg.seeds[0]
-            if cell.method.kind == "ecfp-rf":
-                ft = _finetune_config(Method("random-init", "random-init", None), cell.task,
-                                      seed, cfg)  # fmt: skip
-                searches[key] = search.search_ecfp_rf(ft, cfg.search, cfg.out_dir,
-                                                      method=cell.method.label,
-                                                      sampler_seed=cfg.search_seed,
-                                                      n_jobs=cfg.rf_jobs)  # fmt: skip
-            else:
-                ft = _finetune_config(cell.method, cell.task, seed, cfg)
-                searches[key] = search.search_finetune(ft, cfg.search, cfg.out_dir,
-                                                       method=cell.method.label,
-                                                       sampler_seed=cfg.search_seed)  # fmt: skip
-        except KeyboardInterrupt:
-            raise
-        except Exception as err:
-            searches[key] = err
-    found = searches[key]
-    if isinstance(found, Exception):
-        raise found
-    settings = search.best_settings(found)
-    if cell.method.kind == "ecfp-rf":
-        params = dict(settings)
-        return dataclasses.replace(cfg, rf_estimators=params.pop("n_estimators"), rf_params=params)
-    overrides = {**cfg.finetune, **{k: v for k, v in settings.items() if k != "pooling"}}
-    if "pooling" in settings:
-        overrides["encoder"] = {**cfg.finetune.get("encoder", {}), "pooling": settings["pooling"]}
-    return dataclasses.replace(cfg, finetune=overrides)
-
-
-def _record_searches(out: Path, searches: dict[tuple[str, str], Any], ledger: Any) -> None:
-    """``search.json``: every finished search with its cells' test values."""
-    from molssl.search import record_search
-
-    done = latest_ok(ledger)
-    for (task, label), found in searches.items():
-        if isinstance(found, Exception):
-            continue
-        rows = done[(done["task"] == task) & (done["method"] == label)]
-        retrained = [{"seed": int(r.seed), "value": float(r.value),
-                      "valid_value": float(r.valid_value)} for r in rows.itertuples()]  # fmt: skip
-        record_search(out, found, retrained)
-
-
 def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
     """Run every (task, method, seed) cell not already in ``results.csv``, then report.
 
@@ -371,7 +313,7 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
     for cell in bar:
         bar.set_postfix_str(f"{cell.task} {cell.method.label} seed {cell.seed}")
         try:
-            cell_cfg = _searched(cell, cfg, searches)
+            cell_cfg = searched_config(cell, cfg, searches)
         except Exception as err:  # a failed search fails its cells, not the suite
             failed += 1
             append_row(results, {"task": cell.task, "method": cell.method.label,
@@ -403,7 +345,7 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
         append_row(results, row)
     bar.close()
     if searches:
-        _record_searches(out, searches, read_ledger(results))
+        record_searches(out, searches, read_ledger(results))
     md, png = write_report(read_ledger(results), out)
     logger.info("benchmark: %d cells run, %d skipped, %d failed; %s", ran, skipped, failed, md)
     return BenchmarkResult(out, results, md, png, ran, skipped, failed)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from molssl.conformal import (
+from molssl.finetune.conformal import (
     ConformalCalibration,
     calibrate_classification,
     calibrate_regression,

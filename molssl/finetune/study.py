@@ -1,20 +1,16 @@
-"""Hyperparameter search on the validation split with Optuna (``--search N``).
+"""Optuna studies that resume: the driver behind ``--search N`` and the ``search.json`` record.
 
-MolCLR's published numbers come from per-dataset settings that were never released. Ours are
-searched: :func:`search_finetune` runs ``N`` Optuna trials (TPE, seeded) over the fine-tuning
-settings in :data:`FINETUNE_SPACE`, each trial a full fine-tuning run scored by its best
-validation metric, never the test split; :func:`search_ecfp_rf` gives the ECFP + random-forest
-baseline the same number of trials over :data:`RF_SPACE`. The best settings are then retrained
-on every run seed by the caller (``molssl finetune --search N`` / ``molssl benchmark --search
-N``) and recorded with :func:`record_search` in ``search.json``.
+:func:`run_study` runs (or resumes) one study of ``N`` trials, each scored on the validation
+split by the caller's objective; :mod:`molssl.finetune.search` and
+:mod:`molssl.benchmark.tuning` give it their search spaces and objectives.
 
 Every study lives in the SQLite file ``study.db`` of the output folder, named after the task,
 the method and a hash of everything else that determines a trial, so an interrupted search
 resumes (``load_if_exists``) and a changed setting starts a new study. Trial ``k`` samples with
-a sampler seeded ``seed + k``, so a resumed search proposes exactly what an uninterrupted one
-would have. Only finished trials count towards ``N``: one cut short by Ctrl-C or a kill is run
-again, one that failed on its own (its error kept as a user attribute) is not. One process per
-study at a time.
+a TPE sampler seeded ``seed + k``, so a resumed search proposes exactly what an uninterrupted
+one would have. Only finished trials count towards ``N``: one cut short by Ctrl-C or a kill is
+run again, one that failed on its own (its error kept as a user attribute) is not. One process
+per study at a time.
 """
 
 from __future__ import annotations
@@ -37,11 +33,6 @@ STUDY_FILE = "study.db"
 
 SPACE_VERSION = 1
 """Bumped when a search space changes, so old studies are not resumed with a new space."""
-
-PARAM_NAMES_FINETUNE = (
-    "encoder_lr", "head_lr", "weight_decay", "dropout", "batch_size", "epochs", "pooling",
-)  # fmt: skip
-"""Settings :func:`search_finetune` tunes (``pooling`` only for a random encoder)."""
 
 
 class SearchError(RuntimeError):
@@ -88,42 +79,7 @@ class SearchResult:
 
 
 Space = Callable[[Any, dict[str, Any]], dict[str, Any]]
-
-
-def finetune_space(trial: Any, info: dict[str, Any]) -> dict[str, Any]:
-    """Sample fine-tuning settings (MolCLR's defaults are inside every range).
-
-    ``info["max_epochs"]`` bounds the epochs (the profile's or the config's, e.g. 15 quick,
-    100 full); early stopping (``info["patience"]``) ends a trial that stops improving.
-    ``pooling`` is searched only when ``info["pooling"]`` is true (a random encoder: a
-    pretrained encoder keeps its own readout).
-    """
-    top = int(info["max_epochs"])
-    params = {
-        "encoder_lr": trial.suggest_float("encoder_lr", 1e-5, 1e-3, log=True),
-        "head_lr": trial.suggest_float("head_lr", 1e-4, 1e-2, log=True),
-        "weight_decay": trial.suggest_float("weight_decay", 1e-7, 1e-3, log=True),
-        "dropout": trial.suggest_float("dropout", 0.0, 0.5, step=0.05),
-        "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
-        "epochs": trial.suggest_int("epochs", max(1, math.ceil(top / 3)), top),
-    }
-    if info.get("pooling"):
-        params["pooling"] = trial.suggest_categorical("pooling", ["mean", "sum", "max"])
-    return params
-
-
-def rf_space(trial: Any, info: dict[str, Any]) -> dict[str, Any]:
-    """Sample random-forest settings: trees, features per split, samples per leaf."""
-    del info
-    return {
-        "n_estimators": trial.suggest_int("n_estimators", 50, 500, log=True),
-        "max_features": trial.suggest_categorical("max_features", ["sqrt", "log2", 0.2, 0.5, 1.0]),
-        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 10),
-    }
-
-
-FINETUNE_SPACE: Space = finetune_space
-RF_SPACE: Space = rf_space
+"""``(optuna trial, info) -> settings``: samples one trial's settings."""
 
 
 def _import_optuna() -> Any:
@@ -253,123 +209,9 @@ def run_study(
     return result
 
 
-def default_patience(max_epochs: int) -> int:
-    """Early-stopping patience of search trials: a fifth of the epochs, at least 3."""
-    return max(3, max_epochs // 5)
-
-
-def apply_params(cfg: Any, params: dict[str, Any]) -> Any:
-    """``cfg`` (a :class:`~molssl.finetune.FinetuneConfig`) with searched settings applied.
-
-    ``pooling`` goes into ``cfg.encoder``; the other names are config fields.
-    """
-    fields = {k: v for k, v in params.items() if k != "pooling"}
-    if "pooling" in params:
-        fields["encoder"] = {**cfg.encoder, "pooling": params["pooling"]}
-    return dataclasses.replace(cfg, **fields)
-
-
-def _identity(cfg: Any, exclude: tuple[str, ...]) -> dict[str, Any]:
-    from molssl.config import to_dict
-
-    return {k: v for k, v in to_dict(cfg).items() if k not in exclude}
-
-
-def search_finetune(
-    cfg: Any, n_trials: int, out_dir: str | Path, *, method: str | None = None,
-    sampler_seed: int = 0,
-) -> SearchResult:  # fmt: skip
-    """Search fine-tuning settings for ``cfg``'s task and init on the validation split.
-
-    Every trial is ``finetune(cfg)`` with sampled settings (see :func:`finetune_space`), trained
-    at ``cfg.seed``, with early stopping (``cfg.patience``, else :func:`default_patience`) and
-    scored by its best validation metric. Nothing is written but ``study.db``.
-
-    Args:
-        cfg: :class:`~molssl.finetune.FinetuneConfig` of the runs; the searched fields are
-            overwritten per trial.
-        n_trials: Finished trials wanted in the study.
-        out_dir: Folder of ``study.db``.
-        method: Name in the study and record (default: ``cfg.init``).
-        sampler_seed: Seed of trial 0's TPE sampler.
-
-    Returns:
-        :class:`SearchResult`; ``best_params`` plus ``extra["fixed"]`` (the patience) give the
-        settings to retrain with (:func:`best_settings`).
-
-    Raises:
-        SearchError: Every trial failed. Errors of the task or init (unknown task, missing
-            checkpoint, bad CSV) are raised before the first trial.
-    """
-    from molssl.benchmark.inits import load_init
-    from molssl.benchmark.profiles import get_profile
-    from molssl.finetune import finetune, load_task
-    from molssl.metrics import get_metric
-
-    loaded = load_init(cfg.init, cfg.dropout, cfg.encoder)  # fails early on a bad init
-    task = load_task(cfg, loaded.featurizer)
-    metric = get_metric(task.spec.metric)
-    max_epochs = cfg.epochs or get_profile(cfg.profile).epochs
-    patience = cfg.patience if cfg.patience is not None else default_patience(max_epochs)
-    fixed = {"patience": patience}
-    base = dataclasses.replace(cfg, out_dir=None, save_model=False, progress=False, **fixed)
-
-    def objective(params: dict[str, Any]) -> tuple[float, dict[str, Any]]:
-        res = finetune(apply_params(base, params))
-        return res.valid_value, {"epochs_run": res.epochs, "best_epoch": res.best_epoch}
-
-    exclude = (*PARAM_NAMES_FINETUNE, "out_dir", "device", "progress", "save_model", "seed")
-    info = {"max_epochs": max_epochs, "pooling": cfg.init.partition(":")[0] == "random"}
-    result = run_study(objective, FINETUNE_SPACE, info, task=task.name,
-                       method=method or cfg.init, metric=metric.name,
-                       higher_is_better=metric.higher_is_better, n_trials=n_trials,
-                       out_dir=out_dir, identity={**_identity(base, exclude), **info},
-                       sampler_seed=sampler_seed, trial_seed=cfg.seed)  # fmt: skip
-    return dataclasses.replace(result, extra={**result.extra, "fixed": fixed})
-
-
 def best_settings(result: SearchResult) -> dict[str, Any]:
     """The settings to retrain with: the best trial's sampled ones plus the fixed ones."""
     return {**result.best_params, **result.extra.get("fixed", {})}
-
-
-def search_ecfp_rf(
-    cfg: Any, n_trials: int, out_dir: str | Path, *, method: str = "ecfp-rf",
-    sampler_seed: int = 0, n_jobs: int = 1,
-) -> SearchResult:  # fmt: skip
-    """Search the ECFP + random-forest baseline's settings (:func:`rf_space`) on validation.
-
-    Args:
-        cfg: :class:`~molssl.finetune.FinetuneConfig` naming the task, split and subsample
-            (its init and training settings are not used); forests are seeded ``cfg.seed``.
-        n_trials, out_dir, method, sampler_seed: As :func:`search_finetune`.
-        n_jobs: Processes per forest.
-
-    Returns:
-        :class:`SearchResult` with ``best_params`` = ``n_estimators``, ``max_features``,
-        ``min_samples_leaf`` (keyword arguments of :func:`~molssl.benchmark.baselines.ecfp_rf`).
-    """
-    from molssl.benchmark.baselines import ecfp_rf
-    from molssl.benchmark.tasks import task_split
-    from molssl.featurize import MolGraphFeaturizer
-    from molssl.finetune import load_task
-    from molssl.metrics import get_metric
-
-    task = load_task(cfg, MolGraphFeaturizer())
-    split = task_split(task, cfg.split, cfg.split_sizes, cfg.split_seed)
-    metric = get_metric(task.spec.metric)
-
-    def objective(params: dict[str, Any]) -> tuple[float, dict[str, Any]]:
-        res = ecfp_rf(task, split, seed=cfg.seed, n_jobs=n_jobs, **params)
-        return res.valid_value, {}
-
-    keep = ("task", "csv", "smiles_col", "targets", "task_type", "data_dir", "profile", "split",
-            "split_sizes", "split_seed", "max_molecules")  # fmt: skip
-    identity = {k: v for k, v in _identity(cfg, ()).items() if k in keep}
-    return run_study(objective, RF_SPACE, {}, task=task.name, method=method,
-                     metric=metric.name, higher_is_better=metric.higher_is_better,
-                     n_trials=n_trials, out_dir=out_dir, identity=identity,
-                     sampler_seed=sampler_seed, trial_seed=cfg.seed)  # fmt: skip
 
 
 RECORD_FILE = "search.json"
@@ -406,11 +248,11 @@ def record_search(
     Returns:
         The whole record after the merge.
     """
-    from molssl.benchmark.ledger import _locked
+    from molssl.contrastive.ledger import locked
 
     path = Path(out_dir) / RECORD_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(path.with_name(path.name + ".lock")):
+    with locked(path.with_name(path.name + ".lock")):
         record = load_search_record(out_dir)
         entry = {k: v for k, v in result.to_dict().items() if k not in ("task", "method")}
         if retrained is not None:
