@@ -4,6 +4,9 @@ The CLI only parses arguments, builds these configs and calls these functions.
 
 - :func:`pretrain` / :class:`PretrainConfig`: contrastive pretraining (``molssl pretrain``).
 - :func:`finetune` / :class:`FinetuneConfig`: one fine-tuning run (``molssl finetune``).
+- :func:`finetune_ensemble`: N members (seeds) into one folder (``molssl finetune --ensemble``).
+- :func:`load_model` -> :class:`SavedModel`: a fine-tuned ``model.pt``; :func:`predict`
+  (SMILES -> DataFrame) and :func:`predict_file` (``molssl predict``), one model or an ensemble.
 - :func:`benchmark` / :class:`BenchmarkConfig`: tasks x methods x seeds (``molssl benchmark``).
 - :func:`embed_file`, :func:`embed_smiles`, :class:`PretrainedEmbedder`: embeddings from a
   checkpoint (``molssl embed``).
@@ -17,6 +20,9 @@ from __future__ import annotations
 from molssl.benchmark.runner import BenchmarkConfig, benchmark
 from molssl.embed import PretrainedEmbedder, embed_file, embed_smiles
 from molssl.finetune import FinetuneConfig, finetune
+from molssl.finetune.ensemble import finetune_ensemble
+from molssl.finetune.predictor import predict, predict_file
+from molssl.finetune.saved import SavedModel, load_model
 from molssl.models.pretrained import LoadedEncoder, load_pretrained
 from molssl.pretrain import PretrainConfig, pretrain
 from molssl.store import GraphStore, build_graph_store
@@ -28,11 +34,16 @@ __all__ = [
     "LoadedEncoder",
     "PretrainConfig",
     "PretrainedEmbedder",
+    "SavedModel",
     "benchmark",
     "build_graph_store",
     "embed_file",
     "embed_smiles",
     "finetune",
+    "finetune_ensemble",
+    "load_model",
     "load_pretrained",
+    "predict",
+    "predict_file",
     "pretrain",
 ]

@@ -230,15 +230,23 @@ def _finetune_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--protocol", choices=["joint", "molclr"], default=None)
     parser.add_argument("--split", choices=["scaffold", "random_scaffold", "random"], default=None)
-    parser.add_argument("--out", default=None, help="output directory (config, result, model)")
+    parser.add_argument("--out", default=None,
+                        help="output folder: config, per-epoch state, result, test predictions, "
+                             "model.pt (default runs/finetune/TASK-SEED)")  # fmt: skip
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--ensemble", type=int, default=None, metavar="N",
+                        help="train N members (seeds SEED..SEED+N-1) into --out/member-i/")  # fmt: skip
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any FinetuneConfig field (repeatable)")  # fmt: skip
 
 
 @command("finetune", "fine-tune an encoder on a MoleculeNet task or your CSV", _finetune_args)
 def _finetune(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from molssl.config import apply_overrides, from_dict, parse_set_arguments, to_dict
     from molssl.finetune import FinetuneConfig, finetune, load_finetune_config
+    from molssl.finetune.ensemble import finetune_ensemble
 
     data = to_dict(load_finetune_config(args.config)) if args.config else {}
     if args.csv or args.task:
@@ -246,24 +254,61 @@ def _finetune(args: argparse.Namespace) -> int:
     elif not data:
         print("molssl finetune: give --task NAME, --csv FILE or --config YAML", file=sys.stderr)
         return 2
+    profile = args.profile or (None if args.config else "quick")
     flags = {
         "smiles_col": args.smiles_col if args.csv else None,
         "targets": _csv_list(args.targets), "task_type": args.task_type,
-        "data_dir": args.data_dir, "profile": args.profile, "device": args.device,
+        "data_dir": args.data_dir, "profile": profile, "device": args.device,
         "init": f"ckpt:{args.checkpoint}" if args.checkpoint else args.init,
         "seed": args.seed, "epochs": args.epochs, "protocol": args.protocol,
         "split": args.split, "out_dir": args.out, "progress": True,
+        "resume": True if args.resume else None,
     }  # fmt: skip
     data.update({k: v for k, v in flags.items() if v is not None})
     cfg = apply_overrides(from_dict(FinetuneConfig, data), parse_set_arguments(args.set))
+    if cfg.out_dir is None:
+        name = cfg.task or Path(cfg.csv or "task").name.split(".")[0]
+        cfg.out_dir = str(Path("runs") / "finetune" / f"{name.lower()}-{cfg.seed}")
+    if args.ensemble is not None:
+        ensemble = finetune_ensemble(cfg, args.ensemble)
+        for member in ensemble.members:
+            print(f"member seed {member.seed}: test {member.metric} = {member.value:.4f}")
+        print(f"{len(ensemble.members)} members, mean test {ensemble.members[0].metric} = "
+              f"{ensemble.value:.4f}; predict with: molssl predict --model {ensemble.out_dir}")  # fmt: skip
+        return 0
     result = finetune(cfg)
     print(f"{result.task} ({result.init}, seed {result.seed}, {result.split} split): "
           f"test {result.metric} = {result.value:.4f} at best epoch {result.best_epoch} of "
           f"{result.epochs} ({result.seconds:.1f} s)")  # fmt: skip
     for name, value in result.per_target.items():
         print(f"  {name}: {value:.4f}")
-    if result.out_dir:
-        print(f"outputs in {result.out_dir}")
+    model = Path(cfg.out_dir) / "model.pt"
+    print(f"outputs in {cfg.out_dir}" + (f"; model {model}" if model.is_file() else ""))
+    return 0
+
+
+def _predict_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", nargs="+", required=True, metavar="PATH",
+                        help="model.pt of `molssl finetune`, its folder, or several (an "
+                             "ensemble: mean and <target>_std)")  # fmt: skip
+    parser.add_argument("--input", required=True,
+                        help="molecules: .csv/.tsv (optionally .gz), .parquet, .smi/.txt")  # fmt: skip
+    parser.add_argument("-o", "--output", required=True, help="predictions: .csv or .parquet")
+    parser.add_argument("--smiles-col", default=None,
+                        help="SMILES column of --input (default: the training file's, or smiles)")  # fmt: skip
+    parser.add_argument("--batch-size", type=int, default=256, help="molecules per forward pass")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+
+
+@command("predict", "predict properties of molecules with fine-tuned model(s)", _predict_args)
+def _predict(args: argparse.Namespace) -> int:
+    from molssl.finetune.predictor import predict_file
+
+    summary = predict_file(args.model, args.input, args.output, args.smiles_col,
+                           batch_size=args.batch_size, device=args.device)  # fmt: skip
+    members = f" (ensemble of {summary.members})" if summary.members > 1 else ""
+    print(f"wrote {summary.rows} rows of {', '.join(summary.target_names)}{members} to "
+          f"{summary.output}; {summary.failed} rows failed (see its error column)")  # fmt: skip
     return 0
 
 

@@ -165,8 +165,10 @@ def _finetune_config(method: Method, task: str, seed: int, cfg: BenchmarkConfig)
         save_model=cfg.save_models,
     )
     cell = apply_overrides(base, cfg.finetune) if cfg.finetune else base
-    if cfg.save_models:
-        cell.out_dir = str(Path(cfg.out_dir) / "cells" / f"{task}__{method.label}__{seed}")
+    if cfg.save_models:  # one folder per settings, so a rerun resumes and never overwrites
+        name = f"{task}__{method.label}__{seed}__{config_hash(cell)}"
+        cell.out_dir = str(Path(cfg.out_dir) / "cells" / name)
+        cell.resume = True
     return cell
 
 

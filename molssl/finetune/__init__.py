@@ -14,7 +14,7 @@ Encoder weights come from :func:`molssl.models.pretrained.load_pretrained`.
 
 from molssl.finetune.config import FinetuneConfig, config_hash, load_finetune_config
 from molssl.finetune.model import FinetuneModel, collate
-from molssl.finetune.prediction import predict
+from molssl.finetune.prediction import predict_graphs
 from molssl.finetune.profiles import PROFILES, Profile, get_profile
 from molssl.finetune.run import FinetuneResult, finetune, load_task
 from molssl.finetune.tasks import TaskData, TaskSource, clear_task_cache, prepare_task, task_split
@@ -38,7 +38,7 @@ __all__ = [
     "get_profile",
     "load_finetune_config",
     "load_task",
-    "predict",
+    "predict_graphs",
     "prepare_task",
     "task_split",
     "train_model",

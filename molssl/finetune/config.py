@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
+
 from molssl.config import ConfigError, load_yaml, to_dict
 from molssl.finetune.profiles import get_profile
 from molssl.finetune.tasks import TaskSource
 
-_NOT_HASHED = ("seed", "out_dir", "device", "progress", "save_model", "flush_denormal")
+_NOT_HASHED = ("seed", "out_dir", "device", "progress", "save_model", "flush_denormal", "resume")
 
 
 @dataclass
@@ -44,6 +46,8 @@ class FinetuneConfig:
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         progress: Show a progress bar over epochs.
         save_model: Write ``model.pt`` (joint protocol) to ``out_dir``.
+        resume: Continue an interrupted run from the per-epoch state in ``out_dir``; without
+            it an ``out_dir`` holding a run is refused rather than overwritten.
         flush_denormal: Flush subnormal floats to zero on the CPU while training. MolCLR's
             released weights keep producing subnormals during fine-tuning, which made a BBBP
             epoch ~5x slower on the 2-core CPU without it; turned off again afterwards.
@@ -81,6 +85,7 @@ class FinetuneConfig:
     device: str = "auto"
     progress: bool = False
     save_model: bool = True
+    resume: bool = False
     flush_denormal: bool = True
 
     def __post_init__(self) -> None:
@@ -112,3 +117,22 @@ def config_hash(cfg: FinetuneConfig) -> str:
     """Short hash of what determines a run's result besides its seed and where it is written."""
     data = {k: v for k, v in to_dict(cfg).items() if k not in _NOT_HASHED}
     return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` as a device, checked up front.
+
+    Raises:
+        ConfigError: An unknown name, or CUDA requested on a machine without it.
+    """
+    text = str(name)
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if text != "cpu" and not text.startswith("cuda"):
+        raise ConfigError(f"unknown device {text!r}; use auto, cpu or cuda")
+    if text.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"device {text!r} was requested but CUDA is not available on this machine; "
+            "use --device cpu (or auto)"
+        )
+    return torch.device(text)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.special import expit
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 
@@ -50,6 +51,8 @@ class FinetuneModel(nn.Module):
         self.task_type = task_type
         width = encoder.config.out_channels
         hidden = head_hidden or max(1, width // 2)
+        self._head_config = {"num_targets": num_targets, "hidden": hidden,
+                             "layers": head_layers, "activation": activation}  # fmt: skip
         layers: list[nn.Module] = []
         for _ in range(head_layers - 1):
             layers += [nn.Linear(width, hidden), ACTIVATIONS[activation]()]
@@ -57,6 +60,15 @@ class FinetuneModel(nn.Module):
         layers.append(nn.Linear(width, num_targets))
         self.head = nn.Sequential(*layers)
         self.scaler = TargetScaler(num_targets) if task_type == "regression" else None
+
+    @property
+    def num_targets(self) -> int:
+        """Outputs ``T``."""
+        return int(self._head_config["num_targets"])
+
+    def head_config(self) -> dict[str, int | str]:
+        """``num_targets``, ``hidden``, ``layers``, ``activation``: what rebuilds the head."""
+        return dict(self._head_config)
 
     def embed(self, batch: Batch) -> Tensor:
         """Graph embeddings ``h`` ``float[B, out_channels]`` (the projection ``z`` is skipped)."""
@@ -72,6 +84,12 @@ class FinetuneModel(nn.Module):
         """Predictions ``float[B, T]``: logits (classification) or target units (regression)."""
         out = self.forward_scaled(batch)
         return self.scaler(out) if self.scaler is not None else out
+
+
+def to_outputs(raw: np.ndarray, task_type: str) -> np.ndarray:
+    """What users see: probabilities (sigmoid of the logits) or target units, float64."""
+    raw = np.asarray(raw, dtype=np.float64)
+    return expit(raw) if task_type == "classification" else raw
 
 
 def collate(graphs: Sequence[Data], indices: Sequence[int] | np.ndarray) -> Batch:

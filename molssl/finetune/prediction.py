@@ -12,7 +12,7 @@ from molssl.finetune.model import FinetuneModel, collate
 
 
 @torch.no_grad()
-def predict(
+def predict_graphs(
     model: FinetuneModel,
     graphs: Sequence[Data],
     indices: np.ndarray,

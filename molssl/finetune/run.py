@@ -24,16 +24,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from molssl.config import save_yaml, to_dict
+from molssl.config import ConfigError, save_yaml, to_dict
 from molssl.featurize import GraphFeaturizer
-from molssl.finetune.config import FinetuneConfig, config_hash
-from molssl.finetune.model import FinetuneModel
-from molssl.finetune.prediction import predict
+from molssl.finetune.config import (
+    FinetuneConfig,
+    config_hash,
+    load_finetune_config,
+    resolve_device,
+)
+from molssl.finetune.model import FinetuneModel, to_outputs
+from molssl.finetune.prediction import predict_graphs
 from molssl.finetune.profiles import get_profile
+from molssl.finetune.saved import describe, save_model
 from molssl.finetune.tasks import TaskData, prepare_task, task_split
 from molssl.finetune.training import TrainOutcome, TrainSettings, evaluate, train_model
 from molssl.metrics import get_metric
-from molssl.models.pretrained import load_pretrained
+from molssl.models.pretrained import LoadedEncoder, load_pretrained
 
 logger = logging.getLogger(__name__)
 
@@ -128,24 +134,33 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
         cfg: The run's configuration.
 
     Returns:
-        :class:`FinetuneResult`. With ``cfg.out_dir`` set, ``config.yaml``, ``result.json``,
-        ``history.csv`` and (joint protocol) ``model.pt`` are written there.
+        :class:`FinetuneResult`. With ``cfg.out_dir`` set, ``config.yaml`` (first),
+        ``train_state*.pt`` (after every epoch, for ``resume``), then ``result.json``,
+        ``history.csv``, ``test_predictions.csv`` and (joint protocol) the self-describing
+        ``model.pt`` (:mod:`molssl.finetune.saved`) are written there.
 
     Raises:
+        ConfigError: Unknown device or CUDA missing; ``resume`` with another config.
+        FileExistsError: ``out_dir`` holds a run and ``resume`` is False.
         ValueError: Unknown init/task, bad CSV (``DataFormatError``), empty split part.
         FileNotFoundError: Missing dataset or checkpoint.
     """
     from molssl.contrastive.seed import seed_everything
-    from molssl.contrastive.trainer_config import resolve_device
 
     start = time.perf_counter()
+    device = resolve_device(cfg.device)
+    _check_out_dir(cfg)
     generator = seed_everything(cfg.seed)
     loaded = load_pretrained(cfg.init, cfg.dropout, cfg.encoder)
     task = load_task(cfg, loaded.featurizer)
     split = task_split(task, cfg.split, cfg.split_sizes, cfg.split_seed)
+    out = None
+    if cfg.out_dir is not None:  # written once the task is known to be good
+        out = Path(cfg.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        save_yaml(cfg, out / "config.yaml")
     metric = get_metric(task.spec.metric)
     settings = _settings(cfg, metric.name)
-    device = resolve_device(cfg.device)
     n_targets = task.targets.shape[1]
     columns = (
         [list(range(n_targets))] if cfg.protocol == "joint" else [[t] for t in range(n_targets)]
@@ -159,16 +174,18 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
                 loaded = load_pretrained(cfg.init, cfg.dropout, cfg.encoder)
             model = FinetuneModel(loaded.encoder, len(cols), task.spec.task_type,
                                   cfg.head_hidden, cfg.head_layers)  # fmt: skip
+            state = None if out is None else out / _state_name(cfg, k)
             outcome = train_model(model, task.graphs, task.targets[:, cols], split, metric,
                                   settings, generator, device,
-                                  [task.target_names[c] for c in cols])  # fmt: skip
-            test_pred[:, cols] = predict(model, task.graphs, split[2], device)
+                                  [task.target_names[c] for c in cols], state,
+                                  cfg.resume)  # fmt: skip
+            test_pred[:, cols] = predict_graphs(model, task.graphs, split[2], device)
             outcomes.append(outcome)
     value, per_target = evaluate(metric, task.targets[split[2]], test_pred, task.target_names,
                                  quiet=False)  # fmt: skip
     result = FinetuneResult(
         task=task.name,
-        init=cfg.init,
+        init=loaded.init,
         seed=cfg.seed,
         protocol=cfg.protocol,
         split=cfg.split or task.spec.default_split,
@@ -188,31 +205,75 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
     )
     logger.info("%s %s seed %d: test %s %.4f (best epoch %d, %.1f s)", result.task, cfg.init,
                 cfg.seed, metric.name, value, result.best_epoch, result.seconds)  # fmt: skip
-    if cfg.out_dir is not None:
-        _write_outputs(cfg, result, outcomes, loaded.featurizer)
+    if out is not None:
+        outputs = _Outputs(task, split[2], to_outputs(test_pred, task.spec.task_type))
+        _write_outputs(cfg, out, result, outcomes, loaded, outputs)
     return result
+
+
+def _state_name(cfg: FinetuneConfig, k: int) -> str:
+    return "train_state.pt" if cfg.protocol == "joint" else f"train_state-{k}.pt"
+
+
+_RUN_FILES = ("config.yaml", "result.json", "model.pt", "train_state.pt")
+
+
+def _check_out_dir(cfg: FinetuneConfig) -> None:
+    """Refuse to overwrite a run in ``out_dir`` unless resuming that same run."""
+    if cfg.out_dir is None:
+        return
+    out = Path(cfg.out_dir)
+    found = [p.name for p in out.glob("*") if p.name in _RUN_FILES or p.match("train_state-*.pt")]
+    if found and not cfg.resume:
+        raise FileExistsError(
+            f"{out} already holds a fine-tuning run ({', '.join(sorted(found))}); pass --resume "
+            "to continue it, or choose another --out"
+        )
+    if cfg.resume and (out / "config.yaml").is_file():
+        previous = load_finetune_config(out / "config.yaml")
+        if (config_hash(previous), previous.seed) != (config_hash(cfg), cfg.seed):
+            raise ConfigError(
+                f"--resume: {out} holds a run with other settings (config.yaml differs); resume "
+                "with the same settings, or choose another --out"
+            )
+
+
+@dataclass
+class _Outputs:
+    task: TaskData
+    test_idx: np.ndarray
+    test_outputs: np.ndarray
 
 
 def _write_outputs(
     cfg: FinetuneConfig,
+    out: Path,
     result: FinetuneResult,
     outcomes: list[TrainOutcome],
-    featurizer: GraphFeaturizer,
+    loaded: LoadedEncoder,
+    outputs: _Outputs,
 ) -> None:
     import pandas as pd
 
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    save_yaml(cfg, out / "config.yaml")
+    task = outputs.task
     (out / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
     rows = [{"model": k, **h} for k, o in enumerate(outcomes) for h in o.history]
     pd.DataFrame(rows).to_csv(out / "history.csv", index=False)
-    if cfg.save_model and cfg.protocol == "joint":
-        from molssl.contrastive.checkpoint import save_checkpoint
-
-        model = outcomes[0].model
-        save_checkpoint(out / "model.pt", model.state_dict(), config=to_dict(cfg),
-                        metadata={"featurizer": featurizer.to_dict(),
-                                  "encoder": to_dict(model.encoder.config),
-                                  "task": {"name": result.task, "metric": result.metric,
-                                           "targets": list(result.per_target)}})  # fmt: skip
+    test = pd.DataFrame({"row": task.rows[outputs.test_idx],
+                         task.spec.smiles_column: [task.smiles[i] for i in outputs.test_idx]})  # fmt: skip
+    for t, name in enumerate(task.target_names):
+        test[name] = outputs.test_outputs[:, t]
+    test.to_csv(out / "test_predictions.csv", index=False)
+    if not cfg.save_model:
+        return
+    if cfg.protocol != "joint":
+        logger.info("protocol molclr trains one model per target; model.pt is written for the "
+                    "joint protocol only")  # fmt: skip
+        return
+    model = outcomes[0].model
+    task_info = {"name": result.task, "metric": result.metric,
+                 "smiles_col": task.spec.smiles_column}  # fmt: skip
+    info = describe(model, loaded.featurizer, list(task.target_names), task=task_info,
+                    training_data=task.path, init=loaded.init)  # fmt: skip
+    save_model(out / "model.pt", model, info, config=to_dict(cfg),
+               metadata={"result": result.to_dict()})  # fmt: skip

@@ -131,6 +131,7 @@ class TaskData:
         featurizer: Config of the featurizer that built ``graphs``.
         num_rows: Rows in the file before subsampling.
         key: Cache key (source, featurizer, subsample size).
+        path: The file the table was read from (``None`` when unknown).
     """
 
     name: str
@@ -144,6 +145,7 @@ class TaskData:
     featurizer: dict
     num_rows: int
     key: str = ""
+    path: Path | None = None
 
     def __len__(self) -> int:
         return len(self.smiles)
@@ -233,6 +235,7 @@ def prepare_task(
         featurizer=featurizer.to_dict(),
         num_rows=len(table),
         key=key,
+        path=table.path,
     )
     _TASKS[key] = task
     return task

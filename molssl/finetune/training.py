@@ -13,13 +13,14 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch_geometric.data import Data
 
 from molssl.finetune.model import FinetuneModel, collate
-from molssl.finetune.prediction import predict
+from molssl.finetune.prediction import predict_graphs
 from molssl.metrics import Metric, SkippedTargetWarning, masked_multitask_loss
 
 logger = logging.getLogger(__name__)
@@ -76,19 +77,28 @@ def train_model(
     generator: torch.Generator,
     device: torch.device,
     target_names: Sequence[str] = (),
+    state_file: str | Path | None = None,
+    resume: bool = False,
 ) -> TrainOutcome:
     """Fine-tune ``model`` and keep the weights of its best validation epoch.
+
+    With ``state_file`` set, the loop state (weights, optimizer, best weights so far, history,
+    RNG states) is written there atomically after every epoch; ``resume=True`` continues from
+    it, giving the same weights as an uninterrupted run on the same device.
 
     Args:
         model: Encoder + head (its scaler, if any, is fit here on the training targets).
         graphs: All molecules of the task.
         targets: ``float[n, T]`` labels, NaN where missing.
-        split: ``(train_idx, valid_idx, test_idx)``; test is not used here.
+        split: ``(train_idx, valid_idx, test_idx)``; test is not used here. An empty
+            ``valid_idx`` trains every epoch and keeps the last weights.
         metric: Validation metric (its direction selects the best epoch).
         settings: Optimisation settings.
         generator: Seeded generator of the batch order.
         device: Where to train.
         target_names: Names for warnings.
+        state_file: Per-epoch checkpoint of the loop; ``None`` writes none.
+        resume: Continue from ``state_file`` when it exists.
 
     Returns:
         :class:`TrainOutcome`; ``model`` is left on ``device`` with the best weights loaded.
@@ -106,13 +116,14 @@ def train_model(
         weight_decay=settings.weight_decay,
         foreach=True,
     )
+    loop = _LoopState()
+    if resume and state_file is not None and Path(state_file).is_file():
+        loop = _restore(state_file, model, optimizer, generator, device)
     y_all = torch.as_tensor(targets, dtype=torch.float32)
-    best_state, best_valid, best_epoch, stale = None, math.nan, 0, 0
-    history: list[dict[str, float]] = []
     from tqdm.auto import tqdm
 
-    bar = tqdm(range(1, settings.epochs + 1), desc="fine-tune", disable=not settings.progress)
-    epoch = 0
+    epochs = range(loop.epoch + 1, settings.epochs + 1) if not loop.done else range(0)
+    bar = tqdm(epochs, desc="fine-tune", disable=not settings.progress)
     for epoch in bar:
         model.train()
         order = train_idx[torch.randperm(len(train_idx), generator=generator).numpy()]
@@ -132,22 +143,76 @@ def train_model(
             optimizer.step()
             total += loss.item() * len(idx)
             count += len(idx)
-        pred = predict(model, graphs, valid_idx, device, settings.eval_batch_size)
-        valid, _ = evaluate(metric, targets[valid_idx], pred, names, quiet=True)
-        history.append({"epoch": epoch, "train_loss": total / max(count, 1), "valid": valid})
+        valid = math.nan
+        if len(valid_idx):
+            pred = predict_graphs(model, graphs, valid_idx, device, settings.eval_batch_size)
+            valid, _ = evaluate(metric, targets[valid_idx], pred, names, quiet=True)
+        loop.epoch = epoch
+        loop.history.append({"epoch": epoch, "train_loss": total / max(count, 1), "valid": valid})
         bar.set_postfix(loss=f"{total / max(count, 1):.4f}", valid=f"{valid:.4f}")
-        if metric.is_better(valid, None if math.isnan(best_valid) else best_valid):
-            best_state = copy.deepcopy(model.state_dict())
-            best_valid, best_epoch, stale = valid, epoch, 0
+        best = None if math.isnan(loop.best_valid) else loop.best_valid
+        if metric.is_better(valid, best):
+            loop.best_state = copy.deepcopy(model.state_dict())
+            loop.best_valid, loop.best_epoch, loop.stale = valid, epoch, 0
         else:
-            stale += 1
-            if settings.patience is not None and stale >= settings.patience:
-                logger.info("early stop at epoch %d (best %d)", epoch, best_epoch)
-                break
+            loop.stale += 1
+            if settings.patience is not None and loop.stale >= settings.patience:
+                logger.info("early stop at epoch %d (best %d)", epoch, loop.best_epoch)
+                loop.done = True
+        loop.done = loop.done or epoch == settings.epochs
+        if state_file is not None:
+            _save(state_file, loop, model, optimizer, generator)
+        if loop.done:
+            break
     bar.close()
-    if best_state is None:
-        logger.warning("validation %s was never finite; keeping the last epoch", metric.name)
-        best_epoch = epoch
+    if loop.best_state is None:
+        if len(valid_idx):
+            logger.warning("validation %s was never finite; keeping the last epoch", metric.name)
+        loop.best_epoch = loop.epoch
     else:
-        model.load_state_dict(best_state)
-    return TrainOutcome(model, epoch, best_epoch, best_valid, history)
+        model.load_state_dict(loop.best_state)
+    return TrainOutcome(model, loop.epoch, loop.best_epoch, loop.best_valid, loop.history)
+
+
+@dataclass
+class _LoopState:
+    epoch: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    best_valid: float = math.nan
+    best_epoch: int = 0
+    stale: int = 0
+    done: bool = False
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _save(
+    path: str | Path,
+    loop: _LoopState,
+    model: FinetuneModel,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+) -> None:
+    from molssl.contrastive.checkpoint import capture_rng_state, save_checkpoint
+
+    bookkeeping = {k: v for k, v in vars(loop).items() if k != "best_state"}
+    save_checkpoint(path, model.state_dict(), config={}, optimizer=optimizer.state_dict(),
+                    epoch=loop.epoch, rng=capture_rng_state({"batches": generator}),
+                    trainer=bookkeeping, metadata={"best_state": loop.best_state})  # fmt: skip
+
+
+def _restore(
+    path: str | Path,
+    model: FinetuneModel,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    device: torch.device,
+) -> _LoopState:
+    from molssl.contrastive.checkpoint import load_checkpoint, restore_rng_state
+
+    ckpt = load_checkpoint(path, map_location=device)
+    model.load_state_dict(ckpt["state_dict"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    restore_rng_state(ckpt["rng"], {"batches": generator})
+    loop = _LoopState(**ckpt["trainer"], best_state=ckpt.get("best_state"))
+    logger.info("resumed %s after epoch %d%s", path, loop.epoch, " (finished)" if loop.done else "")
+    return loop

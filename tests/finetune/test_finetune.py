@@ -134,13 +134,16 @@ def test_bad_csv_rejected_with_clear_message(tmp_path, frame, kwargs, message):
         finetune(_config(csv=csv, task_type="classification", **kwargs))
 
 
-def test_bad_csv_rejected_by_cli(tmp_path, capsys):
+def test_bad_csv_rejected_by_cli(tmp_path, capsys, monkeypatch):
     from molssl.cli import main
 
+    monkeypatch.chdir(tmp_path)
     csv = _write(tmp_path, pd.DataFrame({"smiles": ["CCO"], "y": [1]}))
     args = ["finetune", "--csv", csv, "--targets", "nope", "--task-type", "regression"]
     assert main(args) == 2
-    assert "not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "not found" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()  # nothing written by a run that could not start
 
 
 def test_csv_without_task_type_is_a_config_error(tmp_path):

@@ -1,0 +1,330 @@
+"""Predictions of saved fine-tuned models on new molecules (``molssl predict``).
+
+One output row per input row, in order, with the input's own columns kept; one column per target
+named after it (probabilities for classification, target units for regression); rows whose
+SMILES cannot be featurized get empty predictions and a reason in the ``error`` column. Several
+models (or a folder holding ``*/model.pt``) form an ensemble: the mean, plus ``<target>_std``
+(the population standard deviation over the members).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from molssl.config import ConfigError
+from molssl.data import DataFormatError
+from molssl.featurize import featurize_many
+from molssl.finetune.config import resolve_device
+from molssl.finetune.model import to_outputs
+from molssl.finetune.prediction import predict_graphs
+from molssl.finetune.saved import ModelFileError, SavedModel, load_model
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_SUFFIXES = (".csv", ".parquet")
+_CHUNK = 8192
+
+
+def model_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The model files named by ``paths``: files as given, folders expanded.
+
+    A folder is a single model (``DIR/model.pt``) or an ensemble (``DIR/*/model.pt``, as
+    ``molssl finetune --ensemble`` writes it), members in name order.
+
+    Raises:
+        FileNotFoundError: A path does not exist, or a folder holds no model.
+    """
+    paths = [paths] if isinstance(paths, str | Path) else list(paths)
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            members = [path / "model.pt"] if (path / "model.pt").is_file() else []
+            members = members or sorted(path.glob("*/model.pt"))
+            if not members:
+                raise FileNotFoundError(
+                    f"{path} holds no model.pt (nor */model.pt); give the --out folder of "
+                    "`molssl finetune` or a model file"
+                )
+            found += members
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise FileNotFoundError(
+                f"model {path} does not exist; give the model.pt written by `molssl finetune` "
+                "or its folder"
+            )
+    if not found:
+        raise FileNotFoundError("no model given; pass --model PATH [PATH ...]")
+    return found
+
+
+def load_ensemble(
+    paths: str | Path | Sequence[str | Path], device: str = "cpu"
+) -> list[SavedModel]:
+    """Load one or several models that predict the same targets.
+
+    Raises:
+        FileNotFoundError / ModelFileError: See :func:`model_files` and
+            :func:`~molssl.finetune.saved.load_model`.
+        ModelFileError: Members disagree on targets or task type.
+    """
+    target = resolve_device(device)
+    models = [load_model(p, target) for p in model_files(paths)]
+    first = models[0]
+    for other in models[1:]:
+        if (other.target_names, other.task_type) != (first.target_names, first.task_type):
+            raise ModelFileError(
+                f"ensemble members disagree: {first.path} predicts {first.target_names} "
+                f"({first.task_type}), {other.path} predicts {other.target_names} "
+                f"({other.task_type}); give models of one task"
+            )
+    return models
+
+
+@dataclass
+class Predictions:
+    """Predictions for a list of SMILES, aligned with it.
+
+    Attributes:
+        target_names: Column names.
+        mean: ``float64[n, T]``: probabilities or target units; NaN for failed rows.
+        std: ``float64[n, T]`` over ensemble members (``None`` for a single model).
+        errors: Per row, ``""`` or why the SMILES could not be featurized.
+    """
+
+    target_names: list[str]
+    mean: np.ndarray
+    std: np.ndarray | None
+    errors: list[str]
+
+    def columns(self, taken: Sequence[str] = ()) -> dict[str, np.ndarray | list[str]]:
+        """Output columns by name: ``<target>``, ``<target>_std``, ``error``.
+
+        A target whose name is already in ``taken`` (an input column) is written as
+        ``<target>_pred`` so that no input column is overwritten.
+        """
+        out: dict[str, Any] = {}
+        for t, name in enumerate(self.target_names):
+            col = f"{name}_pred" if name in taken else name
+            out[col] = self.mean[:, t]
+            if self.std is not None:
+                out[f"{col}_std"] = self.std[:, t]
+        out["error"] = self.errors
+        return out
+
+
+def predict_smiles(
+    models: Sequence[SavedModel], smiles: Sequence[str], batch_size: int = 256
+) -> Predictions:
+    """Predict every SMILES with every member (featurized once per distinct featurizer).
+
+    Args:
+        models: One model, or ensemble members predicting the same targets.
+        smiles: SMILES strings; empty or invalid ones get NaN and an error.
+        batch_size: Molecules per forward pass (default 256).
+
+    Returns:
+        :class:`Predictions` aligned with ``smiles``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    first = models[0]
+    n, n_targets = len(smiles), len(first.target_names)
+    per_member = np.full((len(models), n, n_targets), np.nan)
+    errors = [""] * n
+    for start in range(0, n, _CHUNK):
+        chunk = [str(s) if s is not None else "" for s in smiles[start : start + _CHUNK]]
+        featurized: dict[str, Any] = {}
+        for m, saved in enumerate(models):
+            key = repr(sorted(saved.featurizer.to_dict().items()))
+            if key not in featurized:
+                featurized[key] = featurize_many(chunk, saved.featurizer)
+            result = featurized[key]
+            for failure in result.failures:
+                errors[start + failure.index] = errors[start + failure.index] or failure.reason
+            if not result.graphs:
+                continue
+            device = next(saved.model.parameters()).device
+            raw = predict_graphs(saved.model, result.graphs, np.arange(len(result.graphs)), device,
+                          batch_size)  # fmt: skip
+            rows = start + np.asarray(result.indices, dtype=np.int64)
+            per_member[m, rows] = to_outputs(raw, saved.task_type)
+    failed = np.asarray([bool(e) for e in errors], dtype=bool)
+    per_member[:, failed] = np.nan  # a row one member's featurizer rejects is failed for all
+    mean = per_member.mean(axis=0) if len(models) > 1 else per_member[0]
+    std = per_member.std(axis=0) if len(models) > 1 else None
+    return Predictions(list(first.target_names), mean, std, errors)
+
+
+def predict(
+    models: str | Path | SavedModel | Sequence[str | Path | SavedModel],
+    smiles: Sequence[str],
+    *,
+    batch_size: int = 256,
+    device: str = "cpu",
+) -> pd.DataFrame:
+    """Predict SMILES with a model or an ensemble, as a table (the Python ``molssl predict``).
+
+    Args:
+        models: A loaded :class:`SavedModel`, a model file or folder, or several of them.
+        smiles: SMILES strings.
+        batch_size: Molecules per forward pass (default 256).
+        device: Where models given as paths are loaded (default ``"cpu"``).
+
+    Returns:
+        One row per SMILES, in order: ``smiles``, one column per target (probabilities for
+        classification), ``<target>_std`` for an ensemble, and ``error`` (``""`` when fine).
+    """
+    items = [models] if isinstance(models, str | Path | SavedModel) else list(models)
+    loaded = [m for m in items if isinstance(m, SavedModel)]
+    paths = [m for m in items if not isinstance(m, SavedModel)]
+    members = loaded + (load_ensemble(paths, device) if paths else [])
+    smiles = list(smiles)
+    preds = predict_smiles(members, smiles, batch_size)
+    return pd.DataFrame({"smiles": smiles, **preds.columns(taken=["smiles"])})
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read an input table as text (``.csv``/``.tsv``, optionally ``.gz``; ``.parquet``;
+    ``.smi``/``.txt``: one SMILES per line, column ``smiles``), keeping every column."""
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    kind = suffixes[-1] if suffixes else ""
+    if kind == ".parquet":
+        return pd.read_parquet(path)
+    if kind in (".smi", ".txt"):
+        lines = pd.read_csv(path, header=None, sep="\t", dtype=str, keep_default_na=False,
+                            comment=None, names=["smiles"], usecols=[0], quoting=3)  # fmt: skip
+        lines["smiles"] = lines["smiles"].str.split().str[0].fillna("")
+        return lines
+    return pd.read_csv(path, sep="\t" if kind == ".tsv" else ",", dtype=str,
+                       keep_default_na=False)  # fmt: skip
+
+
+def smiles_column(frame: pd.DataFrame, wanted: str | None, source: str | Path, default: str) -> str:
+    """The SMILES column: ``wanted``, else ``default`` (the training file's), else ``smiles``
+    in any case.
+
+    Raises:
+        DataFormatError: No such column; the message lists the columns and names the flag.
+    """
+    if wanted is not None:
+        if wanted in frame.columns:
+            return wanted
+    else:
+        for name in (default, "smiles"):
+            if name in frame.columns:
+                return name
+        lower = {str(c).lower(): c for c in frame.columns}
+        if "smiles" in lower:
+            return lower["smiles"]
+    shown = ", ".join(map(str, list(frame.columns)[:10]))
+    raise DataFormatError(
+        f"{source} has no SMILES column {wanted or default!r} (columns: {shown}); pass "
+        "--smiles-col NAME"
+    )
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``.csv`` or ``.parquet`` atomically (temp file beside it, then ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        if path.suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+@dataclass
+class PredictSummary:
+    """What :func:`predict_file` wrote."""
+
+    output: Path
+    rows: int
+    failed: int
+    members: int
+    target_names: list[str]
+
+
+def check_output(output: str | Path) -> Path:
+    """Refuse an output suffix other than ``.csv``/``.parquet`` (before any work)."""
+    output = Path(output)
+    if output.suffix not in OUTPUT_SUFFIXES:
+        raise ConfigError(f"cannot write predictions to {output}; use a .csv or .parquet file")
+    if output.suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as err:
+            raise ImportError(f"writing {output} needs pyarrow: pip install pyarrow") from err
+    return output
+
+
+def predict_file(
+    models: str | Path | Sequence[str | Path],
+    input: str | Path,
+    output: str | Path,
+    smiles_col: str | None = None,
+    *,
+    batch_size: int = 256,
+    device: str = "cpu",
+) -> PredictSummary:
+    """Predict every row of a table with one model or an ensemble (``molssl predict``).
+
+    Everything that can be checked is checked before featurizing: output suffix, device,
+    models, input file and its SMILES column.
+
+    Args:
+        models: Model file(s) or folder(s) (see :func:`model_files`).
+        input: ``.csv``/``.tsv`` (optionally ``.gz``), ``.parquet``, ``.smi``/``.txt``.
+        output: ``.csv`` or ``.parquet``; written atomically.
+        smiles_col: SMILES column of ``input`` (default: the training file's, else
+            ``smiles``).
+        batch_size: Molecules per forward pass (default 256).
+        device: ``"cpu"`` (default), ``"cuda"`` or ``"auto"``.
+
+    Returns:
+        :class:`PredictSummary`.
+
+    Raises:
+        ConfigError: Unsupported output suffix, or CUDA missing.
+        FileNotFoundError: Input or model missing.
+        ModelFileError: A file that is not a fine-tuned model (pretraining or imagessl
+            checkpoint) or one from a newer molssl.
+        DataFormatError: The SMILES column is missing.
+    """
+    output = check_output(output)
+    members = load_ensemble(models, device)
+    if not Path(input).is_file():
+        raise FileNotFoundError(f"input {input} does not exist")
+    frame = read_table(input)
+    default = members[0].info.get("task", {}).get("smiles_col") or "smiles"
+    column = smiles_column(frame, smiles_col, input, default)
+    preds = predict_smiles(members, frame[column].tolist(), batch_size)
+    out = frame.copy()
+    for name, values in preds.columns(taken=list(frame.columns)).items():
+        out[name] = values
+    write_table(out, output)
+    failed = sum(bool(e) for e in preds.errors)
+    if failed:
+        logger.warning("%d of %d rows could not be predicted (see the error column of %s)",
+                       failed, len(frame), output)  # fmt: skip
+    return PredictSummary(output, len(frame), failed, len(members), preds.target_names)
