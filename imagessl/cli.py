@@ -51,7 +51,8 @@ def _pretrain_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method",
         default=None,
-        help=f"SSL method: {', '.join(_method_names())} (default: the config's, else simclr)",
+        help=f"SSL method: {', '.join(_method_names())} (default: the config's, else simclr); "
+        "without --config, a quick run on digits with a small ConvNet and a kNN probe",
     )
     parser.add_argument(
         "--config", default=None, help="YAML preset, e.g. configs/simclr_cifar10.yaml"
@@ -64,12 +65,16 @@ def _pretrain_args(parser: argparse.ArgumentParser) -> None:
 
 @command("pretrain", "self-supervised pretraining of an image encoder", _pretrain_args)
 def _pretrain(args: argparse.Namespace) -> int:
-    from imagessl.config import ImagePretrainConfig, load_pretrain_config
+    from imagessl.config import default_config, load_pretrain_config
     from imagessl.methods import get_method
     from imagessl.pretrain import pretrain
     from molssl.config import apply_overrides
 
-    cfg = load_pretrain_config(args.config) if args.config else ImagePretrainConfig()
+    cfg = (
+        load_pretrain_config(args.config)
+        if args.config
+        else default_config(args.method or "simclr")
+    )
     cfg = apply_overrides(
         cfg, run_overrides(args, **{"method": args.method, "data.path": args.data})
     )
@@ -92,7 +97,9 @@ def _eval_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--protocol", choices=["linear", "knn", "finetune"], default="linear",
                         help="frozen features (linear, knn) or end-to-end fine-tuning")  # fmt: skip
-    parser.add_argument("--k", type=int, default=200, help="kNN neighbours (capped at train size)")
+    parser.add_argument(
+        "--k", type=int, default=200, help="kNN neighbours (capped at train images per class)"
+    )
     parser.add_argument("--temperature", type=float, default=0.07, help="kNN vote temperature")
     parser.add_argument("--C", type=float, default=1.0, help="inverse L2 strength of the probe")
     parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass")

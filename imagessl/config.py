@@ -29,9 +29,11 @@ __all__ = [
     "ImagePretrainConfig",
     "InpaintingConfig",
     "JigsawConfig",
+    "ProbeConfig",
     "RelPatchConfig",
     "RotationConfig",
     "SimCLRConfig",
+    "default_config",
     "load_pretrain_config",
 ]
 
@@ -193,12 +195,41 @@ class ColorizationConfig:
 
 
 @dataclass
+class ProbeConfig:
+    """The labelled set of the live probe (run every ``trainer.probe_every`` steps).
+
+    Attributes:
+        data: Image source of the probe: ``digits`` (default), ``cifar10`` or a folder; its
+            train split fits the kNN (and linear) probe, its test split is scored.
+        train_limit: Labelled training images (a seeded subset; default 1,000).
+        test_limit: Scored test images (default 1,000).
+        k: kNN neighbours (default 20).
+        knn_temperature: Temperature of the kNN vote weights (0.07).
+        linear: Also fit a logistic-regression probe (default False; slower).
+    """
+
+    data: str = "digits"
+    train_limit: int | None = 1000
+    test_limit: int | None = 1000
+    k: int = 20
+    knn_temperature: float = 0.07
+    linear: bool = False
+
+
+@dataclass
 class ImagePretrainConfig:
-    """Everything an ``imagessl pretrain`` run needs; ``configs/simclr_*.yaml`` serialise it."""
+    """Everything an ``imagessl pretrain`` run needs; ``configs/*.yaml`` serialise it.
+
+    The defaults are the embedded quick run of ``imagessl pretrain`` without ``--config``: digits,
+    a small ConvNet (width 16, 3 stages), batch 128, 10 epochs, a kNN probe every 30 steps
+    (:func:`default_config` sets the epochs per method).
+    """
 
     method: str = "simclr"
     data: DataConfig = field(default_factory=DataConfig)
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    encoder: EncoderConfig = field(
+        default_factory=lambda: EncoderConfig("convnet", width=16, num_stages=3)
+    )
     simclr: SimCLRConfig = field(default_factory=SimCLRConfig)
     rotation: RotationConfig = field(default_factory=RotationConfig)
     relpatch: RelPatchConfig = field(default_factory=RelPatchConfig)
@@ -207,9 +238,32 @@ class ImagePretrainConfig:
     colorization: ColorizationConfig = field(default_factory=ColorizationConfig)
     trainer: TrainerConfig = field(
         default_factory=lambda: TrainerConfig(
-            epochs=100, batch_size=256, lr=1e-3, weight_decay=1e-6, out_dir="runs/imagessl"
+            epochs=10,
+            batch_size=128,
+            lr=1e-3,
+            weight_decay=1e-6,
+            warmup_epochs=0,
+            log_every=10,
+            probe_every=30,
+            out_dir="runs/imagessl",
         )
     )
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+
+
+QUICK_EPOCHS: dict[str, int] = {"relpatch": 20, "jigsaw": 15}
+"""Epochs of the embedded default per method (others: 10), so that each run of
+``imagessl pretrain --method M`` on digits takes about two minutes on two CPU cores."""
+
+
+def default_config(method: str = "simclr") -> ImagePretrainConfig:
+    """The embedded default run of ``method``: digits, the small ConvNet, a kNN probe.
+
+    ``imagessl pretrain --method M`` without ``--config`` starts from this.
+    """
+    cfg = ImagePretrainConfig(method=method)
+    cfg.trainer.epochs = QUICK_EPOCHS.get(method, cfg.trainer.epochs)
+    return cfg
 
 
 @dataclass
@@ -219,7 +273,8 @@ class EvalConfig:
     Attributes:
         protocol: ``linear`` (standardised features + logistic regression), ``knn``, or
             ``finetune`` (encoder + linear head trained end to end, :mod:`imagessl.finetune`).
-        k: Neighbours of the kNN vote (200, capped at the training-set size).
+        k: Neighbours of the kNN vote (200; capped, with a warning, at the mean number of
+            training images per class).
         knn_temperature: Temperature of the ``exp(cos / T)`` vote weights (0.07).
         C: Inverse L2 strength of the logistic regression.
         max_iter: Iterations of the logistic regression solver.

@@ -3,9 +3,11 @@ fine-tuning.
 
 - ``linear``: embeddings standardised on the training split, multinomial logistic regression
   (scikit-learn, L-BFGS), top-1 accuracy on the test split.
-- ``knn``: L2-normalised embeddings, the ``k`` (default 200, capped at the training size)
-  most cosine-similar training images vote with weight ``exp(cos / T)`` (T=0.07), as in
-  InstDisc (Wu et al. 2018) and solo-learn; top-1 accuracy.
+- ``knn``: L2-normalised embeddings, the ``k`` (default 200) most cosine-similar training
+  images vote with weight ``exp(cos / T)`` (T=0.07), as in InstDisc (Wu et al. 2018) and
+  solo-learn; top-1 accuracy. ``k`` is capped, with a warning, at the mean number of training
+  images per class: a larger vote reaches into other classes even for a perfect embedding, and
+  with ``k`` near the training size every image votes and the accuracy falls to chance.
 
 - ``finetune``: the encoder plus a linear head trained end to end on the training split
   (:mod:`imagessl.finetune`), top-1 accuracy on the test split.
@@ -45,6 +47,7 @@ __all__ = [
     "evaluate_checkpoint",
     "evaluate_features",
     "knn_accuracy",
+    "knn_k",
     "linear_probe_accuracy",
     "load_encoder",
 ]
@@ -86,11 +89,37 @@ def linear_probe_accuracy(
     return float(np.mean(pred == test_y.numpy()))
 
 
+def knn_k(k: int, train_y: Tensor) -> int:
+    """``k`` capped at the mean number of training images per class (at least 1).
+
+    Logs a warning when it caps: with ``k`` at or above the training size every training image
+    votes, and the weighted vote falls to (near) chance without any error.
+
+    Args:
+        k: Requested neighbours.
+        train_y: ``long [N]`` training labels.
+    """
+    num_classes = max(int(torch.unique(train_y).numel()), 1)
+    cap = max(1, len(train_y) // num_classes)
+    if k > cap:
+        logger.warning(
+            "kNN k=%d capped at %d, the mean number of training images per class (%d images, "
+            "%d classes): a larger vote reaches into other classes; pass a smaller k or use "
+            "more training images",
+            k,
+            cap,
+            len(train_y),
+            num_classes,
+        )
+        return cap
+    return k
+
+
 def knn_accuracy(
     train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, cfg: EvalConfig
 ) -> float:
-    """Temperature-weighted cosine kNN vote (k capped at the training size)."""
-    k = min(cfg.k, len(train_x))
+    """Temperature-weighted cosine kNN vote (``k`` capped by :func:`knn_k`)."""
+    k = knn_k(cfg.k, train_y)
     num_classes = int(max(train_y.max(), test_y.max())) + 1
     train_n = nn.functional.normalize(train_x.float(), dim=1)
     test_n = nn.functional.normalize(test_x.float(), dim=1)

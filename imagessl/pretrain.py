@@ -11,6 +11,7 @@ rebuild the encoder.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from imagessl.data import ImageSet, load_images
 from imagessl.encoders import build_encoder
 from imagessl.methods import MethodContext, get_method
 from imagessl.methods.registry import Objective
+from imagessl.probe import ImageProbe
 from imagessl.transforms import Normalize
 from molssl.config import to_dict
 from molssl.contrastive.trainer import StepCallback, Trainer, TrainResult
@@ -108,6 +110,12 @@ def pretrain(config: ImagePretrainConfig, *, callbacks: Sequence[StepCallback] =
     mean, std = train.channel_stats()
     size = int(train.images.shape[-1])
     built = build_method(config, size, mean, std)
+    probe = None
+    if tcfg.probe_every and int(os.environ.get("RANK", "0")) == 0:
+        embed_input = get_method(config.method).embed_input
+        probe = ImageProbe(
+            config.probe, lambda images: embed_input(images, built.context), config.data.image_size
+        )
     logger.info(
         "pretraining %s (%s encoder) on %d images of %dpx (%d held out) from %s",
         config.method,
@@ -136,5 +144,6 @@ def pretrain(config: ImagePretrainConfig, *, callbacks: Sequence[StepCallback] =
             }
         },
         callbacks=callbacks,
+        probe=probe,
     )
     return trainer.fit()

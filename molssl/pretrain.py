@@ -25,6 +25,7 @@ from molssl.contrastive.seed import seed_everything
 from molssl.contrastive.trainer import Trainer, TrainerConfig, TrainResult
 from molssl.models import EncoderConfig, MolEncoder
 from molssl.objectives import ObjectiveConfig, build_objective
+from molssl.probe import MoleculeProbe, ProbeConfig
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class PretrainConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
 
 
 def load_pretrain_config(path: str | Path) -> PretrainConfig:
@@ -158,7 +160,12 @@ def pretrain(config: PretrainConfig) -> TrainResult:
     seed_everything(tcfg.seed)  # the initial weights follow --seed, also when called in-process
     model = MolEncoder.from_config(encoder_cfg)
     objective = build_objective(config.objective, mask_atom=featurizer.mask_atom)
-    run_config = to_dict(PretrainConfig(config.data, encoder_cfg, config.objective, tcfg))
+    run_config = to_dict(
+        PretrainConfig(config.data, encoder_cfg, config.objective, tcfg, config.probe)
+    )
+    probe = None
+    if tcfg.probe_every and int(os.environ.get("RANK", "0")) == 0:
+        probe = MoleculeProbe(config.probe, featurizer)
     logger.info(
         "pretraining %s on %d molecules (%d held out) from %s",
         config.objective.name,
@@ -175,6 +182,7 @@ def pretrain(config: PretrainConfig) -> TrainResult:
         collate_fn=Batch.from_data_list,
         run_config=run_config,
         metadata={"featurizer": featurizer.to_dict(), "store": str(store.path)},
+        probe=probe,
     )
     return trainer.fit()
 

@@ -45,11 +45,12 @@ from molssl.contrastive.trainer_data import EpochBatchSampler, move_to_device
 from molssl.contrastive.trainer_signals import GracefulStop
 from molssl.contrastive.trainer_state import LoopState, MetricWindow
 
-__all__ = ["Objective", "TrainResult", "Trainer", "TrainerConfig"]
+__all__ = ["Objective", "Probe", "TrainResult", "Trainer", "TrainerConfig"]
 
 logger = logging.getLogger(__name__)
 
 Objective = Callable[[nn.Module, Any, torch.Generator], tuple[Tensor, Mapping[str, float]]]
+Probe = Callable[[nn.Module], Mapping[str, float]]
 LoaderFactory = Callable[[Dataset, Iterable[list[int]]], Iterable[Any]]
 StepCallback = Callable[["Trainer", int], None]
 
@@ -98,6 +99,10 @@ class Trainer:
             (the trainer config is added under ``"trainer"`` when absent).
         metadata: Extra top-level checkpoint entries, e.g. ``{"featurizer": {...}}``.
         callbacks: Called as ``callback(trainer, step)`` after every optimizer step.
+        probe: ``model -> {name: score}``, run on the main process every
+            ``config.probe_every`` steps with the model in eval mode, without gradients and
+            with the global RNG state restored afterwards (so probing never changes training);
+            its time is left out of ``samples_per_s``.
     """
 
     def __init__(
@@ -113,6 +118,7 @@ class Trainer:
         run_config: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
         callbacks: Sequence[StepCallback] = (),
+        probe: Probe | None = None,
     ) -> None:
         self.model = model
         self.objective = objective
@@ -125,6 +131,8 @@ class Trainer:
         self.run_config.setdefault("trainer", to_plain(config))
         self.metadata = dict(metadata or {})
         self.callbacks = list(callbacks)
+        self.probe = probe
+        self._postfix: dict[str, str] = {}
         self.out_dir = Path(config.out_dir)
         self._stop = GracefulStop()
         self._interrupted = False
@@ -310,6 +318,8 @@ class Trainer:
                     pbar.update(1)
                 stop = trainer_dist.any_rank(self._stop.requested)
                 paused = time.perf_counter()
+                if self.probe is not None and cfg.probe_every and st.step % cfg.probe_every == 0:
+                    self._run_probe(pbar)
                 if st.batch_in_epoch == self.sampler.batches_per_epoch:
                     self._end_epoch()
                 elif cfg.checkpoint_every_steps and st.step % cfg.checkpoint_every_steps == 0:
@@ -365,7 +375,28 @@ class Trainer:
         if self._tb is not None:
             self._tb.log({k: v for k, v in row.items() if k != "split"}, row["step"], "train")
         if pbar is not None:
-            pbar.set_postfix(loss=f"{values['loss']:.4f}", samples_s=f"{rate:.0f}")
+            self._postfix |= {"loss": f"{values['loss']:.4f}", "samples_s": f"{rate:.0f}"}
+            pbar.set_postfix(self._postfix)
+
+    def _run_probe(self, pbar: Any) -> None:
+        if not self._ctx.is_main:
+            return
+        start = time.perf_counter()
+        self.model.eval()
+        try:
+            with torch.no_grad(), torch.random.fork_rng(devices=[]):
+                scores = {k: float(v) for k, v in self.probe(self.model).items()}
+        finally:
+            self.model.train()
+        st = self.state
+        logger.info("probe at step %d: %s (%.1f s)", st.step, scores, time.perf_counter() - start)
+        if self._csv is not None:
+            self._csv.log({"step": st.step, "epoch": st.epoch, "split": "probe", **scores})
+        if self._tb is not None:
+            self._tb.log(scores, st.step, "probe")
+        if pbar is not None:
+            self._postfix |= {k: f"{v:.3f}" for k, v in scores.items()}
+            pbar.set_postfix(self._postfix)
 
     def _end_epoch(self) -> None:
         st, cfg = self.state, self.config

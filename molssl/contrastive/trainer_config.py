@@ -47,6 +47,10 @@ class TrainerConfig:
         resume: Continue from ``out_dir/last.pt`` when it exists (default False).
         find_unused_parameters: Passed to DDP (default False).
         sync_batchnorm: Convert BatchNorm layers to SyncBatchNorm under DDP (default False).
+        probe_every: Every this many steps, run the probe given to the trainer (a kNN, and
+            optionally linear, probe of the frozen encoder on a small labelled set, supplied by
+            the package) and log its scores as ``split=probe`` rows of ``metrics.csv`` and on
+            the progress bar (None: never, the default; the presets turn it on).
         tensorboard: Also write TensorBoard events to ``out_dir/tb`` (default False).
         progress: Show a tqdm progress bar on rank 0 (default True).
         keep_cpu_memory: When training on CPU, keep freed memory in the process for reuse
@@ -74,6 +78,7 @@ class TrainerConfig:
     log_every: int = 50
     val_every: int = 1
     checkpoint_every_steps: int | None = None
+    probe_every: int | None = None
     seed: int = 0
     out_dir: str = "runs/pretrain"
     resume: bool = False
@@ -93,7 +98,7 @@ class TrainerConfig:
         for name, value in positive.items():
             if value < 1:
                 raise ValueError(f"TrainerConfig.{name} must be >= 1, got {value}")
-        for name in ("max_steps", "checkpoint_every_steps"):
+        for name in ("max_steps", "checkpoint_every_steps", "probe_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"TrainerConfig.{name} must be >= 1 or None, got {value}")

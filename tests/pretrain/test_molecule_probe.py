@@ -1,0 +1,57 @@
+"""The live probe of molecular pretraining: task choice, the TPSA reader, probe rows."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+from _pretrain_helpers import TINY
+
+from molssl.cli import main
+from molssl.data import embedded_tpsa_path
+from molssl.probe import ProbeConfig, probe_task, read_tpsa_table
+
+
+def test_tpsa_reader_keeps_triple_bonds() -> None:
+    smiles, tpsa = read_tpsa_table(embedded_tpsa_path())
+    assert len(smiles) == len(tpsa) == 4999
+    triple = [s for s in smiles if "#" in s]
+    assert triple and all(len(s) > s.index("#") + 1 for s in triple)  # not cut at the '#'
+    assert smiles[0] == "CC1=CC(=O)C=CC1=O" and math.isclose(tpsa[0], 34.14, rel_tol=1e-6)
+
+
+def test_auto_task_falls_back_to_tpsa_without_bbbp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MOLSSL_DATA_DIR", raising=False)
+    monkeypatch.setenv("MOLSSL_CACHE_DIR", str(tmp_path / "cache"))
+    description, smiles, y, task_type = probe_task(ProbeConfig(data_dir=str(tmp_path)))
+    assert description.startswith("TPSA") and task_type == "regression" and len(y) == 4999
+
+
+def test_auto_task_is_bbbp_when_found() -> None:
+    from molssl.data import DatasetNotFoundError, locate_dataset_file
+
+    try:
+        locate_dataset_file("bbbp", download=False)
+    except DatasetNotFoundError:
+        pytest.skip("BBBP.csv not found locally (set MOLSSL_DATA_DIR)")
+    description, smiles, y, task_type = probe_task(ProbeConfig())
+    assert description.startswith("BBBP") and task_type == "classification"
+    assert set(y.tolist()) == {0.0, 1.0} and len(smiles) == len(y)
+
+
+def test_pretrain_logs_probe_rows(store_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    argv = ["pretrain", "--data", str(store_dir), "--out", str(out), "--batch-size", "32",
+            "--max-steps", "4", "--epochs", "1", "--set", "trainer.probe_every=2",
+            "--set", "probe.task=tpsa", "--set", "probe.limit=120", "--set", "probe.linear=true"]  # fmt: skip
+    assert main([*argv, *TINY]) == 0
+    with open(out / "metrics.csv", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["split"] == "probe"]
+    assert [int(r["step"]) for r in rows] == [2, 4]
+    for row in rows:
+        assert float(row["knn_rmse"]) > 0 and float(row["ridge_rmse"]) > 0
+        assert math.isfinite(float(row["knn_r2"]))
