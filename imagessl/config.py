@@ -201,16 +201,16 @@ class ProbeConfig:
     Attributes:
         data: Image source of the probe: ``digits`` (default), ``cifar10`` or a folder; its
             train split fits the kNN (and linear) probe, its test split is scored.
-        train_limit: Labelled training images (a seeded subset; default 1,000).
-        test_limit: Scored test images (default 1,000).
+        train_limit: Labelled training images (a seeded subset; default 500).
+        test_limit: Scored test images (default 500).
         k: kNN neighbours (default 20).
         knn_temperature: Temperature of the kNN vote weights (0.07).
         linear: Also fit a logistic-regression probe (default False; slower).
     """
 
     data: str = "digits"
-    train_limit: int | None = 1000
-    test_limit: int | None = 1000
+    train_limit: int | None = 500
+    test_limit: int | None = 500
     k: int = 20
     knn_temperature: float = 0.07
     linear: bool = False
@@ -221,7 +221,7 @@ class ImagePretrainConfig:
     """Everything an ``imagessl pretrain`` run needs; ``configs/*.yaml`` serialise it.
 
     The defaults are the embedded quick run of ``imagessl pretrain`` without ``--config``: digits,
-    a small ConvNet (width 16, 3 stages), batch 128, 10 epochs, a kNN probe every 30 steps
+    a small ConvNet (width 16, 3 stages), batch 128, 10 epochs, a kNN probe every 50 steps
     (:func:`default_config` sets the epochs per method).
     """
 
@@ -244,7 +244,7 @@ class ImagePretrainConfig:
             weight_decay=1e-6,
             warmup_epochs=0,
             log_every=10,
-            probe_every=30,
+            probe_every=50,
             out_dir="runs/imagessl",
         )
     )
