@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from molssl import __version__
 from molssl.contrastive.commands import CommandLine, add_run_arguments, run_overrides
@@ -236,6 +237,14 @@ def _finetune_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--ensemble", type=int, default=None, metavar="N",
                         help="train N members (seeds SEED..SEED+N-1) into --out/member-i/")  # fmt: skip
+    parser.add_argument("--conformal", type=float, default=None, metavar="COVERAGE",
+                        help="calibrate split-conformal intervals / prediction sets at this "
+                             "coverage (e.g. 0.9) on the validation split; stored in model.pt "
+                             "for molssl predict, checked on the test split")  # fmt: skip
+    parser.add_argument("--search", type=int, default=None, metavar="N",
+                        help="first run N Optuna trials (TPE, seeded) on the validation split "
+                             "(study in --out/study.db, resumable), then train the best settings; "
+                             "best settings in --out/search.json")  # fmt: skip
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any FinetuneConfig field (repeatable)")  # fmt: skip
 
@@ -262,29 +271,65 @@ def _finetune(args: argparse.Namespace) -> int:
         "init": f"ckpt:{args.checkpoint}" if args.checkpoint else args.init,
         "seed": args.seed, "epochs": args.epochs, "protocol": args.protocol,
         "split": args.split, "out_dir": args.out, "progress": True,
-        "resume": True if args.resume else None,
+        "resume": True if args.resume else None, "conformal": args.conformal,
     }  # fmt: skip
     data.update({k: v for k, v in flags.items() if v is not None})
     cfg = apply_overrides(from_dict(FinetuneConfig, data), parse_set_arguments(args.set))
     if cfg.out_dir is None:
         name = cfg.task or Path(cfg.csv or "task").name.split(".")[0]
         cfg.out_dir = str(Path("runs") / "finetune" / f"{name.lower()}-{cfg.seed}")
+    if args.search is not None:
+        from molssl.finetune.search import search_then_finetune
+
+        found, retrained = search_then_finetune(cfg, args.search, ensemble=args.ensemble)
+        print(f"search: best validation {found.metric} = {found.best_value:.4f} at trial "
+              f"{found.best_trial} of {found.n_trials} ({found.search_seconds:.0f} s of trials): "
+              f"{found.best_params}; recorded in {Path(cfg.out_dir) / 'search.json'}")  # fmt: skip
+        _print_finetune(retrained, cfg)
+        return 0
     if args.ensemble is not None:
-        ensemble = finetune_ensemble(cfg, args.ensemble)
+        _print_finetune(finetune_ensemble(cfg, args.ensemble), cfg)
+        return 0
+    _print_finetune(finetune(cfg), cfg)
+    return 0
+
+
+def _print_finetune(done: Any, cfg: Any) -> None:
+    from pathlib import Path
+
+    from molssl.finetune.ensemble import EnsembleResult
+
+    if isinstance(done, EnsembleResult):
+        ensemble = done
         for member in ensemble.members:
             print(f"member seed {member.seed}: test {member.metric} = {member.value:.4f}")
         print(f"{len(ensemble.members)} members, mean test {ensemble.members[0].metric} = "
               f"{ensemble.value:.4f}; predict with: molssl predict --model {ensemble.out_dir}")  # fmt: skip
-        return 0
-    result = finetune(cfg)
+        _print_conformal("ensemble mean", ensemble.conformal)
+        return
+    result = done
     print(f"{result.task} ({result.init}, seed {result.seed}, {result.split} split): "
           f"test {result.metric} = {result.value:.4f} at best epoch {result.best_epoch} of "
           f"{result.epochs} ({result.seconds:.1f} s)")  # fmt: skip
     for name, value in result.per_target.items():
         print(f"  {name}: {value:.4f}")
+    _print_conformal("model", result.conformal)
     model = Path(cfg.out_dir) / "model.pt"
     print(f"outputs in {cfg.out_dir}" + (f"; model {model}" if model.is_file() else ""))
-    return 0
+
+
+def _print_conformal(what: str, report: dict | None) -> None:
+    if not report:
+        return
+    entries = list(report["per_target"].values())
+    line = (f"{what}: {100 * report['confidence']:.0f}% conformal (calibrated on validation): "
+            f"test coverage {report['coverage']:.3f}")  # fmt: skip
+    if "set_size" in entries[0]:
+        sizes = [e["set_size"] for e in entries]
+        line += f", mean set size {sum(sizes) / len(sizes):.2f}"
+    elif len(entries) == 1:  # widths of several targets have different units
+        line += f", mean interval width {entries[0]['width']:.3f}"
+    print(line)
 
 
 def _predict_args(parser: argparse.ArgumentParser) -> None:

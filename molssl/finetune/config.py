@@ -14,7 +14,8 @@ from molssl.config import ConfigError, load_yaml, to_dict
 from molssl.finetune.profiles import get_profile
 from molssl.finetune.tasks import TaskSource
 
-_NOT_HASHED = ("seed", "out_dir", "device", "progress", "save_model", "flush_denormal", "resume")
+_NOT_HASHED = ("seed", "out_dir", "device", "progress", "save_model", "flush_denormal", "resume",
+               "conformal")  # fmt: skip
 
 
 @dataclass
@@ -46,6 +47,10 @@ class FinetuneConfig:
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         progress: Show a progress bar over epochs.
         save_model: Write ``model.pt`` (joint protocol) to ``out_dir``.
+        conformal: Split-conformal coverage, e.g. ``0.9``: calibrated on the validation split,
+            stored in ``model.pt`` (``molssl predict`` then writes ``<target>_lo``/``_hi`` or
+            ``<target>_set``) and checked on the test split (``result.conformal``); ``None``
+            (default) calibrates nothing. See :mod:`molssl.finetune.conformal`.
         resume: Continue an interrupted run from the per-epoch state in ``out_dir``; without
             it an ``out_dir`` holding a run is refused rather than overwritten.
         flush_denormal: Flush subnormal floats to zero on the CPU while training. MolCLR's
@@ -86,6 +91,7 @@ class FinetuneConfig:
     progress: bool = False
     save_model: bool = True
     resume: bool = False
+    conformal: float | None = None
     flush_denormal: bool = True
 
     def __post_init__(self) -> None:
@@ -100,6 +106,10 @@ class FinetuneConfig:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.conformal is not None and not 0.0 < self.conformal < 1.0:
+            raise ConfigError(
+                f"conformal must be a coverage in (0, 1), e.g. 0.9; got {self.conformal}"
+            )
         get_profile(self.profile)
 
     def source(self) -> TaskSource:

@@ -44,6 +44,9 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 TaskType = Literal["classification", "regression"]
+METHOD = "split_conformal"
+"""The ``method`` entry of a stored calibration."""
+
 SCORES: dict[str, str] = {
     "regression": "absolute_residual",
     "classification": "one_minus_true_class_probability",
@@ -134,9 +137,10 @@ class ConformalCalibration:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of str/float/int/list (``inf`` kept as a float)."""
+        """Plain dict of str/float/int/list (``inf`` kept as a float), ``method`` first."""
         data = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+        plain = {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+        return {"method": METHOD, **plain}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConformalCalibration:
@@ -312,19 +316,24 @@ def coverage(y_true: Any, lo_or_sets: np.ndarray, hi: np.ndarray | None = None) 
         return np.where(counts > 0, hits / np.maximum(counts, 1), np.nan)
 
 
-def conformal_columns(pred: Any, calibration: ConformalCalibration) -> dict[str, np.ndarray]:
+def conformal_columns(
+    pred: Any, calibration: ConformalCalibration, prefixes: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
     """Output columns of ``molssl predict``: ``<target>_lo``/``_hi`` or ``<target>_set``.
 
     Args:
         pred: ``[N, T]`` predictions in target units (regression) or probabilities ``P(y=1)``
             (classification); NaN rows (molecules that failed) give NaN bounds / empty sets.
-        calibration: The model's calibration (its targets name the columns).
+        calibration: The model's calibration.
+        prefixes: Column name prefix per target (default: the calibration's target names).
 
     Returns:
         Column name -> ``float64[N]`` bounds, or ``object[N]`` sets as ``"0"``, ``"1"``,
         ``"0|1"`` or ``""``, in target order.
     """
-    names = calibration.targets
+    names = list(prefixes) if prefixes is not None else list(calibration.targets)
+    if len(names) != len(calibration.targets):
+        raise ValueError(f"{len(names)} column prefixes for {len(calibration.targets)} targets")
     if calibration.task_type == "regression":
         lo, hi = regression_intervals(pred, calibration)
         out: dict[str, np.ndarray] = {}
@@ -369,3 +378,33 @@ def summarize(y_true: Any, pred: Any, calibration: ConformalCalibration) -> dict
         "coverage": float(finite.mean()) if finite.size else math.nan,
         "per_target": per_target,
     }
+
+
+def calibrate_split(
+    y_valid: Any,
+    valid: Any,
+    y_test: Any,
+    test: Any,
+    task_type: TaskType,
+    confidence: float,
+    targets: Sequence[str],
+) -> tuple[ConformalCalibration, dict[str, Any]]:
+    """Calibrate on the validation split and check the result on the test split.
+
+    Args:
+        y_valid, y_test: Labels ``[n, T]`` of the two splits (NaN where missing).
+        valid, test: Predictions for them: target units, or probabilities ``P(y = 1)``.
+        task_type: ``"regression"`` or ``"classification"``.
+        confidence: Target coverage (``0.9``).
+        targets: Target names.
+
+    Returns:
+        ``(calibration, report)``: the report is :func:`summarize` on the test split plus
+        ``"calibration"`` (:meth:`ConformalCalibration.to_dict`).
+    """
+    calibrate = calibrate_regression if task_type == "regression" else calibrate_classification
+    calibration = calibrate(y_valid, valid, confidence, targets)
+    report = summarize(y_test, test, calibration)
+    logger.info("conformal %.0f%%: test coverage %.3f on %d targets", 100 * confidence,
+                report["coverage"], len(calibration.targets))  # fmt: skip
+    return calibration, {**report, "calibration": calibration.to_dict()}

@@ -6,6 +6,10 @@ Member ``i`` is :func:`~molssl.finetune.run.finetune` with seed ``cfg.seed + i``
 "Simple and scalable predictive uncertainty estimation using deep ensembles"). The split is the
 same for every member (it does not depend on the run seed); ``--resume`` continues the member
 that was interrupted and skips the finished ones.
+
+With ``cfg.conformal`` each member is calibrated alone (its ``model.pt``) and the ensemble mean
+is calibrated on the validation split too (``ensemble.json``, used by ``molssl predict --model
+FOLDER``), so that the intervals of the ensemble cover at the requested rate.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,11 +38,14 @@ class EnsembleResult:
         out_dir: The ensemble folder (``None`` when nothing was written).
         members: One :class:`FinetuneResult` per member, in seed order.
         value: Mean test metric over the members (each member scored alone).
+        conformal: With ``cfg.conformal`` and an ``out_dir``: the ensemble mean's calibration
+            and its test coverage (as :attr:`FinetuneResult.conformal`).
     """
 
     out_dir: Path | None
     members: list[FinetuneResult]
     value: float
+    conformal: dict[str, Any] | None = None
 
 
 def member_dir(out_dir: str | Path, index: int) -> Path:
@@ -73,7 +81,33 @@ def finetune_ensemble(cfg: FinetuneConfig, members: int) -> EnsembleResult:
     value = float(np.mean(finite)) if finite else math.nan
     out_dir = None if cfg.out_dir is None else Path(cfg.out_dir)
     if out_dir is not None:
+        conformal = None
+        if cfg.conformal is not None:
+            conformal = _calibrate_mean(cfg, [member_dir(out_dir, i) for i in range(members)])
         summary = {"members": [r.to_dict() for r in results], "value": value,
-                   "metric": results[0].metric}  # fmt: skip
+                   "metric": results[0].metric, "conformal": conformal}  # fmt: skip
         (out_dir / "ensemble.json").write_text(json.dumps(summary, indent=2))
+        return EnsembleResult(out_dir, results, value, conformal)
     return EnsembleResult(out_dir, results, value)
+
+
+def _calibrate_mean(cfg: FinetuneConfig, dirs: list[Path]) -> dict[str, Any]:
+    """Calibrate the members' mean on the validation split (their ``*_predictions.csv``)."""
+    import pandas as pd
+
+    from molssl.finetune.conformal import calibrate_split
+    from molssl.finetune.run import load_task
+    from molssl.finetune.tasks import task_split
+    from molssl.models.pretrained import load_pretrained
+
+    task = load_task(cfg, load_pretrained(cfg.init, cfg.dropout, cfg.encoder).featurizer)
+    split = task_split(task, cfg.split, cfg.split_sizes, cfg.split_seed)
+    names = list(task.target_names)
+
+    def mean(kind: str) -> np.ndarray:
+        frames = [pd.read_csv(d / f"{kind}_predictions.csv") for d in dirs]
+        return np.mean([f[names].to_numpy(dtype=np.float64) for f in frames], axis=0)
+
+    _, report = calibrate_split(task.targets[split[1]], mean("valid"), task.targets[split[2]],
+                                mean("test"), task.spec.task_type, cfg.conformal, names)  # fmt: skip
+    return {**report, "members": [d.name for d in dirs]}

@@ -4,12 +4,16 @@ One output row per input row, in order, with the input's own columns kept; one c
 named after it (probabilities for classification, target units for regression); rows whose
 SMILES cannot be featurized get empty predictions and a reason in the ``error`` column. Several
 models (or a folder holding ``*/model.pt``) form an ensemble: the mean, plus ``<target>_std``
-(the population standard deviation over the members).
+(the population standard deviation over the members). A model fine-tuned with ``--conformal``
+adds ``<target>_lo``/``<target>_hi`` (regression) or ``<target>_set`` (classification: ``"0"``,
+``"1"``, ``"0|1"`` or empty) at the calibrated coverage; an ensemble does when its folder's
+``ensemble.json`` holds the calibration of the members' mean.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import tempfile
@@ -25,6 +29,7 @@ from molssl.config import ConfigError
 from molssl.data import DataFormatError
 from molssl.featurize import featurize_many
 from molssl.finetune.config import resolve_device
+from molssl.finetune.conformal import ConformalCalibration, conformal_columns
 from molssl.finetune.model import to_outputs
 from molssl.finetune.prediction import predict_graphs
 from molssl.finetune.saved import ModelFileError, SavedModel, load_model
@@ -91,6 +96,46 @@ def load_ensemble(
     return models
 
 
+def find_calibration(
+    models: Sequence[SavedModel], paths: Sequence[str | Path] = ()
+) -> ConformalCalibration | None:
+    """The conformal calibration of what ``models`` predict together, if there is one.
+
+    One model: its own (``model.pt``). Several: the calibration of their mean in the
+    ``ensemble.json`` of the one folder they were loaded from, when it names exactly these
+    members; otherwise none (per-member calibrations do not cover the mean; logged).
+
+    Raises:
+        ModelFileError: A calibration whose targets differ from the models'.
+    """
+    found, source = None, None
+    if len(models) == 1:
+        found, source = models[0].info.get("calibration"), models[0].path
+    else:
+        folders = [Path(p) for p in paths]
+        record = folders[0] / "ensemble.json" if len(folders) == 1 else None
+        if record is not None and record.is_file():
+            conformal = json.loads(record.read_text()).get("conformal") or {}
+            names = sorted(m.path.parent.name for m in models if m.path is not None)
+            if conformal and sorted(conformal.get("members", [])) == names:
+                found, source = conformal.get("calibration"), record
+        if found is None and any(m.info.get("calibration") for m in models):
+            logger.warning("the %d models carry conformal calibrations of their own, not of "
+                           "their mean: no intervals are written (give the folder written by "
+                           "`molssl finetune --ensemble N --conformal C`)", len(models))  # fmt: skip
+    if not found:
+        return None
+    try:
+        calibration = ConformalCalibration.from_dict(found)
+    except (TypeError, ValueError) as err:
+        raise ModelFileError(f"{source}: damaged conformal calibration ({err})") from err
+    if list(calibration.targets) != list(models[0].target_names):
+        raise ModelFileError(f"{source}: conformal calibration of targets "
+                             f"{list(calibration.targets)}, the model predicts "
+                             f"{models[0].target_names}")  # fmt: skip
+    return calibration
+
+
 @dataclass
 class Predictions:
     """Predictions for a list of SMILES, aligned with it.
@@ -100,15 +145,17 @@ class Predictions:
         mean: ``float64[n, T]``: probabilities or target units; NaN for failed rows.
         std: ``float64[n, T]`` over ensemble members (``None`` for a single model).
         errors: Per row, ``""`` or why the SMILES could not be featurized.
+        calibration: Split-conformal calibration of ``mean`` (``None``: no intervals/sets).
     """
 
     target_names: list[str]
     mean: np.ndarray
     std: np.ndarray | None
     errors: list[str]
+    calibration: ConformalCalibration | None = None
 
     def columns(self, taken: Sequence[str] = ()) -> dict[str, np.ndarray | list[str]]:
-        """Output columns by name: ``<target>``, ``<target>_std``, ``error``.
+        """Output columns by name: ``<target>``, ``<target>_std``, conformal columns, ``error``.
 
         A target whose name is already in ``taken`` (an input column) is written as
         ``<target>_pred`` so that no input column is overwritten.
@@ -119,12 +166,18 @@ class Predictions:
             out[col] = self.mean[:, t]
             if self.std is not None:
                 out[f"{col}_std"] = self.std[:, t]
+        if self.calibration is not None:
+            prefixes = [f"{n}_pred" if n in taken else n for n in self.target_names]
+            out.update(conformal_columns(self.mean, self.calibration, prefixes))
         out["error"] = self.errors
         return out
 
 
 def predict_smiles(
-    models: Sequence[SavedModel], smiles: Sequence[str], batch_size: int = 256
+    models: Sequence[SavedModel],
+    smiles: Sequence[str],
+    batch_size: int = 256,
+    calibration: ConformalCalibration | None = None,
 ) -> Predictions:
     """Predict every SMILES with every member (featurized once per distinct featurizer).
 
@@ -132,6 +185,8 @@ def predict_smiles(
         models: One model, or ensemble members predicting the same targets.
         smiles: SMILES strings; empty or invalid ones get NaN and an error.
         batch_size: Molecules per forward pass (default 256).
+        calibration: Conformal calibration of the (mean) prediction, see
+            :func:`find_calibration`; ``None`` adds no intervals or sets.
 
     Returns:
         :class:`Predictions` aligned with ``smiles``.
@@ -163,7 +218,7 @@ def predict_smiles(
     per_member[:, failed] = np.nan  # a row one member's featurizer rejects is failed for all
     mean = per_member.mean(axis=0) if len(models) > 1 else per_member[0]
     std = per_member.std(axis=0) if len(models) > 1 else None
-    return Predictions(list(first.target_names), mean, std, errors)
+    return Predictions(list(first.target_names), mean, std, errors, calibration)
 
 
 def predict(
@@ -183,14 +238,16 @@ def predict(
 
     Returns:
         One row per SMILES, in order: ``smiles``, one column per target (probabilities for
-        classification), ``<target>_std`` for an ensemble, and ``error`` (``""`` when fine).
+        classification), ``<target>_std`` for an ensemble, ``<target>_lo``/``_hi`` or
+        ``<target>_set`` for a conformally calibrated model, and ``error`` (``""`` when fine).
     """
     items = [models] if isinstance(models, str | Path | SavedModel) else list(models)
     loaded = [m for m in items if isinstance(m, SavedModel)]
     paths = [m for m in items if not isinstance(m, SavedModel)]
     members = loaded + (load_ensemble(paths, device) if paths else [])
     smiles = list(smiles)
-    preds = predict_smiles(members, smiles, batch_size)
+    calibration = find_calibration(members, paths if not loaded else ())
+    preds = predict_smiles(members, smiles, batch_size, calibration)
     return pd.DataFrame({"smiles": smiles, **preds.columns(taken=["smiles"])})
 
 
@@ -318,7 +375,9 @@ def predict_file(
     frame = read_table(input)
     default = members[0].info.get("task", {}).get("smiles_col") or "smiles"
     column = smiles_column(frame, smiles_col, input, default)
-    preds = predict_smiles(members, frame[column].tolist(), batch_size)
+    paths = [models] if isinstance(models, str | Path) else list(models)
+    calibration = find_calibration(members, paths)
+    preds = predict_smiles(members, frame[column].tolist(), batch_size, calibration)
     out = frame.copy()
     for name, values in preds.columns(taken=list(frame.columns)).items():
         out[name] = values

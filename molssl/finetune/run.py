@@ -32,6 +32,7 @@ from molssl.finetune.config import (
     load_finetune_config,
     resolve_device,
 )
+from molssl.finetune.conformal import ConformalCalibration, calibrate_split, conformal_columns
 from molssl.finetune.model import FinetuneModel, to_outputs
 from molssl.finetune.prediction import predict_graphs
 from molssl.finetune.profiles import get_profile
@@ -58,6 +59,8 @@ class FinetuneResult:
             (median over models for the molclr protocol).
         seconds: Wall time of the run; n_train/n_valid/n_test: split sizes;
         n_invalid: Rows dropped for invalid SMILES; config_hash: see :func:`config_hash`.
+        conformal: With ``cfg.conformal``: the calibration (``"calibration"``) and its test
+            coverage and width / set size (:func:`molssl.finetune.conformal.summarize`).
     """
 
     task: str
@@ -78,6 +81,7 @@ class FinetuneResult:
     n_invalid: int
     config_hash: str
     out_dir: str | None = None
+    conformal: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready; NaN kept as float)."""
@@ -166,6 +170,7 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
         [list(range(n_targets))] if cfg.protocol == "joint" else [[t] for t in range(n_targets)]
     )
     test_pred = np.full((len(split[2]), n_targets), np.nan)
+    valid_pred = np.full((len(split[1]), n_targets), np.nan)
     outcomes: list[TrainOutcome] = []
     with _flush_denormal(cfg.flush_denormal):
         for k, cols in enumerate(columns):
@@ -180,9 +185,17 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
                                   [task.target_names[c] for c in cols], state,
                                   cfg.resume)  # fmt: skip
             test_pred[:, cols] = predict_graphs(model, task.graphs, split[2], device)
+            valid_pred[:, cols] = predict_graphs(model, task.graphs, split[1], device)
             outcomes.append(outcome)
     value, per_target = evaluate(metric, task.targets[split[2]], test_pred, task.target_names,
                                  quiet=False)  # fmt: skip
+    kind = task.spec.task_type
+    outputs = _Outputs(task, split, to_outputs(valid_pred, kind), to_outputs(test_pred, kind))
+    checked = None
+    if cfg.conformal is not None:
+        outputs.calibration, checked = calibrate_split(
+            task.targets[split[1]], outputs.valid, task.targets[split[2]], outputs.test,
+            kind, cfg.conformal, task.target_names)  # fmt: skip
     result = FinetuneResult(
         task=task.name,
         init=loaded.init,
@@ -202,11 +215,11 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
         n_invalid=len(task.failures),
         config_hash=config_hash(cfg),
         out_dir=cfg.out_dir,
+        conformal=checked,
     )
     logger.info("%s %s seed %d: test %s %.4f (best epoch %d, %.1f s)", result.task, cfg.init,
                 cfg.seed, metric.name, value, result.best_epoch, result.seconds)  # fmt: skip
     if out is not None:
-        outputs = _Outputs(task, split[2], to_outputs(test_pred, task.spec.task_type))
         _write_outputs(cfg, out, result, outcomes, loaded, outputs)
     return result
 
@@ -241,8 +254,24 @@ def _check_out_dir(cfg: FinetuneConfig) -> None:
 @dataclass
 class _Outputs:
     task: TaskData
-    test_idx: np.ndarray
-    test_outputs: np.ndarray
+    split: tuple[np.ndarray, np.ndarray, np.ndarray]
+    valid: np.ndarray  # probabilities / target units
+    test: np.ndarray
+    calibration: ConformalCalibration | None = None
+
+    def table(self, part: int) -> Any:
+        """Predictions of split part 1 (valid) or 2 (test), with conformal columns."""
+        import pandas as pd
+
+        idx, values = self.split[part], (self.valid if part == 1 else self.test)
+        frame = pd.DataFrame({"row": self.task.rows[idx],
+                              self.task.spec.smiles_column: [self.task.smiles[i] for i in idx]})  # fmt: skip
+        for t, name in enumerate(self.task.target_names):
+            frame[name] = values[:, t]
+        if self.calibration is not None:
+            for name, column in conformal_columns(values, self.calibration).items():
+                frame[name] = column
+        return frame
 
 
 def _write_outputs(
@@ -259,11 +288,8 @@ def _write_outputs(
     (out / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
     rows = [{"model": k, **h} for k, o in enumerate(outcomes) for h in o.history]
     pd.DataFrame(rows).to_csv(out / "history.csv", index=False)
-    test = pd.DataFrame({"row": task.rows[outputs.test_idx],
-                         task.spec.smiles_column: [task.smiles[i] for i in outputs.test_idx]})  # fmt: skip
-    for t, name in enumerate(task.target_names):
-        test[name] = outputs.test_outputs[:, t]
-    test.to_csv(out / "test_predictions.csv", index=False)
+    outputs.table(1).to_csv(out / "valid_predictions.csv", index=False)
+    outputs.table(2).to_csv(out / "test_predictions.csv", index=False)
     if not cfg.save_model:
         return
     if cfg.protocol != "joint":
@@ -275,5 +301,7 @@ def _write_outputs(
                  "smiles_col": task.spec.smiles_column}  # fmt: skip
     info = describe(model, loaded.featurizer, list(task.target_names), task=task_info,
                     training_data=task.path, init=loaded.init)  # fmt: skip
+    if outputs.calibration is not None:
+        info["calibration"] = outputs.calibration.to_dict()
     save_model(out / "model.pt", model, info, config=to_dict(cfg),
                metadata={"result": result.to_dict()})  # fmt: skip

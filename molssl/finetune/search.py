@@ -122,3 +122,43 @@ def search_finetune(
                        out_dir=out_dir, identity={**_identity(base, exclude), **info},
                        sampler_seed=sampler_seed, trial_seed=cfg.seed)  # fmt: skip
     return dataclasses.replace(result, extra={**result.extra, "fixed": fixed})
+
+
+def search_then_finetune(
+    cfg: Any, n_trials: int, *, ensemble: int | None = None, sampler_seed: int = 0
+) -> tuple[SearchResult, Any]:
+    """``molssl finetune --search N``: search, retrain the best settings, record both.
+
+    The study (``study.db``) and the record (``search.json``) go to ``cfg.out_dir``, beside the
+    retrained run (or the ensemble's members, seeds ``cfg.seed``, ``cfg.seed + 1``, ...).
+
+    Args:
+        cfg: :class:`~molssl.finetune.FinetuneConfig` with ``out_dir`` set.
+        n_trials: Finished trials wanted in the study (an interrupted search resumes).
+        ensemble: Members to retrain (``None``: one run at ``cfg.seed``).
+        sampler_seed: Seed of trial 0's TPE sampler.
+
+    Returns:
+        ``(search result, FinetuneResult or EnsembleResult of the retrained settings)``.
+
+    Raises:
+        ConfigError: ``cfg.out_dir`` is ``None``.
+    """
+    from molssl.config import ConfigError
+    from molssl.finetune import run
+    from molssl.finetune.ensemble import finetune_ensemble
+    from molssl.finetune.study import best_settings, record_search
+
+    if cfg.out_dir is None:
+        raise ConfigError("--search keeps its study in the output folder: give --out (out_dir)")
+    found = search_finetune(cfg, n_trials, cfg.out_dir, sampler_seed=sampler_seed)
+    best = apply_params(cfg, best_settings(found))
+    if ensemble is not None:
+        retrained = finetune_ensemble(best, ensemble)
+        runs = retrained.members
+    else:
+        retrained = run.finetune(best)
+        runs = [retrained]
+    record_search(cfg.out_dir, found, [{"seed": r.seed, "value": r.value,
+                                        "valid_value": r.valid_value} for r in runs])  # fmt: skip
+    return found, retrained
