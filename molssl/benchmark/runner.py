@@ -175,7 +175,11 @@ def _finetune_config(method: Method, task: str, seed: int, cfg: BenchmarkConfig)
 def _run_finetune(method: Method, task: str, seed: int, cfg: BenchmarkConfig) -> dict[str, Any]:
     ft = _finetune_config(method, task, seed, cfg)
     result = finetune(ft)
-    record = {k: v for k, v in result.to_dict().items() if k not in ("init", "protocol", "out_dir")}
+    record = {
+        k: v
+        for k, v in result.to_dict().items()
+        if k not in ("init", "protocol", "out_dir", "conformal")
+    }
     record["config_hash"] = result.config_hash
     return record
 
