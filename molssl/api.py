@@ -5,6 +5,8 @@ The CLI only parses arguments, builds these configs and calls these functions.
 - :func:`pretrain` / :class:`PretrainConfig`: contrastive pretraining (``molssl pretrain``).
 - :func:`finetune` / :class:`FinetuneConfig`: one fine-tuning run (``molssl finetune``).
 - :func:`finetune_ensemble`: N members (seeds) into one folder (``molssl finetune --ensemble``).
+- :func:`search_then_finetune`: Optuna search on validation, then the best settings
+  (``molssl finetune --search N``).
 - :func:`load_model` -> :class:`SavedModel`: a fine-tuned ``model.pt``; :func:`predict`
   (SMILES -> DataFrame) and :func:`predict_file` (``molssl predict``), one model or an ensemble.
 - :func:`benchmark` / :class:`BenchmarkConfig`: tasks x methods x seeds (``molssl benchmark``).
@@ -23,6 +25,7 @@ from molssl.finetune import FinetuneConfig, finetune
 from molssl.finetune.ensemble import finetune_ensemble
 from molssl.finetune.predictor import predict, predict_file
 from molssl.finetune.saved import SavedModel, load_model
+from molssl.finetune.search import search_then_finetune
 from molssl.models.pretrained import LoadedEncoder, load_pretrained
 from molssl.pretrain import PretrainConfig, pretrain
 from molssl.store import GraphStore, build_graph_store
@@ -46,4 +49,5 @@ __all__ = [
     "predict",
     "predict_file",
     "pretrain",
+    "search_then_finetune",
 ]
