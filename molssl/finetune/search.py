@@ -108,13 +108,15 @@ def search_finetune(
     max_epochs = cfg.epochs or get_profile(cfg.profile).epochs
     patience = cfg.patience if cfg.patience is not None else default_patience(max_epochs)
     fixed = {"patience": patience}
-    base = dataclasses.replace(cfg, out_dir=None, save_model=False, progress=False, **fixed)
+    base = dataclasses.replace(cfg, out_dir=None, save_model=False, progress=False, resume=False,
+                               conformal=None, **fixed)  # fmt: skip
 
     def objective(params: dict[str, Any]) -> tuple[float, dict[str, Any]]:
         res = run.finetune(apply_params(base, params))
         return res.valid_value, {"epochs_run": res.epochs, "best_epoch": res.best_epoch}
 
-    exclude = (*PARAM_NAMES_FINETUNE, "out_dir", "device", "progress", "save_model", "seed")
+    exclude = (*PARAM_NAMES_FINETUNE, "out_dir", "device", "progress", "save_model", "seed",
+               "resume", "conformal", "flush_denormal")  # fmt: skip
     info = {"max_epochs": max_epochs, "pooling": cfg.init.partition(":")[0] == "random"}
     result = run_study(objective, FINETUNE_SPACE, info, task=task.name,
                        method=method or cfg.init, metric=metric.name,
