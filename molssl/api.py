@@ -9,6 +9,8 @@ The CLI only parses arguments, builds these configs and calls these functions.
   (``molssl finetune --search N``).
 - :func:`load_model` -> :class:`SavedModel`: a fine-tuned ``model.pt``; :func:`predict`
   (SMILES -> DataFrame) and :func:`predict_file` (``molssl predict``), one model or an ensemble.
+- :class:`MolPropertyRegressor` / :class:`MolPropertyClassifier`: fine-tuning as scikit-learn
+  estimators (``fit(smiles, y)``, ``predict``, ``predict_proba``).
 - :func:`benchmark` / :class:`BenchmarkConfig`: tasks x methods x seeds (``molssl benchmark``).
 - :func:`embed_file`, :func:`embed_smiles`, :class:`PretrainedEmbedder`: embeddings from a
   checkpoint (``molssl embed``).
@@ -23,6 +25,7 @@ from molssl.benchmark.runner import BenchmarkConfig, benchmark
 from molssl.embed import PretrainedEmbedder, embed_file, embed_smiles
 from molssl.finetune import FinetuneConfig, finetune
 from molssl.finetune.ensemble import finetune_ensemble
+from molssl.finetune.estimators import MolPropertyClassifier, MolPropertyRegressor
 from molssl.finetune.predictor import predict, predict_file
 from molssl.finetune.saved import SavedModel, load_model
 from molssl.finetune.search import search_then_finetune
@@ -35,6 +38,8 @@ __all__ = [
     "FinetuneConfig",
     "GraphStore",
     "LoadedEncoder",
+    "MolPropertyClassifier",
+    "MolPropertyRegressor",
     "PretrainConfig",
     "PretrainedEmbedder",
     "SavedModel",

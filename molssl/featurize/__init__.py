@@ -7,7 +7,8 @@
 - :data:`FEATURIZERS`, :func:`get_featurizer`, :func:`featurizer_from_dict`: featurizers by name
   and from the config stored in checkpoints and graph stores.
 - :func:`featurize_many`: many SMILES, optionally in parallel; bad rows are reported.
-- Interop, imported on first access: :class:`MolGraphTransformer` (scikit-learn) and
+- Interop, imported on first access: :class:`MolGraphTransformer` and
+  :class:`GraphPoolingTransformer` (scikit-learn: SMILES -> graphs -> vectors) and
   :class:`DeepChemMolGraphFeaturizer` (DeepChem; importing it imports deepchem).
 """
 
@@ -38,6 +39,7 @@ from molssl.featurize.rich import RichGraphFeaturizer
 # Not in __all__, so that `from molssl.featurize import *` stays free of deepchem / sklearn.
 _LAZY = {
     "MolGraphTransformer": "molssl.featurize.sklearn",
+    "GraphPoolingTransformer": "molssl.featurize.sklearn",
     "DeepChemMolGraphFeaturizer": "molssl.featurize.deepchem",
 }
 

@@ -119,3 +119,101 @@ def _as_rows(X: Any) -> list[object]:  # noqa: N803
         values = X.iloc[:, 0] if hasattr(X, "iloc") else X[:, 0]
         return list(values)
     return list(X)
+
+
+_POOLINGS = ("mean", "sum", "max")
+
+
+class GraphPoolingTransformer(TransformerMixin, BaseEstimator):
+    """Graphs -> fixed-width vectors, so :class:`MolGraphTransformer` output feeds any estimator.
+
+    Every categorical atom column of ``x`` and bond column of ``edge_attr`` is one-hot encoded
+    with the featurizer's declared sizes and pooled over the molecule, followed by the atom and
+    bond counts: a bag-of-atom-and-bond-types descriptor (``mean`` gives fractions, ``sum``
+    counts, ``max`` presence). ``None`` graphs (``MolGraphTransformer(errors="none")``) become NaN
+    rows. Example::
+
+        make_pipeline(MolGraphTransformer(), GraphPoolingTransformer(), RandomForestRegressor())
+
+    Args:
+        featurizer: Registered scheme the graphs were built with (``"molclr"``, ``"rich"``).
+        pooling: ``"mean"`` (default), ``"sum"`` or ``"max"``.
+    """
+
+    def __init__(self, featurizer: str = "molclr", pooling: str = "mean") -> None:
+        self.featurizer = featurizer
+        self.pooling = pooling
+
+    def _sizes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        if self.pooling not in _POOLINGS:
+            raise ValueError(f"pooling must be one of {_POOLINGS}, got {self.pooling!r}")
+        scheme = get_featurizer(self.featurizer)
+        return tuple(scheme.atom_feature_sizes), tuple(scheme.bond_feature_sizes)
+
+    def fit(self, X: Any, y: Any = None) -> GraphPoolingTransformer:  # noqa: N803
+        """Checks the parameters and records ``n_features_out_``; learns nothing."""
+        atoms, bonds = self._sizes()
+        self.n_features_out_ = sum(atoms) + sum(bonds) + 2
+        return self
+
+    def _pool(self, values: Any, sizes: tuple[int, ...], count: int) -> list[Any]:
+        import numpy as np
+
+        out = []
+        for column, size in enumerate(sizes):
+            ids = values[:, column].numpy() if count else np.zeros(0, np.int64)
+            hist = np.bincount(np.clip(ids, 0, size - 1), minlength=size).astype(np.float32)
+            if self.pooling == "mean":
+                hist /= max(count, 1)
+            elif self.pooling == "max":
+                hist = (hist > 0).astype(np.float32)
+            out.append(hist)
+        return out
+
+    def transform(self, X: Any) -> Any:  # noqa: N803
+        """Pool each graph of ``X`` (a list of ``Data``, ``None`` allowed).
+
+        Returns:
+            ``float32[len(X), n_features_out_]``.
+
+        Raises:
+            ValueError: A graph with another number of feature columns than the featurizer's.
+        """
+        import numpy as np
+
+        atoms, bonds = self._sizes()
+        width = sum(atoms) + sum(bonds) + 2
+        rows = list(X)
+        out = np.full((len(rows), width), np.nan, dtype=np.float32)
+        for i, graph in enumerate(rows):
+            if graph is None:
+                continue
+            if graph.x.shape[1] != len(atoms) or graph.edge_attr.shape[1] != len(bonds):
+                raise ValueError(
+                    f"graph {i} does not come from the {self.featurizer!r} featurizer (columns "
+                    f"{graph.x.shape[1]}/{graph.edge_attr.shape[1]}); set featurizer= to its scheme"
+                )
+            n_atoms, n_edges = int(graph.x.shape[0]), int(graph.edge_attr.shape[0])
+            parts = self._pool(graph.x, atoms, n_atoms) + self._pool(
+                graph.edge_attr, bonds, n_edges
+            )
+            if self.pooling == "sum":  # every bond is two directed edges
+                for k in range(len(atoms), len(parts)):
+                    parts[k] /= 2
+            out[i] = np.concatenate([*parts, [n_atoms, n_edges // 2]])
+        return out
+
+    def get_feature_names_out(self, input_features: Any = None) -> Any:
+        """``atom{c}_{k}``, ``bond{c}_{k}`` (column c, category k), ``n_atoms``, ``n_bonds``."""
+        import numpy as np
+
+        del input_features
+        atoms, bonds = self._sizes()
+        names = [f"atom{c}_{k}" for c, s in enumerate(atoms) for k in range(s)]
+        names += [f"bond{c}_{k}" for c, s in enumerate(bonds) for k in range(s)]
+        return np.asarray([*names, "n_atoms", "n_bonds"], dtype=object)
+
+    def __sklearn_tags__(self):  # inputs are graphs, not numbers
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags

@@ -8,6 +8,10 @@
 - :mod:`~molssl.finetune.training`: the training loop (best-validation weights kept).
 - :mod:`~molssl.finetune.prediction`: predictions of a model on featurized molecules.
 - :mod:`~molssl.finetune.run`: :func:`finetune`, one run from config to test metric.
+- :mod:`~molssl.finetune.saved`: self-describing ``model.pt`` files (:func:`load_model`).
+- :mod:`~molssl.finetune.predictor`: ``molssl predict`` (one model or an ensemble).
+- :mod:`~molssl.finetune.ensemble`: ``--ensemble N`` (members by seed).
+- :mod:`~molssl.finetune.estimators`: scikit-learn ``MolPropertyRegressor`` / ``Classifier``.
 
 Encoder weights come from :func:`molssl.models.pretrained.load_pretrained`.
 """
