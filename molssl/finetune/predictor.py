@@ -192,7 +192,7 @@ def predict_smiles(
         :class:`Predictions` aligned with ``smiles``.
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     first = models[0]
     n, n_targets = len(smiles), len(first.target_names)
     per_member = np.full((len(models), n, n_targets), np.nan)
@@ -369,6 +369,8 @@ def predict_file(
         DataFormatError: The SMILES column is missing.
     """
     output = check_output(output)
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
     members = load_ensemble(models, device)
     if not Path(input).is_file():
         raise FileNotFoundError(f"input {input} does not exist")

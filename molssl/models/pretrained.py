@@ -3,7 +3,8 @@
 A weights string names a loader in :data:`LOADERS` and, after a colon, its argument::
 
     ckpt:runs/x/best.pt  a molssl pretraining checkpoint: its encoder config, its featurizer and
-                         hydrogen policy, its weights (a bare path means the same)
+                         hydrogen policy, its weights (a bare path means the same); the
+                         model.pt of ``molssl finetune`` gives its fine-tuned encoder
     molclr-gcn:PATH      the GCN weights released with MolCLR (MolCLR featurizer, implicit H)
     molclr-gin:PATH      the GIN weights released with MolCLR
     random               a fresh encoder (EncoderConfig defaults: MolCLR's 5-layer GIN);
@@ -98,6 +99,12 @@ def _ckpt(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]) 
     path = _existing_path("ckpt", arg)
     ckpt = load_checkpoint(path, map_location="cpu")
     config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    tuned = ckpt.get("finetuned")
+    if isinstance(tuned, dict) and "encoder" in tuned:  # a fine-tuned model: reuse its encoder
+        config = {"encoder": tuned["encoder"]}
+        ckpt = {**ckpt, "featurizer": tuned["featurizer"],
+                "state_dict": {k[len("encoder."):]: v for k, v in ckpt["state_dict"].items()
+                               if k.startswith("encoder.")}}  # fmt: skip
     if "encoder" not in config or "featurizer" not in ckpt:
         raise CheckpointError(
             f"{path} records no config['encoder'] or 'featurizer'; it was not written by "

@@ -54,6 +54,18 @@ def test_model_file_is_self_describing(regression_run) -> None:
     assert "scaler.mean" in raw["state_dict"]  # the target scaler travels with the weights
 
 
+def test_a_fine_tuned_model_can_initialise_another_fine_tune(regression_run) -> None:
+    from molssl.models.pretrained import load_pretrained
+
+    _, out = regression_run
+    loaded = load_pretrained(out / "model.pt")
+    saved = load_model(out / "model.pt")
+    assert loaded.missing_keys == [] and loaded.unexpected_keys == []
+    assert loaded.featurizer == saved.featurizer
+    for key, value in saved.model.encoder.state_dict().items():
+        assert torch.equal(loaded.encoder.state_dict()[key], value)
+
+
 def test_predict_reproduces_the_runs_own_test_predictions(regression_run, tmp_path) -> None:
     _, out = regression_run
     test = pd.read_csv(out / "test_predictions.csv")
@@ -166,6 +178,7 @@ def test_bad_input_is_one_line_before_any_work(regression_run, tmp_path, capsys)
         (["--model", str(tmp_path / "future.pt")], "newer"),
         (["--model", str(tmp_path / "missing.pt")], "does not exist"),
         (["--model", str(out), "-o", str(tmp_path / "p.xlsx")], ".csv or .parquet"),
+        (["--model", str(out), "--batch-size", "0"], "--batch-size must be >= 1"),
     ]
     if not torch.cuda.is_available():
         cases.append((["--model", str(out), "--device", "cuda"], "CUDA is not available"))
