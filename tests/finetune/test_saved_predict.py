@@ -208,3 +208,28 @@ def test_cli_finetune_writes_model_by_default(tmp_path, tpsa_table, monkeypatch,
     saved = load_model(model)
     assert saved.task_type == "classification" and saved.target_names == ["polar"]
     assert saved.info["task"]["name"] == "p"
+
+
+def test_cli_ensemble_then_predict_on_the_folder(tmp_path, tpsa_table, capsys, caplog) -> None:
+    tpsa_table[["smiles", "logtpsa"]].iloc[:36].to_csv(tmp_path / "t.csv", index=False)
+    out = tmp_path / "ens"
+    args = ["finetune", "--csv", str(tmp_path / "t.csv"), "--task-type", "regression",
+            "--epochs", "1", "--device", "cpu", "--ensemble", "2", "--out", str(out),
+            "--set", "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}"]  # fmt: skip
+    assert main(args) == 0
+    assert f"molssl predict --model {out}" in capsys.readouterr().out
+    assert sorted(p.parent.name for p in out.glob("*/model.pt")) == ["member-0", "member-1"]
+    assert main(args) == 2  # a second call does not overwrite the members
+    assert "--resume" in capsys.readouterr().err
+    with caplog.at_level("INFO", logger="molssl.finetune.training"):
+        assert main([*args, "--resume"]) == 0
+    assert caplog.text.count("(finished)") == 2  # finished members are loaded, not retrained
+    pd.DataFrame({"smiles": ["CCO", "CCN"]}).to_csv(tmp_path / "in.csv", index=False)
+    assert main(["predict", "--model", str(out / "member-0" / "model.pt"),
+                 str(out / "member-1" / "model.pt"), "--input", str(tmp_path / "in.csv"),
+                 "-o", str(tmp_path / "a.csv")]) == 0  # fmt: skip
+    assert main(["predict", "--model", str(out), "--input", str(tmp_path / "in.csv"),
+                 "-o", str(tmp_path / "b.csv")]) == 0  # fmt: skip
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    assert list(a.columns) == ["smiles", "logtpsa", "logtpsa_std", "error"]
+    pd.testing.assert_frame_equal(a, b)
