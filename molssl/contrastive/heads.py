@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-__all__ = ["ProjectionHead"]
+__all__ = ["PredictionHead", "ProjectionHead"]
 
 
 class ProjectionHead(nn.Module):
@@ -70,3 +70,27 @@ class ProjectionHead(nn.Module):
             f"in_dim={self.in_dim}, hidden_dim={self.hidden_dim}, out_dim={self.out_dim}, "
             f"num_layers={self.num_layers}, batch_norm={self.batch_norm}"
         )
+
+
+class PredictionHead(ProjectionHead):
+    """BYOL's predictor: Linear -> BatchNorm1d -> ReLU -> Linear on the projection.
+
+    Grill et al. 2020, "Bootstrap Your Own Latent": the online network's projection ``z`` goes
+    through this MLP (hidden 4096, output 256 in the paper) and the result is regressed onto the
+    target network's projection. SimSiam (Chen & He 2021) uses the same shape with a bottleneck
+    (hidden = out / 4). A :class:`ProjectionHead` with ``num_layers=2, batch_norm=True``.
+
+    Args:
+        in_dim: Size of the projection it reads.
+        hidden_dim: Hidden width. Default 4096 (BYOL).
+        out_dim: Output size, equal to the target projection's size. Default 256.
+
+    Shapes:
+        input ``(N, in_dim)`` -> output ``(N, out_dim)``.
+
+    Raises:
+        ValueError: If a dimension is < 1.
+    """
+
+    def __init__(self, in_dim: int, hidden_dim: int = 4096, out_dim: int = 256) -> None:
+        super().__init__(in_dim, hidden_dim, out_dim, num_layers=2, batch_norm=True)

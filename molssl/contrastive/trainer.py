@@ -103,6 +103,13 @@ class Trainer:
             ``config.probe_every`` steps with the model in eval mode, without gradients and
             with the global RNG state restored afterwards (so probing never changes training);
             its time is left out of ``samples_per_s``.
+
+    A model that keeps state updated outside the gradient step (an EMA target network, see
+    :class:`~molssl.contrastive.momentum.MomentumNetwork`) defines
+    ``after_optimizer_step(step, total_steps) -> Mapping[str, float] | None``; the trainer calls
+    it on the unwrapped model after every optimizer step (``step`` counts steps taken, from 1;
+    ``total_steps`` is ``epochs * steps_per_epoch``) and logs what it returns. Keep such state in
+    parameters or buffers so that checkpoints and resume include it.
     """
 
     def __init__(
@@ -307,6 +314,7 @@ class Trainer:
             for batch in self.loader_factory(self.train_data, self.sampler):
                 loss, metrics = self._train_step(move_to_device(batch, st.device))
                 st.step += 1
+                metrics |= self._after_optimizer_step()
                 st.batch_in_epoch += 1
                 st.add_epoch_loss(loss)
                 window.add(loss, metrics, self.sampler.global_batch_len(st.batch_in_epoch - 1))
@@ -358,6 +366,13 @@ class Trainer:
         self.scaler.update()
         self.scheduler.step()
         return loss.detach(), {k: float(v) for k, v in metrics.items()}
+
+    def _after_optimizer_step(self) -> dict[str, float]:
+        hook = getattr(self.model, "after_optimizer_step", None)
+        if hook is None:
+            return {}
+        extra = hook(self.state.step, self.total_steps)
+        return {k: float(v) for k, v in (extra or {}).items()}
 
     def _log_window(self, window: MetricWindow, pbar: Any) -> None:
         values = trainer_dist.all_reduce_mean(window.means())
