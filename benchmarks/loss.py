@@ -1,11 +1,19 @@
-"""Cost of the iMolCLR extras relative to one MolCLR training step.
+"""Cost of the iMolCLR extras and of the momentum / clustering / CPC losses relative to one
+MolCLR training step (the GIN step).
 
 Times, at one batch size (default 512), forward + backward of:
 
 - ``molclr step``: ``MolEncoder`` (default GIN) on two atom-masked views + NT-Xent;
 - ``imolclr step``: the same + Tanimoto weights from the batch's ECFP bits (weighted NT-Xent) +
   ``0.5 *`` fragment NT-Xent over mean-pooled BRICS fragments (Wang et al. 2022);
-- each loss alone on detached embeddings, and the two Tanimoto matrices alone.
+- each loss alone on detached embeddings, and the two Tanimoto matrices alone;
+- the losses of issue 13 on detached projections (256-d), symmetrised over the two views as
+  the objectives use them: BYOL (predictor MLP 256-512-256 + negative cosine), MoCo (InfoNCE
+  against a 4096-row queue, plain and with Tanimoto weights against the queue's ECFP bits,
+  plus the clone and enqueue), SwAV (3000 prototypes, Sinkhorn-Knopp, swapped prediction;
+  Sinkhorn alone), CPC's InfoNCE (B predictions against B candidate latents);
+- not losses but the other per-step costs of a momentum method: the EMA update of the GIN
+  and the target network's forward over both views.
 
 Usage::
 
@@ -29,6 +37,18 @@ import torch
 from rdkit import Chem
 from torch_geometric.data import Batch
 
+from molssl.contrastive import (
+    CPCLoss,
+    FeatureQueue,
+    MoCoLoss,
+    MomentumNetwork,
+    NegativeCosineLoss,
+    PredictionHead,
+    SwAVLoss,
+    SwAVPrototypes,
+    sinkhorn_knopp,
+    tanimoto_similarity,
+)
 from molssl.contrastive.fragment import FragmentContrastLoss
 from molssl.contrastive.losses import NTXentLoss, tanimoto_weights
 from molssl.featurize import get_featurizer
@@ -38,6 +58,8 @@ from molssl.models import MolEncoder
 DEFAULT_SMILES = Path(__file__).resolve().parents[2] / "shared/data/pretrain/moses_train.smi.gz"
 LAMBDA_1 = 0.5
 LAMBDA_2 = 0.5
+QUEUE_SIZE = 4096
+PROTOTYPES = 3000
 
 
 def read_smiles(path: Path, n: int) -> list[str]:
@@ -163,6 +185,7 @@ def main(argv: list[str] | None = None) -> None:
             ).backward(),
         ),
     ]
+    rows += momentum_rows(model, batch, x_a, x_b, z_a, z_b, batch.fp, device)
     steps = interleaved(rows[:2], args.repeats, device)
     results = steps + [(name, timed(fn, 10 * args.repeats, device)) for name, fn in rows[2:]]
     ms = dict(results)
@@ -182,6 +205,79 @@ def main(argv: list[str] | None = None) -> None:
         f"iMolCLR extras, components (weighted - plain NT-Xent + fragment loss): {extras:.1f} ms "
         f"= +{100 * extras / base:.1f}%"
     )
+    for name, target in TARGETS.items():
+        share = 100 * ms[name] / base
+        verdict = "met" if share < target else "NOT met"
+        print(f"{name}: {share:.1f}% of the GIN step (target < {target}%: {verdict})")
+
+
+TARGETS = {
+    "BYOL predictor + negative cosine": 5.0,
+    "MoCo InfoNCE vs queue (+clone, enqueue)": 5.0,
+    "MoCo + Tanimoto weights vs queued ECFP": 5.0,
+    "SwAV prototypes + Sinkhorn + swapped": 10.0,
+    "CPC InfoNCE (B vs B latents)": 5.0,
+}
+
+
+def momentum_rows(
+    model: MolEncoder,
+    batch: Batch,
+    x_a: torch.Tensor,
+    x_b: torch.Tensor,
+    z_a: torch.Tensor,
+    z_b: torch.Tensor,
+    fp: torch.Tensor,
+    device: torch.device,
+) -> list[tuple[str, Callable[[], object]]]:
+    """Rows timing the issue-13 losses (and momentum upkeep) on detached projections."""
+    n, dim = z_a.shape
+    gen = torch.Generator().manual_seed(0)
+    predictor = PredictionHead(dim, 512, dim).to(device)
+    byol = NegativeCosineLoss()
+    t_a, t_b = z_b.detach() + 0.05, z_a.detach() - 0.05
+    queue = FeatureQueue(QUEUE_SIZE, dim, extras={"fp": ((fp.shape[1],), torch.bool)}).to(device)
+    for _ in range(QUEUE_SIZE // n):
+        keys = torch.randn(n, dim, generator=gen).to(device)
+        queue.enqueue(keys, fp=fp[torch.randperm(n, generator=gen).to(device)])
+    moco = MoCoLoss(0.2)
+    prototypes = SwAVPrototypes(dim, PROTOTYPES).to(device)
+    swav = SwAVLoss()
+    cpc = CPCLoss()
+    cpc_targets = torch.randn(n, dim, generator=gen).to(device)
+    positive = torch.arange(n, device=device)
+    target_net = MomentumNetwork(model, 0.99)
+
+    def byol_step() -> None:
+        p = predictor(torch.cat([z_a, z_b]))
+        (0.5 * (byol(p[:n], t_a) + byol(p[n:], t_b))).backward()
+
+    def moco_step(weighted: bool) -> None:
+        negatives = queue.features.clone()
+        weight = None
+        if weighted:
+            weight = 1 - 0.5 * tanimoto_similarity(fp, queue.extra("fp"))
+        loss = moco(z_a, t_a, negatives, weight=weight) + moco(z_b, t_b, negatives, weight=weight)
+        queue.enqueue(t_a, fp=fp)
+        (0.5 * loss).backward()
+
+    def swav_step() -> None:
+        swav([prototypes(z_a), prototypes(z_b)]).backward()
+
+    def target_forward() -> None:
+        for x in (x_a, x_b):
+            target_net(x, batch.edge_index, batch.edge_attr, batch.batch, batch.num_graphs)
+
+    return [
+        ("BYOL predictor + negative cosine", byol_step),
+        ("MoCo InfoNCE vs queue (+clone, enqueue)", lambda: moco_step(False)),
+        ("MoCo + Tanimoto weights vs queued ECFP", lambda: moco_step(True)),
+        ("SwAV prototypes + Sinkhorn + swapped", swav_step),
+        ("SwAV Sinkhorn only (3 iterations)", lambda: sinkhorn_knopp(prototypes(z_a).detach())),
+        ("CPC InfoNCE (B vs B latents)", lambda: cpc(z_a, cpc_targets, positive).backward()),
+        ("EMA update of the GIN (momentum)", lambda: target_net.update(model, 1, 100)),
+        ("target GIN forward, 2 views, no grad", target_forward),
+    ]
 
 
 if __name__ == "__main__":

@@ -9,6 +9,11 @@ into one graph batch), which halves the kernel launches and keeps DDP to one for
 - ``imolclr`` (Wang et al., J. Chem. Inf. Model. 2022): NT-Xent whose negative terms are
   weighted by ``1 - lambda_1 * Tanimoto`` of the molecules' ECFP bits (faulty-negative
   mitigation), plus ``lambda_2`` times NT-Xent between the BRICS fragments of the two views.
+- ``byol`` and ``moco``: momentum-target objectives, see :mod:`molssl.momentum_objectives`.
+
+Every objective also says which model it trains: ``objective.build_model(encoder)`` (the
+encoder itself, or a wrapper with a target network) and ``objective.encoder_prefix`` (where the
+encoder's weights sit in that model's ``state_dict``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from molssl.contrastive.distributed import gather_with_grad, is_dist_initialized
 from molssl.contrastive.fragment import FragmentContrastLoss
 from molssl.contrastive.losses import NTXentLoss, tanimoto_similarity, tanimoto_weights
 from molssl.fingerprints import count_tanimoto_matrix
+from molssl.momentum_objectives import MOMENTUM_PRESETS, MomentumObjective
 
 
 @dataclass
@@ -33,15 +39,22 @@ class ObjectiveConfig:
     """Settings of a pretraining objective.
 
     Attributes:
-        name: ``molclr`` or ``imolclr`` (a key of :data:`OBJECTIVES`).
+        name: ``molclr``, ``imolclr``, ``byol`` or ``moco`` (see :data:`OBJECTIVES`).
         augmentation: Augmentation of each view: a registry name of :mod:`molssl.augment`
             (``molclr`` = atom masking + bond deletion at 25%, MolCLR's ``node`` default;
             ``subgraph``; ``mix``) or a mapping with ``name`` and arguments.
-        temperature: NT-Xent temperature (0.1).
+        temperature: NT-Xent (and MoCo InfoNCE) temperature (0.1).
         gather_distributed: Under DDP, take negatives from every rank (all-gather).
         lambda_1: Faulty-negative weight strength; None takes the preset's (0 for molclr,
-            0.5 for imolclr).
-        lambda_2: Weight of the fragment loss; None takes the preset's (0 / 0.5).
+            byol and moco, 0.5 for imolclr). With moco it weights the queued negatives.
+        lambda_2: Weight of the fragment loss; None takes the preset's (0 / 0.5); molclr and
+            imolclr only.
+        base_momentum: byol/moco: target-network momentum at step 0; None takes the preset's
+            (0.99).
+        final_momentum: byol/moco: momentum at the last step, cosine in between; None takes
+            the preset's (1.0 for byol, constant 0.99 for moco).
+        queue_size: moco: queued negatives (target projections of past molecules).
+        predictor_hidden: byol: hidden width of the predictor MLP.
     """
 
     name: str = "molclr"
@@ -50,13 +63,17 @@ class ObjectiveConfig:
     gather_distributed: bool = True
     lambda_1: float | None = None
     lambda_2: float | None = None
+    base_momentum: float | None = None
+    final_momentum: float | None = None
+    queue_size: int = 4096
+    predictor_hidden: int = 512
 
 
 _PRESETS: dict[str, dict[str, float]] = {
     "molclr": {"lambda_1": 0.0, "lambda_2": 0.0},
     "imolclr": {"lambda_1": 0.5, "lambda_2": 0.5},
 }
-OBJECTIVES = tuple(_PRESETS)
+OBJECTIVES = (*_PRESETS, *MOMENTUM_PRESETS)
 
 
 def concat_views(view_a: Batch, view_b: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor, int]:
@@ -80,6 +97,8 @@ class ContrastiveObjective:
         fragment_loss: Fragment NT-Xent (built from ``loss``'s temperature when None).
     """
 
+    encoder_prefix = ""
+
     def __init__(
         self,
         augment: TwoViewTransform,
@@ -94,6 +113,11 @@ class ContrastiveObjective:
         self.lambda_1 = lambda_1
         self.lambda_2 = lambda_2
         self.fragment_loss = fragment_loss or FragmentContrastLoss(loss.temperature)
+
+    def build_model(self, encoder: nn.Module, *, fingerprint_bits: int | None = None) -> nn.Module:
+        """The model this objective trains: the encoder itself."""
+        del fingerprint_bits
+        return encoder
 
     def _weights(self, batch: Batch) -> Tensor | None:
         if not self.lambda_1:
@@ -149,7 +173,7 @@ class ContrastiveObjective:
 
 def build_objective(
     config: ObjectiveConfig, *, mask_atom: tuple[int, ...] | None = None
-) -> ContrastiveObjective:
+) -> ContrastiveObjective | MomentumObjective:
     """Build the objective named by ``config.name`` with the preset's defaults filled in.
 
     Args:
@@ -157,16 +181,38 @@ def build_objective(
         mask_atom: The featurizer's mask row, given to the augmentations.
 
     Raises:
-        ValueError: Unknown objective name.
+        ValueError: Unknown objective name, or a setting the objective does not use.
     """
-    if config.name not in _PRESETS:
+    if config.name not in OBJECTIVES:
         raise ValueError(f"unknown objective {config.name!r}; choose from {list(OBJECTIVES)}")
-    preset = _PRESETS[config.name]
     defaults: dict[str, Any] = {} if mask_atom is None else {"mask_atom": tuple(mask_atom)}
     augmentation = build_augmentation(config.augmentation, **defaults)
+    if config.name in MOMENTUM_PRESETS:
+        return _build_momentum(config, TwoViewTransform(augmentation))
+    preset = _PRESETS[config.name]
     return ContrastiveObjective(
         TwoViewTransform(augmentation),
         NTXentLoss(config.temperature, gather_distributed=config.gather_distributed),
         lambda_1=preset["lambda_1"] if config.lambda_1 is None else config.lambda_1,
         lambda_2=preset["lambda_2"] if config.lambda_2 is None else config.lambda_2,
+    )
+
+
+def _build_momentum(config: ObjectiveConfig, augment: TwoViewTransform) -> MomentumObjective:
+    if config.lambda_2:
+        raise ValueError(
+            f"objective.lambda_2 (fragment contrast) applies to molclr/imolclr, not "
+            f"{config.name}; remove it or set it to 0"
+        )
+    preset = MOMENTUM_PRESETS[config.name]
+    pick = lambda value, key: preset[key] if value is None else value  # noqa: E731
+    return MomentumObjective(
+        config.name,
+        augment,
+        base_momentum=pick(config.base_momentum, "base_momentum"),
+        final_momentum=pick(config.final_momentum, "final_momentum"),
+        temperature=config.temperature,
+        queue_size=config.queue_size,
+        lambda_1=pick(config.lambda_1, "lambda_1"),
+        predictor_hidden=config.predictor_hidden,
     )

@@ -158,8 +158,10 @@ def pretrain(config: PretrainConfig) -> TrainResult:
             },
         )
     seed_everything(tcfg.seed)  # the initial weights follow --seed, also when called in-process
-    model = MolEncoder.from_config(encoder_cfg)
     objective = build_objective(config.objective, mask_atom=featurizer.mask_atom)
+    ecfp = featurizer.fingerprint and featurizer.fingerprint_kind == "ecfp"
+    fp_bits = featurizer.fingerprint_bits if ecfp else None
+    model = objective.build_model(MolEncoder.from_config(encoder_cfg), fingerprint_bits=fp_bits)
     run_config = to_dict(
         PretrainConfig(config.data, encoder_cfg, config.objective, tcfg, config.probe)
     )
@@ -181,7 +183,11 @@ def pretrain(config: PretrainConfig) -> TrainResult:
         val_data=Subset(store, valid_idx) if len(valid_idx) >= 2 else None,
         collate_fn=Batch.from_data_list,
         run_config=run_config,
-        metadata={"featurizer": featurizer.to_dict(), "store": str(store.path)},
+        metadata={
+            "featurizer": featurizer.to_dict(),
+            "store": str(store.path),
+            "encoder_prefix": objective.encoder_prefix,
+        },
         probe=probe,
     )
     return trainer.fit()

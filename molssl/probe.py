@@ -110,8 +110,11 @@ def probe_task(cfg: ProbeConfig) -> tuple[str, list[str], np.ndarray, str]:
 
 
 def _encoder(model: nn.Module) -> nn.Module:
-    """The molecule encoder inside a training model (itself, or its ``encoder``)."""
-    return model if hasattr(model, "forward_batch") else model.encoder
+    """The molecule encoder inside a training model (itself, a momentum model's ``online``
+    network, or its ``encoder``)."""
+    if hasattr(model, "forward_batch"):
+        return model
+    return _encoder(model.online) if hasattr(model, "online") else model.encoder
 
 
 class MoleculeProbe:

@@ -26,7 +26,13 @@ from molssl.contrastive.losses import (
     tanimoto_similarity,
     tanimoto_weights,
 )
-from molssl.contrastive.momentum import MomentumNetwork, cosine_momentum, ema_update_
+from molssl.contrastive.momentum import (
+    MomentumModel,
+    MomentumNetwork,
+    MomentumOutput,
+    cosine_momentum,
+    ema_update_,
+)
 from molssl.contrastive.queue import FeatureQueue
 from molssl.contrastive.schedule import build_scheduler, molclr_lr
 from molssl.contrastive.seed import seed_everything
@@ -38,7 +44,9 @@ __all__ = [
     "CheckpointError",
     "FeatureQueue",
     "MoCoLoss",
+    "MomentumModel",
     "MomentumNetwork",
+    "MomentumOutput",
     "NegativeCosineLoss",
     "PredictionHead",
     "SwAVLoss",

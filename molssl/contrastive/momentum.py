@@ -21,12 +21,18 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-__all__ = ["MomentumNetwork", "cosine_momentum", "ema_update_"]
+__all__ = [
+    "MomentumModel",
+    "MomentumNetwork",
+    "MomentumOutput",
+    "cosine_momentum",
+    "ema_update_",
+]
 
 
 def cosine_momentum(step: int, total_steps: int, base: float = 0.996, final: float = 1.0) -> float:
@@ -141,3 +147,77 @@ class MomentumNetwork(nn.Module):
         """Run the target network under ``torch.no_grad()``."""
         with torch.no_grad():
             return self.network(*args, **kwargs)
+
+
+class MomentumOutput(NamedTuple):
+    """What :class:`MomentumModel` returns.
+
+    Attributes:
+        online: The online network's own output (e.g. ``EncoderOutput(h, z, node)``).
+        prediction: The predictor applied to the online projection (the projection itself when
+            the model has no predictor, as MoCo).
+        target: The target network's projection, without gradient.
+    """
+
+    online: Any
+    prediction: Tensor
+    target: Tensor
+
+
+def _projection(out: Any) -> Tensor:
+    if isinstance(out, Tensor):
+        return out
+    z = getattr(out, "z", None)
+    if not isinstance(z, Tensor):
+        raise TypeError(
+            f"the online network must return a tensor or an output with a tensor .z, got "
+            f"{type(out).__name__}"
+        )
+    return z
+
+
+class MomentumModel(nn.Module):
+    """Online network, optional predictor and queue, and its momentum target (BYOL, MoCo).
+
+    ``forward(*inputs)`` runs the online network and the target on the same inputs and returns
+    a :class:`MomentumOutput`. After every optimizer step the trainer calls
+    :meth:`after_optimizer_step`, which moves the target towards the online network and logs
+    the momentum. The target (``target.network.*``) and the queue (``queue.*``) are part of the
+    ``state_dict``, so checkpoints and resume carry them; the online weights are under
+    ``online.``.
+
+    Args:
+        online: The network being trained; returns a projection tensor or an output with ``.z``.
+        predictor: Applied to the online projection (BYOL's :class:`PredictionHead`); None for
+            MoCo.
+        queue: Optional :class:`~molssl.contrastive.queue.FeatureQueue` of past target
+            projections; the objective reads and fills it.
+        base_momentum: Target momentum at step 0.
+        final_momentum: Target momentum at the last step (cosine schedule in between).
+    """
+
+    def __init__(
+        self,
+        online: nn.Module,
+        *,
+        predictor: nn.Module | None = None,
+        queue: nn.Module | None = None,
+        base_momentum: float = 0.996,
+        final_momentum: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.online = online
+        self.predictor = predictor
+        self.queue = queue
+        self.target = MomentumNetwork(online, base_momentum, final_momentum)
+
+    def forward(self, *args: Any, **kwargs: Any) -> MomentumOutput:
+        """Online output, prediction and target projection of the same inputs."""
+        out = self.online(*args, **kwargs)
+        z = _projection(out)
+        prediction = z if self.predictor is None else self.predictor(z)
+        return MomentumOutput(out, prediction, _projection(self.target(*args, **kwargs)))
+
+    def after_optimizer_step(self, step: int, total_steps: int) -> dict[str, float]:
+        """EMA update of the target; returns ``{"momentum": tau}`` for the training log."""
+        return {"momentum": self.target.update(self.online, step, total_steps)}

@@ -72,6 +72,18 @@ def _strip_prefixes(state: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def encoder_state_dict(ckpt: Mapping[str, Any]) -> dict[str, Any]:
+    """The encoder's weights in a ``molssl pretrain`` checkpoint.
+
+    Objectives that train a wrapper around the encoder (``byol``, ``moco``: online network,
+    target network, queue) record where the encoder sits as ``ckpt["encoder_prefix"]``
+    (``"online."``); the weights under it are returned with the prefix removed. Checkpoints of
+    the other objectives have no prefix and are returned whole.
+    """
+    prefix = str(ckpt.get("encoder_prefix") or "")
+    return {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+
+
 def _log_keys(source: str, missing: list[str], unexpected: list[str]) -> None:
     if missing:
         logger.warning("%s: encoder keys missing, left at init: %s", source, missing)
@@ -115,7 +127,7 @@ def _ckpt(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]) 
     if dropout is not None:
         cfg = replace(cfg, dropout=dropout)
     encoder = MolEncoder.from_config(cfg)
-    result = encoder.load_state_dict(_strip_prefixes(ckpt["state_dict"]), strict=False)
+    result = encoder.load_state_dict(_strip_prefixes(encoder_state_dict(ckpt)), strict=False)
     missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
     _log_keys(path, missing, unexpected)
     logger.info("loaded pretrained encoder %s (%s)", path, cfg.conv)

@@ -15,6 +15,7 @@ from torch.utils.data import TensorDataset
 from molssl.contrastive import (
     FeatureQueue,
     MoCoLoss,
+    MomentumModel,
     MomentumNetwork,
     NegativeCosineLoss,
     PredictionHead,
@@ -72,24 +73,33 @@ def test_ema_update_matches_formula_and_leaves_buffers() -> None:
         ema_update_(target.network, nn.Linear(2, 2), 0.5)
 
 
-class ToyMomentumModel(nn.Module):
+class ToyMomentumModel(MomentumModel):
     """Online net + BYOL predictor + EMA target + MoCo queue with an extra, on vectors."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.online = _net()
-        self.predictor = PredictionHead(4, 8, 4)
-        self.target = MomentumNetwork(self.online, base_momentum=0.9)
-        self.queue = FeatureQueue(size=10, dim=4, extras={"tag": ((), torch.long)})
+        super().__init__(
+            _net(),
+            predictor=PredictionHead(4, 8, 4),
+            queue=FeatureQueue(size=10, dim=4, extras={"tag": ((), torch.long)}),
+            base_momentum=0.9,
+        )
         self.calls: list[tuple[int, int]] = []
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        z = self.online(x)
-        return z, self.predictor(z), self.target(x)
 
     def after_optimizer_step(self, step: int, total_steps: int) -> dict[str, float]:
         self.calls.append((step, total_steps))
-        return {"momentum": self.target.update(self.online, step, total_steps)}
+        return super().after_optimizer_step(step, total_steps)
+
+
+def test_momentum_model_outputs() -> None:
+    torch.manual_seed(0)
+    model = ToyMomentumModel()
+    x = torch.randn(5, DIM)
+    out = model(x)
+    torch.testing.assert_close(out.online, model.online(x))
+    torch.testing.assert_close(out.prediction, model.predictor(out.online))
+    torch.testing.assert_close(out.target, out.online)  # the target starts as a copy
+    assert out.prediction.requires_grad and not out.target.requires_grad
+    assert model.after_optimizer_step(0, 4) == {"momentum": pytest.approx(0.9)}
 
 
 def toy_momentum_objective(model: nn.Module, batch, generator: torch.Generator):

@@ -1,0 +1,163 @@
+"""Momentum-target objectives for molecules: BYOL and MoCo on the MolCLR graph views.
+
+Both use the same two augmented views and the same encoder as MolCLR, wrapped in a
+:class:`~molssl.contrastive.momentum.MomentumModel` whose target network follows the online
+encoder by an exponential moving average (cosine momentum schedule):
+
+- ``byol`` (Grill et al. 2020): the online projection goes through a BatchNorm MLP predictor
+  and regresses the target projection of the other view (negative cosine, symmetrised); no
+  negatives.
+- ``moco`` (He et al. 2020; Chen et al. 2020, MoCo v2): InfoNCE of the online projection
+  against the target projection of the other view, with the target projections of the last
+  ``queue_size`` molecules (all ranks) as negatives. With ``lambda_1 > 0`` the negatives are
+  weighted by iMolCLR's ``1 - lambda_1 * Tanimoto`` (Wang et al. 2022), computed from ECFP bits
+  that the queue keeps beside each queued projection.
+
+The encoder's weights sit under ``online.`` in the checkpoint's ``state_dict``; the checkpoint
+records that prefix (``encoder_prefix``) so ``molssl embed`` and fine-tuning load them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Batch
+
+from molssl.augment import TwoViewTransform
+from molssl.contrastive.bootstrap import NegativeCosineLoss
+from molssl.contrastive.heads import PredictionHead
+from molssl.contrastive.infonce import MoCoLoss
+from molssl.contrastive.losses import tanimoto_similarity, tanimoto_weights
+from molssl.contrastive.momentum import MomentumModel
+from molssl.contrastive.queue import FeatureQueue
+
+__all__ = ["MOMENTUM_PRESETS", "MomentumObjective"]
+
+#: Defaults of the momentum objectives (``None`` fields of ObjectiveConfig take these).
+MOMENTUM_PRESETS: dict[str, dict[str, float]] = {
+    "byol": {"base_momentum": 0.99, "final_momentum": 1.0, "lambda_1": 0.0},
+    "moco": {"base_momentum": 0.99, "final_momentum": 0.99, "lambda_1": 0.0},
+}
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if hasattr(model, "module") else model
+
+
+class MomentumObjective:
+    """Two views -> online encoder (+ predictor) and momentum target -> BYOL or MoCo loss.
+
+    Args:
+        kind: ``"byol"`` or ``"moco"``.
+        augment: Builds the two views of a batch.
+        base_momentum: Target momentum at step 0.
+        final_momentum: Target momentum at the last step.
+        temperature: MoCo's InfoNCE temperature.
+        queue_size: MoCo's number of queued negatives.
+        lambda_1: MoCo: strength of the Tanimoto weights of the queued negatives (0: off).
+        predictor_hidden: BYOL's predictor hidden width.
+
+    Raises:
+        ValueError: Unknown ``kind``, ``queue_size < 1`` or ``lambda_1`` outside ``[0, 1]``.
+    """
+
+    encoder_prefix = "online."
+
+    def __init__(
+        self,
+        kind: str,
+        augment: TwoViewTransform,
+        *,
+        base_momentum: float,
+        final_momentum: float,
+        temperature: float = 0.2,
+        queue_size: int = 4096,
+        lambda_1: float = 0.0,
+        predictor_hidden: int = 512,
+    ) -> None:
+        if kind not in MOMENTUM_PRESETS:
+            raise ValueError(f"unknown momentum objective {kind!r}; choose byol or moco")
+        if queue_size < 1:
+            raise ValueError(f"objective.queue_size must be >= 1, got {queue_size}")
+        if not 0.0 <= lambda_1 <= 1.0:
+            raise ValueError(f"objective.lambda_1 must be in [0, 1], got {lambda_1}")
+        if kind == "byol" and lambda_1:
+            raise ValueError(
+                "objective.lambda_1 weights negatives and BYOL has none; use objective.name=moco "
+                "for Tanimoto-weighted queued negatives"
+            )
+        self.kind = kind
+        self.augment = augment
+        self.base_momentum, self.final_momentum = base_momentum, final_momentum
+        self.queue_size = int(queue_size)
+        self.lambda_1 = float(lambda_1)
+        self.predictor_hidden = int(predictor_hidden)
+        self.byol_loss = NegativeCosineLoss("byol")
+        self.moco_loss = MoCoLoss(temperature)
+
+    def build_model(self, encoder: nn.Module, *, fingerprint_bits: int | None = None) -> nn.Module:
+        """Wrap ``encoder`` (a MolEncoder) into the :class:`MomentumModel` this objective
+        trains: a predictor for BYOL, a queue (with ECFP bits when ``lambda_1 > 0``) for MoCo.
+
+        Raises:
+            ValueError: MoCo with ``lambda_1 > 0`` but no ECFP bits in the data.
+        """
+        if self.lambda_1 and not fingerprint_bits:
+            raise ValueError(
+                "objective.lambda_1 > 0 with moco needs ECFP bits in the store "
+                "(data.fingerprint_kind=ecfp, the default of `molssl featurize`)"
+            )
+        dim = int(encoder.config.proj_dim)
+        predictor, queue = None, None
+        if self.kind == "byol":
+            predictor = PredictionHead(dim, self.predictor_hidden, dim)
+        else:
+            extras = {"fp": ((int(fingerprint_bits),), torch.bool)} if self.lambda_1 else None
+            queue = FeatureQueue(self.queue_size, dim, extras=extras)
+        return MomentumModel(
+            encoder,
+            predictor=predictor,
+            queue=queue,
+            base_momentum=self.base_momentum,
+            final_momentum=self.final_momentum,
+        )
+
+    def _queue_weights(self, batch: Batch, queue: FeatureQueue) -> Tensor | None:
+        if not self.lambda_1:
+            return None
+        if "fp" not in batch:
+            raise ValueError(
+                "objective.lambda_1 > 0 needs ECFP bits on every graph (batch.fp); build the "
+                "store with `molssl featurize` (default extras, fingerprint_kind=ecfp)"
+            )
+        sim = tanimoto_similarity(batch.fp, queue.extra("fp"))
+        return tanimoto_weights(sim, self.lambda_1)
+
+    def __call__(
+        self, model: nn.Module, batch: Batch, generator: torch.Generator
+    ) -> tuple[Tensor, Mapping[str, float]]:
+        from molssl.objectives import concat_views
+
+        view_a, view_b = self.augment(batch, generator)
+        x, edge_index, edge_attr, graph, num_graphs = concat_views(view_a, view_b)
+        out = model(x, edge_index, edge_attr, graph, num_graphs)
+        n = batch.num_graphs
+        p_a, p_b = out.prediction[:n], out.prediction[n:]
+        t_a, t_b = out.target[:n], out.target[n:]
+        if self.kind == "byol":
+            loss = 0.5 * (self.byol_loss(p_a, t_b) + self.byol_loss(p_b, t_a))
+            return loss, {}
+        core = _unwrap(model)
+        queue: FeatureQueue = core.queue
+        negatives = queue.features.clone()  # enqueueing below writes the buffer in place
+        weight = self._queue_weights(batch, queue)
+        loss = 0.5 * (
+            self.moco_loss(p_a, t_b, negatives, weight=weight)
+            + self.moco_loss(p_b, t_a, negatives, weight=weight)
+        )
+        if model.training:
+            extras = {"fp": batch.fp} if self.lambda_1 else {}
+            queue.enqueue(t_b, **extras)
+        return loss, {"queue_len": float(len(queue))}
