@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import csv
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from _pretrain_helpers import REPO_ROOT, TINY
+from _pretrain_helpers import PYTHON, REPO_ROOT, TINY, subprocess_env
 
+from molssl.benchmark.inits import load_pretrained as load_for_finetuning
 from molssl.cli import main
 from molssl.config import from_dict
 from molssl.contrastive import FeatureQueue
@@ -54,6 +56,8 @@ def test_byol_learns_and_checkpoint_embeds(store_dir: Path, tmp_path: Path) -> N
     )
     emb, failures, _ = embed_smiles(encoder, featurizer, ["CCO", "c1ccccc1O"])
     assert emb.shape == (2, 32) and np.isfinite(emb).all() and not failures
+    loaded = load_for_finetuning(str(out / "last.pt"))
+    assert not loaded.missing_keys and not loaded.unexpected_keys
 
 
 def test_moco_fills_queue_and_learns(store_dir: Path, tmp_path: Path) -> None:
@@ -126,3 +130,21 @@ def test_presets_load(name: str) -> None:
     objective = build_objective(cfg.objective)
     assert objective.kind == name
     assert from_dict(ObjectiveConfig, {"name": name}).queue_size == 4096
+
+
+@pytest.mark.distributed
+@pytest.mark.slow
+def test_two_process_moco_queue_holds_both_ranks_keys(store_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "moco_ddp"
+    argv = [PYTHON, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone"]
+    argv += ["-m", "molssl", "pretrain", "--data", str(store_dir), "--out", str(out)]
+    argv += ["--batch-size", "16", "--epochs", "2", "--max-steps", "2", *TINY]
+    argv += ["--set", "objective.name=moco", "--set", "objective.lambda_1=0.5"]
+    argv += ["--set", "objective.queue_size=256"]
+    run = subprocess.run(
+        argv, env=subprocess_env(), capture_output=True, text=True, timeout=180, check=False
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    state = load_checkpoint(out / "last.pt")["state_dict"]
+    assert int(state["queue.filled"]) == 2 * 2 * 16  # 2 steps x 2 ranks x 16 molecules
+    assert state["queue.extra_fp"][:64].any(dim=1).all()
