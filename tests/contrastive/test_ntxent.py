@@ -189,3 +189,15 @@ def test_tanimoto_helpers() -> None:
         tanimoto_weights(sim, 1.5)
     with pytest.raises(ValueError, match="same number of bits"):
         tanimoto_similarity(bits, bits[:, :3])
+
+
+@pytest.mark.parametrize("density", [0.02, 0.3])  # ~41 bits (bfloat16 path), ~614 (float32)
+def test_tanimoto_of_bool_bits_is_exact(density: float) -> None:
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(6, 2048, generator=g) < density
+    b = torch.rand(9, 2048, generator=g) < density
+    expected = torch.tensor([[(x & y).sum().item() / (x | y).sum().item() for y in b] for x in a])
+    torch.testing.assert_close(tanimoto_similarity(a, b), expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(
+        tanimoto_similarity(a.float(), b.float()), expected, rtol=0, atol=1e-6
+    )
