@@ -11,12 +11,12 @@ import pytest
 import torch
 from _pretrain_helpers import PYTHON, REPO_ROOT, TINY, subprocess_env
 
-from molssl.benchmark.inits import load_pretrained as load_for_finetuning
 from molssl.cli import main
 from molssl.config import from_dict
 from molssl.contrastive import FeatureQueue
 from molssl.contrastive.checkpoint import load_checkpoint
-from molssl.embed import embed_smiles, load_pretrained
+from molssl.embed import embed_smiles
+from molssl.models.pretrained import load_pretrained
 from molssl.objectives import ObjectiveConfig, build_objective
 from molssl.pretrain import load_pretrain_config
 
@@ -50,14 +50,14 @@ def test_byol_learns_and_checkpoint_embeds(store_dir: Path, tmp_path: Path) -> N
         for k, v in online.items()
         if v.is_floating_point()
     )
-    encoder, featurizer = load_pretrained(out / "last.pt")
+    loaded = load_pretrained(out / "last.pt")  # what embed, fine-tuning and benchmark use
+    assert not loaded.missing_keys and not loaded.unexpected_keys
+    encoder, featurizer = loaded.encoder, loaded.featurizer
     torch.testing.assert_close(
         encoder.state_dict()["feat_lin.weight"], state["online.feat_lin.weight"]
     )
     emb, failures, _ = embed_smiles(encoder, featurizer, ["CCO", "c1ccccc1O"])
     assert emb.shape == (2, 32) and np.isfinite(emb).all() and not failures
-    loaded = load_for_finetuning(str(out / "last.pt"))
-    assert not loaded.missing_keys and not loaded.unexpected_keys
 
 
 def test_moco_fills_queue_and_learns(store_dir: Path, tmp_path: Path) -> None:
