@@ -35,7 +35,14 @@ def _train_losses(out: Path) -> list[float]:
 
 def test_byol_learns_and_checkpoint_embeds(store_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "byol"
-    assert _pretrain(store_dir, out, "--set", "objective.name=byol", "--max-steps", "12") == 0
+    probe = ["--set", "trainer.probe_every=12", "--set", "probe.task=tpsa"]
+    probe += ["--set", "probe.limit=60"]
+    assert (
+        _pretrain(store_dir, out, "--set", "objective.name=byol", "--max-steps", "12", *probe) == 0
+    )
+    with open(out / "metrics.csv", newline="") as fh:
+        probed = [r for r in csv.DictReader(fh) if r["split"] == "probe"]
+    assert [int(r["step"]) for r in probed] == [12] and float(probed[0]["knn_rmse"]) > 0
     losses = _train_losses(out)
     assert len(losses) == 12 and np.isfinite(losses).all()
     assert np.mean(losses[-3:]) < np.mean(losses[:3])  # regression onto the target improves
