@@ -12,6 +12,10 @@
 - :mod:`~molssl.finetune.predictor`: ``molssl predict`` (one model or an ensemble).
 - :mod:`~molssl.finetune.ensemble`: ``--ensemble N`` (members by seed).
 - :mod:`~molssl.finetune.estimators`: scikit-learn ``MolPropertyRegressor`` / ``Classifier``.
+- :mod:`~molssl.finetune.conformal`: split-conformal intervals and prediction sets
+  (``FinetuneConfig(conformal=0.9)``).
+- :mod:`~molssl.finetune.study` / :mod:`~molssl.finetune.search`: resumable Optuna searches on
+  the validation split (``--search N``) and their ``search.json`` record.
 
 Encoder weights come from :func:`molssl.models.pretrained.load_pretrained`.
 """
