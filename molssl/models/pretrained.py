@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from molssl.config import from_dict
+from molssl.config import ConfigError, from_dict
 from molssl.featurize import GraphFeaturizer, MolGraphFeaturizer, featurizer_from_dict
 from molssl.models.config import EncoderConfig
 from molssl.models.encoder import MolEncoder
@@ -154,7 +154,7 @@ def _molclr(arch: str) -> Loader:
 
 def _existing_path(kind: str, arg: str | None) -> str:
     if not arg:
-        raise ValueError(f"weights {kind!r} need a path: write {kind}:PATH")
+        raise ConfigError(f"weights {kind!r} need a path: write {kind}:PATH")
     if not Path(arg).is_file():
         raise FileNotFoundError(f"checkpoint {arg} does not exist; give weights as {GRAMMAR}")
     return arg
@@ -176,14 +176,14 @@ def parse_weights(spec: str | Path) -> tuple[str, str | None]:
     :data:`LOADERS` (``"runs/x/best.pt"``, ``"C:/x.pt"``) is a path: ``("ckpt", text)``.
 
     Raises:
-        ValueError: For ``"random-init"`` (the benchmark's method name; the weights are
+        ConfigError: For ``"random-init"`` (the benchmark's method name; the weights are
             spelled ``random``) or an empty string.
     """
     text = str(spec).strip()
     if not text:
-        raise ValueError(f"empty weights string; give one of: {GRAMMAR}")
+        raise ConfigError(f"empty weights string; give one of: {GRAMMAR}")
     if text == "random-init":
-        raise ValueError("weights 'random-init' are spelled 'random' (random-init names the "
+        raise ConfigError("weights 'random-init' are spelled 'random' (random-init names the "
                          "benchmark method)")  # fmt: skip
     kind, sep, arg = text.partition(":")
     if kind in LOADERS:
@@ -212,7 +212,7 @@ def load_pretrained(
         :class:`LoadedEncoder`, encoder in eval mode on the CPU.
 
     Raises:
-        ValueError: Malformed string, or a loader without its path.
+        ConfigError: Malformed string, or a loader without its path.
         FileNotFoundError: The checkpoint does not exist.
         molssl.contrastive.checkpoint.CheckpointError: The file is no molssl pretraining
             checkpoint (for MolCLR's files use ``molclr-gin:`` / ``molclr-gcn:``).

@@ -233,3 +233,13 @@ def test_cli_ensemble_then_predict_on_the_folder(tmp_path, tpsa_table, capsys, c
     a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
     assert list(a.columns) == ["smiles", "logtpsa", "logtpsa_std", "error"]
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_smi_input_keeps_one_row_per_line(regression_run, tmp_path) -> None:
+    _, out = regression_run
+    (tmp_path / "in.smi").write_text("CCO ethanol\nxx bad\nc1ccccc1O\tphenol\n")
+    summary = predict_file(out, tmp_path / "in.smi", tmp_path / "pred.csv")
+    pred = pd.read_csv(tmp_path / "pred.csv", keep_default_na=False)
+    assert summary.rows == 3 and summary.failed == 1
+    assert pred["smiles"].tolist() == ["CCO", "xx", "c1ccccc1O"]
+    assert [bool(e) for e in pred["error"]] == [False, True, False]

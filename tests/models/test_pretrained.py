@@ -86,3 +86,16 @@ def test_random_takes_overrides() -> None:
     loaded = load_pretrained("random:gcn", dropout=0.3, encoder_overrides=TINY)
     assert loaded.init == "random:gcn" and loaded.encoder.config.conv == "gcn"
     assert loaded.encoder.config.num_layers == 2 and loaded.encoder.config.dropout == 0.3
+
+
+def test_cli_names_a_bad_weights_string_in_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    from molssl.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.csv").write_text("smiles,y\nCCO,1\nCCN,0\n")
+    for init, message in (("random-init", "spelled 'random'"), ("ckpt:", "need a path")):
+        args = ["finetune", "--csv", "t.csv", "--task-type", "classification", "--init", init]
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
