@@ -11,7 +11,14 @@ import json
 import sys
 
 from imagessl import __version__
-from molssl.contrastive.commands import CommandLine, add_run_arguments, run_overrides
+from imagessl.config import METHOD_NAMES
+from molssl.contrastive.commands import (
+    CommandLine,
+    add_run_arguments,
+    non_negative_int,
+    positive_int,
+    run_overrides,
+)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -41,17 +48,11 @@ build_parser = CLI.build_parser
 main = CLI.main
 
 
-def _method_names() -> list[str]:
-    from imagessl.methods import METHODS
-
-    return sorted(METHODS)
-
-
 def _pretrain_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method",
         default=None,
-        help=f"SSL method: {', '.join(_method_names())} (default: the config's, else simclr); "
+        help=f"SSL method: {', '.join(METHOD_NAMES)} (default: the config's, else simclr); "
         "without --config, a quick run on digits with a small ConvNet and a kNN probe",
     )
     parser.add_argument(
@@ -102,12 +103,13 @@ def _eval_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--temperature", type=float, default=0.07, help="kNN vote temperature")
     parser.add_argument("--C", type=float, default=1.0, help="inverse L2 strength of the probe")
-    parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
-    parser.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs")
+    parser.add_argument("--batch-size", type=positive_int, default=256,
+                        help="images per forward pass")  # fmt: skip
+    parser.add_argument("--epochs", type=positive_int, default=10, help="fine-tuning epochs")
     parser.add_argument("--lr", type=float, default=1e-3, help="fine-tuning LR of the head")
     parser.add_argument("--encoder-lr-scale", type=float, default=0.1,
                         help="fine-tuning LR of the encoder relative to the head's")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help="fine-tuning seed")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="fine-tuning seed")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from molssl.config import ConfigError, load_yaml
+from molssl.config import ConfigError, did_you_mean, load_yaml
 from molssl.contrastive.trainer_config import TrainerConfig
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "EvalConfig",
     "ImagePretrainConfig",
     "InpaintingConfig",
+    "METHOD_NAMES",
     "JigsawConfig",
     "ProbeConfig",
     "RelPatchConfig",
@@ -36,6 +37,11 @@ __all__ = [
     "default_config",
     "load_pretrain_config",
 ]
+
+METHOD_NAMES = ("simclr", "rotation", "relpatch", "jigsaw", "inpainting", "colorization")
+"""The methods of :data:`imagessl.methods.METHODS`, known without importing torch (``--help``)."""
+CONTRASTIVE_METHODS = ("simclr",)
+"""Methods whose loss contrasts the samples of a batch (they need two or more per batch)."""
 
 
 @dataclass
@@ -264,6 +270,18 @@ def default_config(method: str = "simclr") -> ImagePretrainConfig:
     cfg = ImagePretrainConfig(method=method)
     cfg.trainer.epochs = QUICK_EPOCHS.get(method, cfg.trainer.epochs)
     return cfg
+
+    def __post_init__(self) -> None:
+        if self.method not in METHOD_NAMES:
+            raise ConfigError(
+                f"unknown method {self.method!r}{did_you_mean(self.method, METHOD_NAMES)}; "
+                f"choose one of {', '.join(METHOD_NAMES)} (--method)"
+            )
+        if self.method in CONTRASTIVE_METHODS and self.trainer.batch_size < 2:
+            raise ConfigError(
+                f"--batch-size {self.trainer.batch_size}: {self.method} contrasts the images of "
+                "a batch and needs at least 2 per batch; use --batch-size 2 or more"
+            )
 
 
 @dataclass

@@ -11,7 +11,13 @@ import sys
 from typing import Any
 
 from molssl import __version__
-from molssl.contrastive.commands import CommandLine, add_run_arguments, run_overrides
+from molssl.contrastive.commands import (
+    CommandLine,
+    add_run_arguments,
+    non_negative_int,
+    positive_int,
+    run_overrides,
+)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -48,9 +54,9 @@ def _demo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--smiles", default=None, help="pretraining corpus (default: RDKit's bundled first_5K.smi)"
     )
-    parser.add_argument("--workers", type=int, default=1, help="featurization processes")
-    parser.add_argument("--pretrain-steps", type=int, default=60, help="pretraining steps")
-    parser.add_argument("--finetune-epochs", type=int, default=5, help="benchmark epochs")
+    parser.add_argument("--workers", type=positive_int, default=1, help="featurization processes")
+    parser.add_argument("--pretrain-steps", type=positive_int, default=60, help="pretraining steps")
+    parser.add_argument("--finetune-epochs", type=positive_int, default=5, help="benchmark epochs")
     parser.add_argument("--data-dir", default=None, help="where to look for BBBP first")
 
 
@@ -93,8 +99,9 @@ def _featurize_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="SMILES corpus: .smi/.txt/.csv, optionally .gz")
     parser.add_argument("-o", "--output", required=True, help="graph store directory")
     parser.add_argument("--smiles-col", default=None, help="SMILES column of a CSV input")
-    parser.add_argument("--workers", type=int, default=1, help="featurization processes")
-    parser.add_argument("--shard-size", type=int, default=100_000, help="molecules per shard")
+    parser.add_argument("--workers", type=positive_int, default=1, help="featurization processes")
+    parser.add_argument("--shard-size", type=positive_int, default=100_000,
+                        help="molecules per shard")  # fmt: skip
     parser.add_argument("--featurizer", default="molclr", help="featurizer scheme (molclr or rich)")
     parser.add_argument(
         "--hydrogens", default="implicit", help="hydrogen policy: implicit or explicit"
@@ -177,9 +184,10 @@ def _embed_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, help="SMILES: .smi/.txt/.csv, optionally .gz")
     parser.add_argument("-o", "--output", required=True, help="embeddings: .npy, .csv or .parquet")
     parser.add_argument("--smiles-col", default=None, help="SMILES column of a CSV input")
-    parser.add_argument("--batch-size", type=int, default=256, help="molecules per forward pass")
-    parser.add_argument("--workers", type=int, default=1, help="featurization processes")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--batch-size", type=positive_int, default=256,
+                        help="molecules per forward pass")  # fmt: skip
+    parser.add_argument("--workers", type=positive_int, default=1, help="featurization processes")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
 
 
 @command("embed", "graph embeddings h of a pretrained encoder for a SMILES file", _embed_args)
@@ -227,8 +235,8 @@ def _finetune_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="random | ckpt:PATH (or PATH) | molclr-gcn:PATH | molclr-gin:PATH",
     )
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--seed", type=non_negative_int, default=None)
+    parser.add_argument("--epochs", type=positive_int, default=None)
     parser.add_argument("--protocol", choices=["joint", "molclr"], default=None)
     parser.add_argument("--split", choices=["scaffold", "random_scaffold", "random"], default=None)
     parser.add_argument("--out", default=None,

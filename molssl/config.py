@@ -9,9 +9,10 @@ with ``--set section.field=value``.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -22,6 +23,15 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """A configuration value or key is invalid."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the closest of ``choices`` to ``name``, else ``""``.
+
+    Used by every "unknown name" message (``--task``, ``--method``, ``--set`` keys, registries).
+    """
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
@@ -122,7 +132,8 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, where: str = "") -> T:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(
-            f"{where or cls.__name__}: unknown key(s) {unknown}; valid keys are {sorted(fields)}"
+            f"{where or cls.__name__}: unknown key(s) {unknown}"
+            f"{did_you_mean(unknown[0], fields)}; valid keys are {sorted(fields)}"
         )
     kwargs = {
         name: _coerce(data[name], hints[name], f"{where + '.' if where else ''}{name}")
@@ -131,7 +142,9 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, where: str = "") -> T:
     }
     try:
         return cls(**kwargs)
-    except TypeError as err:
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:  # range checks of __post_init__
         raise ConfigError(f"{where or cls.__name__}: {err}") from err
 
 
@@ -153,7 +166,10 @@ def load_yaml(cls: type[T], path: str | Path) -> T:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML ({_one_line(err)}); fix the file") from err
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
     try:
@@ -174,18 +190,40 @@ def apply_overrides(cfg: T, overrides: Mapping[str, Any]) -> T:
     """
     data = to_dict(cfg)
     for dotted, value in overrides.items():
-        if isinstance(value, str):
-            value = yaml.safe_load(value) if value.strip() else value
+        if isinstance(value, str) and value.strip():
+            try:
+                value = yaml.safe_load(value)
+            except yaml.YAMLError as err:
+                raise ConfigError(
+                    f"--set {dotted}={value}: the value is not valid YAML ({_one_line(err)}); "
+                    "quote it, e.g. --set 'key=\"text\"'"
+                ) from err
         node = data
         parts = dotted.split(".")
-        for part in parts[:-1]:
+        for depth, part in enumerate(parts):
             if not isinstance(node, dict) or part not in node:
-                raise ConfigError(f"override {dotted!r}: unknown section {part!r}")
-            node = node[part]
-        if not isinstance(node, dict) or parts[-1] not in node:
-            raise ConfigError(f"override {dotted!r}: unknown key {parts[-1]!r}")
+                known = _dotted_keys(data) if isinstance(node, dict) else []
+                what = "section" if depth < len(parts) - 1 else "key"
+                raise ConfigError(
+                    f"--set {dotted}: unknown {what} {part!r}{did_you_mean(dotted, known)}"
+                )
+            if depth < len(parts) - 1:
+                node = node[part]
         node[parts[-1]] = value
     return from_dict(type(cfg), data)
+
+
+def _dotted_keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in data.items():
+        keys.append(prefix + key)
+        if isinstance(value, Mapping):
+            keys += _dotted_keys(value, f"{prefix}{key}.")
+    return keys
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())
 
 
 def parse_set_arguments(items: Sequence[str] | None) -> dict[str, str]:

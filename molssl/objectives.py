@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 
 from molssl.augment import TwoViewTransform, build_augmentation
+from molssl.config import ConfigError, did_you_mean
 from molssl.contrastive.distributed import gather_with_grad, is_dist_initialized, world_size
 from molssl.contrastive.fragment import FragmentContrastLoss
 from molssl.contrastive.losses import NTXentLoss, tanimoto_similarity, tanimoto_weights
@@ -67,6 +68,30 @@ class ObjectiveConfig:
     final_momentum: float | None = None
     queue_size: int = 4096
     predictor_hidden: int = 512
+
+    def __post_init__(self) -> None:
+        if self.name not in OBJECTIVES:
+            raise ConfigError(
+                f"objective.name {self.name!r} is unknown{did_you_mean(self.name, OBJECTIVES)}; "
+                f"choose one of {', '.join(OBJECTIVES)}"
+            )
+        if not self.temperature > 0:
+            raise ConfigError(
+                f"objective.temperature must be > 0 (NT-Xent divides by it), got "
+                f"{self.temperature}; MolCLR uses 0.1"
+            )
+        for name in ("lambda_1", "lambda_2"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"objective.{name} must be >= 0 or null, got {value}")
+
+    def resolved(self) -> tuple[float, float]:
+        """``(lambda_1, lambda_2)`` with the preset's values where the config leaves None."""
+        preset = _PRESETS.get(self.name) or MOMENTUM_PRESETS[self.name]
+        return (
+            preset.get("lambda_1", 0.0) if self.lambda_1 is None else self.lambda_1,
+            preset.get("lambda_2", 0.0) if self.lambda_2 is None else self.lambda_2,
+        )
 
 
 _PRESETS: dict[str, dict[str, float]] = {
@@ -181,20 +206,24 @@ def build_objective(
         mask_atom: The featurizer's mask row, given to the augmentations.
 
     Raises:
-        ValueError: Unknown objective name, or a setting the objective does not use.
+        molssl.config.ConfigError: Unknown objective name (a ``ValueError``).
+        ValueError: A setting the objective does not use.
     """
     if config.name not in OBJECTIVES:
-        raise ValueError(f"unknown objective {config.name!r}; choose from {list(OBJECTIVES)}")
+        raise ConfigError(
+            f"unknown objective {config.name!r}{did_you_mean(config.name, OBJECTIVES)}; "
+            f"choose from {list(OBJECTIVES)}"
+        )
     defaults: dict[str, Any] = {} if mask_atom is None else {"mask_atom": tuple(mask_atom)}
     augmentation = build_augmentation(config.augmentation, **defaults)
     if config.name in MOMENTUM_PRESETS:
         return _build_momentum(config, TwoViewTransform(augmentation))
-    preset = _PRESETS[config.name]
+    lambda_1, lambda_2 = config.resolved()
     return ContrastiveObjective(
         TwoViewTransform(augmentation),
         NTXentLoss(config.temperature, gather_distributed=config.gather_distributed),
-        lambda_1=preset["lambda_1"] if config.lambda_1 is None else config.lambda_1,
-        lambda_2=preset["lambda_2"] if config.lambda_2 is None else config.lambda_2,
+        lambda_1=lambda_1,
+        lambda_2=lambda_2,
     )
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from torch.utils.data import Subset
 from torch_geometric.data import Batch
 
-from molssl.config import from_dict, load_yaml, to_dict
+from molssl.config import ConfigError, from_dict, load_yaml, to_dict
 from molssl.contrastive.seed import seed_everything
 from molssl.contrastive.trainer import Trainer, TrainerConfig, TrainResult
 from molssl.models import EncoderConfig, MolEncoder
@@ -68,6 +68,14 @@ class PretrainConfig:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+
+    def __post_init__(self) -> None:
+        if self.trainer.batch_size < 2:
+            raise ConfigError(
+                f"--batch-size {self.trainer.batch_size}: contrastive pretraining needs at least "
+                "2 molecules per batch (the others in the batch are each one's negatives); use "
+                "--batch-size 2 or more"
+            )
 
 
 def load_pretrain_config(path: str | Path) -> PretrainConfig:
@@ -129,9 +137,11 @@ def pretrain(config: PretrainConfig) -> TrainResult:
         FileNotFoundError: The data path does not exist.
         molssl.store.StoreError: The store is incomplete or belongs to another source.
     """
+    from molssl.contrastive.devices import check_device
     from molssl.featurize import featurizer_from_dict
 
     tcfg = config.trainer
+    check_device(tcfg.device, flag="--device")
     if int(os.environ.get("RANK", "0")) == 0:
         store = open_store(config.data, tcfg.out_dir, progress=tcfg.progress)
     else:
@@ -140,10 +150,12 @@ def pretrain(config: PretrainConfig) -> TrainResult:
     n = len(store) if config.data.limit is None else min(len(store), config.data.limit)
     train_idx, valid_idx = split_store(n, config.data.valid_size, tcfg.seed)
     if len(train_idx) < tcfg.batch_size and tcfg.drop_last:
-        raise ValueError(
-            f"only {len(train_idx)} training molecules for batch size {tcfg.batch_size} with "
-            "drop_last; lower --batch-size or give more data."
+        raise ConfigError(
+            f"--batch-size {tcfg.batch_size} is larger than the {len(train_idx)} training "
+            f"molecules of {store.path} (after holding out {len(valid_idx)} for validation); "
+            "lower --batch-size or give more data"
         )
+    _check_extras(config.objective, store)
     encoder_cfg = config.encoder
     if tuple(encoder_cfg.atom_feature_sizes) != tuple(featurizer.atom_feature_sizes) or tuple(
         encoder_cfg.bond_feature_sizes
@@ -191,6 +203,26 @@ def pretrain(config: PretrainConfig) -> TrainResult:
         probe=probe,
     )
     return trainer.fit()
+
+
+def _check_extras(objective: ObjectiveConfig, store) -> None:
+    """Refuse an objective whose losses need per-molecule extras the store was built without."""
+    lambda_1, lambda_2 = objective.resolved()
+    feats = store.featurizer_config
+    missing = [
+        what
+        for what, needed, key in (
+            ("fingerprints (objective.lambda_1 > 0)", lambda_1 > 0, "fingerprint"),
+            ("BRICS fragments (objective.lambda_2 > 0)", lambda_2 > 0, "fragments"),
+        )
+        if needed and not feats.get(key)
+    ]
+    if missing:
+        raise ConfigError(
+            f"objective {objective.name!r} needs {' and '.join(missing)}, but the store "
+            f"{store.path} was built without them (molssl featurize --no-extras); rebuild it "
+            "without --no-extras, or use --set objective.name=molclr"
+        )
 
 
 def _wait_for_store(data: DataConfig, out_dir: str | Path, poll_s: float = 2.0):

@@ -77,15 +77,16 @@ def _init_worker(featurizer_config: dict) -> None:
 
 def _featurize_chunk(rows: list[tuple[int, str]]) -> tuple[dict, list[tuple[int, str, str]]]:
     """Featurize ``(row, smiles)`` pairs into packed arrays; failures are returned, never raised."""
-    from molssl.featurize import InvalidSmilesError
+    from molssl.featurize import InvalidSmilesError, quiet_rdkit_log
 
     graphs, kept, failures = [], [], []
-    for row, smiles in rows:
-        try:
-            graphs.append(_WORKER_FEATURIZER(smiles))
-            kept.append(row)
-        except InvalidSmilesError as err:
-            failures.append((row, smiles, err.reason if hasattr(err, "reason") else str(err)))
+    with quiet_rdkit_log():  # the reasons go to failures.csv, not raw onto stderr
+        for row, smiles in rows:
+            try:
+                graphs.append(_WORKER_FEATURIZER(smiles))
+                kept.append(row)
+            except InvalidSmilesError as err:
+                failures.append((row, smiles, err.reason if hasattr(err, "reason") else str(err)))
     return _pack(graphs, kept), failures
 
 

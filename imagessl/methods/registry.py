@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from imagessl.encoders import ImageEncoder
 from imagessl.transforms import Normalize
+from molssl.config import did_you_mean
 
 __all__ = [
     "METHODS",
@@ -97,7 +98,7 @@ def get_method(name: str) -> Method:
         return METHODS[name]
     except KeyError:
         raise UnknownMethodError(
-            f"unknown method {name!r}; choose one of {sorted(METHODS)}"
+            f"unknown method {name!r}{did_you_mean(name, METHODS)}; choose one of {sorted(METHODS)}"
         ) from None
 
 

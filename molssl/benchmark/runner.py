@@ -31,7 +31,7 @@ from typing import Any, Literal
 from molssl.benchmark.baselines import ecfp_rf
 from molssl.benchmark.ledger import append_row, finished_cells, read_ledger
 from molssl.benchmark.tuning import record_searches, searched_config
-from molssl.config import ConfigError, apply_overrides, save_yaml, to_dict
+from molssl.config import ConfigError, apply_overrides, did_you_mean, save_yaml, to_dict
 from molssl.data import dataset_names, get_dataset_spec
 from molssl.finetune import (
     FinetuneConfig,
@@ -238,7 +238,10 @@ def parse_method(text: str) -> Method:
     if kind not in METHODS and Path(spec).is_file():  # a bare path means ckpt:PATH
         kind, arg = "ckpt", spec
     if kind not in METHODS:
-        raise ConfigError(f"unknown method {text!r}; kinds: {sorted(METHODS)} (ckpt:PATH, ...)")
+        raise ConfigError(
+            f"unknown method {text!r}{did_you_mean(kind, METHODS)}; kinds: {sorted(METHODS)} "
+            "(ckpt:PATH, ...)"
+        )
     if kind in _NEEDS_PATH and not arg:
         raise ConfigError(f"method {text!r} needs a path: {kind}:PATH")
     return Method(label.strip(), kind, arg or None)

@@ -5,74 +5,65 @@ MoCo's queue InfoNCE, SwAV's swapped prediction with Sinkhorn-Knopp, CPC's InfoN
 predicted latents), momentum target networks, a feature queue with extras, the autograd-aware
 distributed gather, projection and prediction heads, and the generic training loop
 (checkpoints, resume, DDP, logging).
+
+The names below are imported on first access, so that importing a light submodule (such as
+:mod:`molssl.contrastive.commands`, which every ``--help`` needs) does not import torch.
 """
 
-from molssl.contrastive.bootstrap import NegativeCosineLoss
-from molssl.contrastive.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from molssl.contrastive.distributed import (
-    gather_sizes,
-    gather_with_grad,
-    is_dist_initialized,
-    rank,
-    world_size,
-)
-from molssl.contrastive.fragment import FragmentContrastLoss, fragment_pool
-from molssl.contrastive.heads import PredictionHead, ProjectionHead
-from molssl.contrastive.infonce import CPCLoss, MoCoLoss
-from molssl.contrastive.losses import (
-    LOSSES,
-    NTXentLoss,
-    build_loss,
-    tanimoto_similarity,
-    tanimoto_weights,
-)
-from molssl.contrastive.momentum import (
-    MomentumModel,
-    MomentumNetwork,
-    MomentumOutput,
-    cosine_momentum,
-    ema_update_,
-)
-from molssl.contrastive.queue import FeatureQueue
-from molssl.contrastive.schedule import build_scheduler, molclr_lr
-from molssl.contrastive.seed import seed_everything
-from molssl.contrastive.swav import SwAVLoss, SwAVPrototypes, sinkhorn_knopp
-from molssl.contrastive.trainer import Trainer, TrainerConfig, TrainResult
+from __future__ import annotations
 
-__all__ = [
-    "CPCLoss",
-    "CheckpointError",
-    "FeatureQueue",
-    "MoCoLoss",
-    "MomentumModel",
-    "MomentumNetwork",
-    "MomentumOutput",
-    "NegativeCosineLoss",
-    "PredictionHead",
-    "SwAVLoss",
-    "SwAVPrototypes",
-    "cosine_momentum",
-    "ema_update_",
-    "sinkhorn_knopp",
-    "FragmentContrastLoss",
-    "TrainResult",
-    "Trainer",
-    "TrainerConfig",
-    "build_scheduler",
-    "fragment_pool",
-    "load_checkpoint",
-    "molclr_lr",
-    "save_checkpoint",
-    "seed_everything",
-    "LOSSES",
-    "NTXentLoss",
-    "ProjectionHead",
-    "build_loss",
-    "gather_sizes",
-    "gather_with_grad",
-    "is_dist_initialized",
-    "rank",
-    "tanimoto_similarity",
-    "tanimoto_weights",
-    "world_size",
-]
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "NegativeCosineLoss": "bootstrap",
+    "CheckpointError": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "gather_sizes": "distributed",
+    "gather_with_grad": "distributed",
+    "is_dist_initialized": "distributed",
+    "rank": "distributed",
+    "world_size": "distributed",
+    "FragmentContrastLoss": "fragment",
+    "fragment_pool": "fragment",
+    "PredictionHead": "heads",
+    "ProjectionHead": "heads",
+    "CPCLoss": "infonce",
+    "MoCoLoss": "infonce",
+    "LOSSES": "losses",
+    "NTXentLoss": "losses",
+    "build_loss": "losses",
+    "tanimoto_similarity": "losses",
+    "tanimoto_weights": "losses",
+    "MomentumModel": "momentum",
+    "MomentumNetwork": "momentum",
+    "MomentumOutput": "momentum",
+    "cosine_momentum": "momentum",
+    "ema_update_": "momentum",
+    "FeatureQueue": "queue",
+    "build_scheduler": "schedule",
+    "molclr_lr": "schedule",
+    "seed_everything": "seed",
+    "SwAVLoss": "swav",
+    "SwAVPrototypes": "swav",
+    "sinkhorn_knopp": "swav",
+    "Trainer": "trainer",
+    "TrainerConfig": "trainer_config",
+    "TrainResult": "trainer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'molssl.contrastive' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"molssl.contrastive.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -22,15 +22,11 @@ Everything in it is a tensor, a number, a string, None or a list/dict of those, 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import pickle
 import platform
 import random
-import struct
-import tempfile
-import zipfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
 from enum import Enum
@@ -40,12 +36,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from molssl.contrastive.atomic import atomic_open
+
 __all__ = [
     "FORMAT_VERSION",
     "CheckpointError",
     "capture_rng_state",
     "library_versions",
     "load_checkpoint",
+    "check_weight_shapes",
+    "read_torch_file",
     "restore_rng_state",
     "save_checkpoint",
     "to_plain",
@@ -246,34 +246,56 @@ def save_checkpoint(
         **to_plain(dict(metadata or {})),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_dir(path.parent)
+    with atomic_open(path, "wb") as handle:
+        torch.save(payload, handle)
     logger.debug("saved checkpoint %s (step %d)", path, step)
     return path
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable; not supported on every platform/filesystem."""
+def read_torch_file(
+    path: str | os.PathLike[str],
+    map_location: str | torch.device | None = "cpu",
+    *,
+    fix: str = "use another checkpoint (e.g. best.pt)",
+) -> Any:
+    """``torch.load(path, weights_only=True)`` where any unreadable file is a :class:`CheckpointError`.
+
+    Random bytes, truncated archives, pickles of arbitrary objects and files of other programs
+    make ``torch.load`` raise a zoo of exceptions (``UnpicklingError``, ``UnicodeDecodeError``,
+    ``IndexError``, ``BadZipFile``, ...); all of them mean "not a file we can read". Nothing in
+    the file is executed (``weights_only=True``).
+
+    Args:
+        path: The file.
+        map_location: Where tensors are loaded (default ``"cpu"``).
+        fix: What the user should do instead, for the message.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        CheckpointError: If the file cannot be read as a weights-only torch file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist; check the path or out_dir")
     try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        with warnings.catch_warnings(record=True) as caught:  # re-emitted only for a good file
+            warnings.simplefilter("always")
+            obj = torch.load(path, map_location=map_location, weights_only=True)
+        for warning in caught:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+        return obj
+    except MemoryError as exc:
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: it claims more memory than there is; {fix}"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 (any failure to parse an untrusted file)
+        reason = " ".join(str(exc).split())[:200]
+        raise CheckpointError(
+            f"cannot read checkpoint {path} ({type(exc).__name__}: {reason}); the file is "
+            f"corrupt, truncated or not a torch checkpoint -- {fix}"
+        ) from exc
 
 
 def load_checkpoint(
@@ -294,31 +316,57 @@ def load_checkpoint(
             ``format_version`` newer than this code understands.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist; check the path or out_dir")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (
-        RuntimeError,
-        EOFError,
-        OSError,
-        struct.error,
-        zipfile.BadZipFile,
-        pickle.UnpicklingError,
-    ) as exc:
-        raise CheckpointError(
-            f"cannot read checkpoint {path} ({type(exc).__name__}: {exc}); the file is corrupt, "
-            "truncated or not a torch checkpoint -- use another checkpoint (e.g. best.pt)"
-        ) from exc
+    ckpt = read_torch_file(path, map_location)
     if not isinstance(ckpt, dict) or "format_version" not in ckpt or "state_dict" not in ckpt:
         raise CheckpointError(
             f"{path} is not a molssl checkpoint (no format_version/state_dict keys); "
             "plain state_dicts must be loaded with torch.load directly"
         )
     version = ckpt["format_version"]
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has format_version {version!r}, newer than the supported {FORMAT_VERSION}; "
             "upgrade molssl to read it"
         )
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CheckpointError(
+            f"{path} has format_version {version!r}, which no molssl writes (versions start at "
+            "1); the file is damaged or not a molssl checkpoint"
+        )
+    if not isinstance(ckpt["state_dict"], Mapping):
+        raise CheckpointError(
+            f"{path}: its state_dict is a {type(ckpt['state_dict']).__name__}, not a mapping of "
+            "names to tensors; the file is damaged or not a molssl checkpoint"
+        )
     return ckpt
+
+
+def check_weight_shapes(
+    module: torch.nn.Module, state_dict: Mapping[str, Any], source: str, *, hint: str = ""
+) -> None:
+    """Refuse weights whose tensors have other shapes than ``module``'s, in one line.
+
+    ``load_state_dict`` reports shape mismatches as a page of ``size mismatch for ...`` lines
+    (also with ``strict=False``); this names the first one, how many there are and the fix.
+
+    Args:
+        module: The model the weights are meant for.
+        state_dict: The weights (keys already mapped to ``module``'s names).
+        source: Where the weights come from (a path), for the message.
+        hint: Appended to the message, e.g. which featurizer the model was built for.
+
+    Raises:
+        CheckpointError: If any tensor present in both has a different shape.
+    """
+    own = module.state_dict()
+    bad = [
+        (key, list(value.shape), list(own[key].shape))
+        for key, value in state_dict.items()
+        if key in own and isinstance(value, torch.Tensor) and value.shape != own[key].shape
+    ]
+    if bad:
+        key, theirs, ours = bad[0]
+        raise CheckpointError(
+            f"the weights in {source} do not fit the model: {key} is {theirs} there but {ours} "
+            f"here ({len(bad)} of {len(own)} tensors differ){hint}"
+        )

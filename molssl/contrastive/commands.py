@@ -1,7 +1,10 @@
 """A small argparse front end shared by the ``molssl`` and ``imagessl`` command lines.
 
 Subcommands register with a decorator; the errors a user can cause (bad input, bad config, a
-missing file) print one line and exit with status 2 instead of a traceback.
+missing file) print one line and exit with status 2 instead of a traceback. Parsing, ``--help``
+and usage errors import no torch: commands import their heavy modules when they run. A command
+with a ``--device`` flag has it checked (:func:`~molssl.contrastive.devices.check_device`)
+before it starts.
 """
 
 from __future__ import annotations
@@ -67,26 +70,67 @@ class CommandLine:
             level=logging.DEBUG if args.verbose else logging.INFO,
             format="%(levelname)s %(name)s: %(message)s",
         )
+        from molssl.config import ConfigError
+
         try:
+            if getattr(args, "device", None) is not None:
+                from molssl.contrastive.devices import check_device
+
+                check_device(args.device)
             return args.func(args)
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
-        except self.user_errors() as exc:
-            print(f"{self.prog} {args.command}: error: {exc}", file=sys.stderr)
+        except (ConfigError, *self.user_errors()) as exc:
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            print(f"{self.prog} {args.command}: error: {message}", file=sys.stderr)
             return 2
+
+
+def _bounded(kind: type, low: float, what: str) -> Callable[[str], int | float]:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+positive_int = _bounded(int, 1, "an integer >= 1")
+"""argparse ``type`` for counts that must be at least 1 (``--batch-size``, ``--epochs``)."""
+non_negative_int = _bounded(int, 0, "an integer >= 0")
+"""argparse ``type`` for counts that may be 0 (``--workers``, ``--seed``)."""
+
+
+def positive_float(text: str) -> float:
+    """argparse ``type`` for a number > 0 (``--lr``, ``--temperature``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, unit: str, set_example: str) -> None:
     """The flags every pretraining command shares (they map onto ``trainer.*`` and ``--set``)."""
     parser.add_argument("--out", default=None, help="output directory (trainer.out_dir)")
-    parser.add_argument("--epochs", type=int, default=None, help="planned epochs (LR schedule)")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
-    parser.add_argument("--batch-size", type=int, default=None, help=f"{unit} per step per process")
-    parser.add_argument("--lr", type=float, default=None, help="initial learning rate")
+    parser.add_argument("--epochs", type=positive_int, default=None,
+                        help="planned epochs (LR schedule)")  # fmt: skip
+    parser.add_argument("--max-steps", type=positive_int, default=None,
+                        help="stop after this many steps")  # fmt: skip
+    parser.add_argument("--batch-size", type=positive_int, default=None,
+                        help=f"{unit} per step per process")  # fmt: skip
+    parser.add_argument("--lr", type=positive_float, default=None, help="initial learning rate")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
-    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers")
-    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--workers", type=non_negative_int, default=None, help="DataLoader workers")
+    parser.add_argument("--seed", type=non_negative_int, default=None)
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     parser.add_argument(
         "--set",

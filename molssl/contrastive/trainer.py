@@ -28,10 +28,12 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from molssl.config import ConfigError
 from molssl.contrastive import trainer_dist
 from molssl.contrastive.allocator import keep_freed_memory
 from molssl.contrastive.checkpoint import (
     capture_rng_state,
+    check_weight_shapes,
     load_checkpoint,
     restore_rng_state,
     save_checkpoint,
@@ -253,11 +255,18 @@ class Trainer:
         ckpt = load_checkpoint(path, map_location="cpu")
         saved_spe = ckpt["trainer"]["steps_per_epoch"]
         if saved_spe != self.sampler.batches_per_epoch:
-            raise ValueError(
+            raise ConfigError(
                 f"{path} was written with {saved_spe} steps per epoch but this run has "
                 f"{self.sampler.batches_per_epoch} (dataset size, batch size or world size "
                 "changed); resume with the same data and batch size or start a new out_dir"
             )
+        check_weight_shapes(
+            self.model,
+            ckpt["state_dict"],
+            str(path),
+            hint="; the run was started with another model or featurizer: resume with the "
+            "same config and data, or start a new out_dir",
+        )
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["DEVICES", "TrainerConfig", "resolve_device"]
 
@@ -128,14 +129,18 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
     Raises:
         ValueError: If ``name`` is not one of :data:`DEVICES`.
-        RuntimeError: If ``"cuda"`` is requested but CUDA is not available.
+        molssl.contrastive.devices.DeviceError: If ``"cuda"`` is requested but CUDA is not
+            available.
     """
+    import torch
+
+    from molssl.contrastive.devices import check_device
+
     if name not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {name!r}")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("device='cuda' was requested but CUDA is not available; use 'cpu'")
+        check_device(name, flag="trainer.device")
         return torch.device("cuda", local_rank % torch.cuda.device_count())
     return torch.device("cpu")

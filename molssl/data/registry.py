@@ -214,9 +214,12 @@ def get_dataset_spec(name: str | DatasetSpec) -> DatasetSpec:
         return name
     key = _ALIASES.get(str(name).strip().lower())
     if key is None:
+        from molssl.config import did_you_mean
+
         aliases = sorted(a for a, k in _ALIASES.items() if a != k)
+        hint = did_you_mean(str(name).strip().lower(), _ALIASES)
         raise UnknownDatasetError(
-            f"Unknown dataset {name!r}. Valid names (case-insensitive): "
+            f"Unknown dataset {name!r}{hint}. Valid names (case-insensitive): "
             f"{', '.join(dataset_names())}; aliases: {', '.join(aliases)}."
         )
     return DATASETS[key]

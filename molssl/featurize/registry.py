@@ -40,8 +40,11 @@ class FeaturizerRegistry(Mapping[str, type[GraphFeaturizer]]):
         try:
             return self._classes[name]
         except KeyError:
+            from molssl.config import did_you_mean
+
             raise UnknownFeaturizerError(
-                f"unknown featurizer {name!r}; registered featurizers: {', '.join(self)}"
+                f"unknown featurizer {name!r}{did_you_mean(name, self)}; registered "
+                f"featurizers: {', '.join(self)}"
             ) from None
 
     def __iter__(self) -> Iterator[str]:

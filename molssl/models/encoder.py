@@ -117,6 +117,25 @@ class MolEncoder(nn.Module):
         """Build an encoder from its config."""
         return cls(**{k: getattr(config, k) for k in config.__dataclass_fields__})
 
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):  # noqa: ANN001, ANN201
+        """``nn.Module.load_state_dict`` that refuses weights of other shapes in one line.
+
+        Raises:
+            molssl.contrastive.checkpoint.CheckpointError: A tensor's shape differs from this
+                encoder's, e.g. weights trained with another featurizer or architecture.
+        """
+        from molssl.contrastive.checkpoint import check_weight_shapes
+
+        check_weight_shapes(
+            self,
+            state_dict,
+            "the given state_dict",
+            hint=f"; this encoder was built for atom feature sizes {list(self.config.atom_feature_sizes)} "
+            f"and bond feature sizes {list(self.config.bond_feature_sizes)}: load the weights with the "
+            "featurizer and encoder config their checkpoint records",
+        )
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
     def reset_parameters(self) -> None:
         """Re-initialise every parameter and BatchNorm statistic."""
         self.atom_encoder.reset_parameters()

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from molssl.contrastive.checkpoint import CheckpointError, read_torch_file
 from molssl.models.config import EncoderConfig, FeatureSizes
 from molssl.models.encoder import MolEncoder
 
@@ -94,10 +95,12 @@ def _unwrap(obj: object, path: str | PathLike[str]) -> Mapping[str, Tensor]:
             if isinstance(obj.get(wrapper), Mapping):
                 obj = obj[wrapper]
                 break
-    if not isinstance(obj, Mapping) or not all(isinstance(v, Tensor) for v in obj.values()):
-        raise TypeError(
-            f"{path} does not hold a state_dict (a mapping of tensors, possibly under "
-            "'state_dict' or 'model'); pass a MolCLR model.pth"
+    if not isinstance(obj, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()
+    ):
+        raise CheckpointError(
+            f"{path} does not hold a state_dict (a mapping of names to tensors, possibly under "
+            "'state_dict' or 'model'); pass the model.pth released with MolCLR"
         )
     return obj
 
@@ -106,8 +109,10 @@ def _pad_rows(state: dict[str, Tensor], key: str, rows: int, padded: list[str]) 
     table = state.get(key)
     if table is None or table.size(0) == rows:
         return
+    if table.dim() != 2:
+        raise CheckpointError(f"checkpoint table {key} has shape {list(table.shape)}, not 2-D")
     if table.size(0) > rows:
-        raise ValueError(
+        raise CheckpointError(
             f"checkpoint table {key} has {table.size(0)} rows but the featurizer vocabulary has "
             f"{rows}; use a featurizer whose feature sizes cover the checkpoint"
         )
@@ -145,26 +150,35 @@ def load_molclr_checkpoint(
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
-        TypeError: If the file does not hold a state_dict.
-        ValueError: If ``arch`` is unknown or does not match the checkpoint, the checkpoint
-            lacks the tensors the sizes are inferred from, or a checkpoint table is larger
-            than the featurizer vocabulary.
+        ValueError: If ``arch`` is unknown.
+        molssl.contrastive.checkpoint.CheckpointError: If the file is unreadable, holds no
+            state_dict, does not match ``arch``, lacks the tensors the sizes are inferred from,
+            or has weights that do not fit the featurizer (e.g. a table larger than its
+            vocabulary).
     """
     if arch not in _ARCH_MARKERS:
         raise ValueError(f"unknown arch {arch!r}; choose one of {sorted(_ARCH_MARKERS)}")
-    obj = torch.load(path, map_location=map_location, weights_only=True)
+    fix = "pass the model.pth released with MolCLR (see data/checkpoints/SOURCES.md)"
+    obj = read_torch_file(path, map_location, fix=fix)
     state = map_molclr_keys(_unwrap(obj, path))
     found = [name for name, marker in _ARCH_MARKERS.items() if marker in state]
     if found != [arch]:
-        raise ValueError(
+        other = f"molclr-{found[0]}:" if len(found) == 1 else None
+        raise CheckpointError(
             f"{path} looks like a {found or 'non-MolCLR'} checkpoint, not {arch!r}; "
-            "pass the matching arch"
+            + (f"write {other}{path}" if other else fix)
         )
     required = ["atom_encoder.embeddings.0.weight", "feat_lin.weight", "out_lin.2.weight"]
     if absent := [k for k in required if k not in state]:
-        raise ValueError(f"{path} lacks {absent}; it is not a complete MolCLR encoder checkpoint")
+        raise CheckpointError(
+            f"{path} lacks {absent}; it is not a complete MolCLR encoder checkpoint; {fix}"
+        )
+    if flat := [k for k in required if state[k].dim() != 2]:
+        raise CheckpointError(f"{path}: {flat} are not 2-D weight matrices; {fix}")
     sizes = featurizer if featurizer is not None else EncoderConfig()
     layers = {int(m.group(1)) for k in state if (m := re.match(r"^gnns\.(\d+)\.", k))}
+    if layers != set(range(len(layers))):
+        raise CheckpointError(f"{path}: layers {sorted(layers)} are not numbered 0..n-1; {fix}")
     cfg = EncoderConfig(
         conv=arch,
         num_layers=max(layers) + 1,

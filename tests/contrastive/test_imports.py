@@ -9,6 +9,7 @@ import sys
 def test_contrastive_imports_no_chemistry() -> None:
     code = (
         "import sys, molssl.contrastive; "
+        "from molssl.contrastive import *; "
         "bad = [m for m in sys.modules if m.split('.')[0] == 'rdkit' "
         "or m.startswith('molssl.featurize')]; "
         "assert not bad, bad"

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
+from molssl.contrastive.checkpoint import CheckpointError
 from molssl.featurize import MolGraphFeaturizer
 from molssl.models import EncoderConfig, MolEncoder, load_molclr_checkpoint
 from molssl.models.molclr import flush_subnormals_, map_molclr_keys
@@ -68,13 +69,13 @@ def test_loads_released_layout(released_style) -> None:
 def test_rejects_wrong_arch_and_non_state_dicts(released_style, tmp_path) -> None:
     arch, _, path = released_style
     other = {"gin": "gcn", "gcn": "gin"}[arch]
-    with pytest.raises(ValueError, match=f"not '{other}'"):
+    with pytest.raises(CheckpointError, match=f"not '{other}'; write molclr-{arch}:"):
         load_molclr_checkpoint(path, arch=other)
     with pytest.raises(ValueError, match="unknown arch"):
         load_molclr_checkpoint(path, arch="gat")
     bad = tmp_path / "bad.pth"
     torch.save([1, 2, 3], bad)
-    with pytest.raises(TypeError, match="state_dict"):
+    with pytest.raises(CheckpointError, match="state_dict"):
         load_molclr_checkpoint(bad, arch=arch)
 
 
