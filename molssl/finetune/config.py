@@ -133,16 +133,12 @@ def resolve_device(name: str) -> torch.device:
     """``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` as a device, checked up front.
 
     Raises:
-        ConfigError: An unknown name, or CUDA requested on a machine without it.
+        ConfigError: An unknown name, or CUDA requested on a machine without it
+            (:func:`molssl.contrastive.devices.check_device`, the check every command runs).
     """
-    text = str(name)
+    from molssl.contrastive.devices import check_device
+
+    text = check_device(name)
     if text == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if text != "cpu" and not text.startswith("cuda"):
-        raise ConfigError(f"unknown device {text!r}; use auto, cpu or cuda")
-    if text.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            f"device {text!r} was requested but CUDA is not available on this machine; "
-            "use --device cpu (or auto)"
-        )
     return torch.device(text)

@@ -185,7 +185,12 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> SavedMod
     if not isinstance(info, dict):
         raise _not_a_model(path, ckpt)
     version = info.get("format_version")
-    if not isinstance(version, int) or version > MODEL_FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFileError(
+            f"{path} has model format_version {version!r}, which no molssl writes (versions "
+            "start at 1); the file is damaged or not a fine-tuned molssl model"
+        )
+    if version > MODEL_FORMAT_VERSION:
         raise ModelFileError(
             f"{path} is a fine-tuned model of format_version {version!r}, newer than the "
             f"{MODEL_FORMAT_VERSION} this molssl reads; upgrade molssl to use it"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from molssl.config import ConfigError, from_dict
+from molssl.config import ConfigError, did_you_mean, from_dict
 from molssl.featurize import GraphFeaturizer, MolGraphFeaturizer, featurizer_from_dict
 from molssl.models.config import EncoderConfig
 from molssl.models.encoder import MolEncoder
@@ -105,7 +105,7 @@ def _random(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]
 
 
 def _ckpt(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]) -> LoadedEncoder:
-    from molssl.contrastive.checkpoint import CheckpointError, load_checkpoint
+    from molssl.contrastive.checkpoint import CheckpointError, check_weight_shapes, load_checkpoint
 
     del overrides
     path = _existing_path("ckpt", arg)
@@ -127,7 +127,10 @@ def _ckpt(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]) 
     if dropout is not None:
         cfg = replace(cfg, dropout=dropout)
     encoder = MolEncoder.from_config(cfg)
-    result = encoder.load_state_dict(_strip_prefixes(encoder_state_dict(ckpt)), strict=False)
+    state = _strip_prefixes(encoder_state_dict(ckpt))
+    check_weight_shapes(encoder, state, path, hint="; its config['encoder'] does not describe "
+                        "its weights: the file was edited or assembled from two runs")  # fmt: skip
+    result = encoder.load_state_dict(state, strict=False)
     missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
     _log_keys(path, missing, unexpected)
     logger.info("loaded pretrained encoder %s (%s)", path, cfg.conv)
@@ -156,7 +159,9 @@ def _existing_path(kind: str, arg: str | None) -> str:
     if not arg:
         raise ConfigError(f"weights {kind!r} need a path: write {kind}:PATH")
     if not Path(arg).is_file():
-        raise FileNotFoundError(f"checkpoint {arg} does not exist; give weights as {GRAMMAR}")
+        prefix, sep, _ = arg.partition(":")
+        hint = did_you_mean(prefix, LOADERS) if sep and kind == "ckpt" else ""
+        raise FileNotFoundError(f"checkpoint {arg} does not exist{hint}; give weights as {GRAMMAR}")
     return arg
 
 

@@ -125,6 +125,8 @@ def test_malformed_yaml_config_is_one_line(tmp_path, capsys) -> None:
         (["benchmark", "--tasks", "bbbp", "--methods", "random-init,ecfp-f"],
          "did you mean 'ecfp-rf'?"),
         (["featurize", "x.smi", "-o", "S", "--featurizer", "rihc"], "did you mean 'rich'?"),
+        (["finetune", "--task", "bbbp", "--init", "molclr-gnc:x.pth"],
+         "did you mean 'molclr-gcn'?"),
     ],
 )  # fmt: skip
 def test_molssl_usage_mistakes(argv, expected, tmp_path, capsys, monkeypatch) -> None:
