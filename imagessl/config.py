@@ -256,6 +256,18 @@ class ImagePretrainConfig:
     )
     probe: ProbeConfig = field(default_factory=ProbeConfig)
 
+    def __post_init__(self) -> None:
+        if self.method not in METHOD_NAMES:
+            raise ConfigError(
+                f"unknown method {self.method!r}{did_you_mean(self.method, METHOD_NAMES)}; "
+                f"choose one of {', '.join(METHOD_NAMES)} (--method)"
+            )
+        if self.method in CONTRASTIVE_METHODS and self.trainer.batch_size < 2:
+            raise ConfigError(
+                f"--batch-size {self.trainer.batch_size}: {self.method} contrasts the images of "
+                "a batch and needs at least 2 per batch; use --batch-size 2 or more"
+            )
+
 
 QUICK_EPOCHS: dict[str, int] = {"relpatch": 20, "jigsaw": 15}
 """Epochs of the embedded default per method (others: 10), so that each run of
@@ -270,18 +282,6 @@ def default_config(method: str = "simclr") -> ImagePretrainConfig:
     cfg = ImagePretrainConfig(method=method)
     cfg.trainer.epochs = QUICK_EPOCHS.get(method, cfg.trainer.epochs)
     return cfg
-
-    def __post_init__(self) -> None:
-        if self.method not in METHOD_NAMES:
-            raise ConfigError(
-                f"unknown method {self.method!r}{did_you_mean(self.method, METHOD_NAMES)}; "
-                f"choose one of {', '.join(METHOD_NAMES)} (--method)"
-            )
-        if self.method in CONTRASTIVE_METHODS and self.trainer.batch_size < 2:
-            raise ConfigError(
-                f"--batch-size {self.trainer.batch_size}: {self.method} contrasts the images of "
-                "a batch and needs at least 2 per batch; use --batch-size 2 or more"
-            )
 
 
 @dataclass

@@ -27,7 +27,11 @@ def shared_data() -> Path:
     """``../shared/data`` (or ``$MOLSSL_SHARED_DATA``); the test is skipped when it is absent."""
     path = _shared_data_dir()
     if path is None:
-        pytest.skip("../shared/data is absent (set MOLSSL_SHARED_DATA to run this test)")
+        looked = os.environ.get("MOLSSL_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data"
+        pytest.skip(
+            f"shared data folder {looked} is absent: set MOLSSL_SHARED_DATA to a folder holding "
+            "moleculenet/ and checkpoints/molclr_gcn.pth (README: Tests that skip)"
+        )
     return path
 
 
@@ -35,7 +39,7 @@ def shared_data() -> Path:
 def moleculenet_dir(shared_data: Path) -> Path:
     path = shared_data / "moleculenet"
     if not path.is_dir():
-        pytest.skip(f"{path} is absent")
+        pytest.skip(f"{path} is absent: MOLSSL_SHARED_DATA must hold moleculenet/ (data/README.md)")
     return path
 
 

@@ -54,7 +54,11 @@ def _load_parseable(path: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def deepchem():
     with rdBase.BlockLogs():
-        return pytest.importorskip("deepchem", reason="deepchem is needed for the parity test")
+        return pytest.importorskip(
+            "deepchem",
+            reason="deepchem (a dependency: pip install -c constraints.txt -e .) is "
+            "needed for the parity test",
+        )
 
 
 def _assert_deepchem_parity(deepchem, smiles: list[str]) -> None:

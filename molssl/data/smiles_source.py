@@ -17,6 +17,7 @@ import csv
 import gzip
 import io
 import logging
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -116,9 +117,18 @@ class SmilesSource:
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
         records = self._iter_smi() if self.fmt == "smi" else self._iter_csv()
-        for index, smiles in records:
-            if smiles and index % self.num_shards == self.shard_id:
-                yield index, smiles
+        index = -1
+        try:
+            for index, smiles in records:
+                if smiles and index % self.num_shards == self.shard_id:
+                    yield index, smiles
+        except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError) as err:
+            where = f"after row {index}" if index >= 0 else "before its first row"
+            raise DataFormatError(
+                f"{self.path} cannot be read {where} ({type(err).__name__}: "
+                f"{' '.join(str(err).split())[:160]}); the file is truncated, damaged or not "
+                "UTF-8 text -- download or copy it again (`gzip -t` checks a .gz)"
+            ) from err
 
     def _iter_smi(self) -> Iterator[tuple[int, str]]:
         with _open_text(self.path) as handle:

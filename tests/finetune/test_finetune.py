@@ -154,7 +154,7 @@ def test_csv_without_task_type_is_a_config_error(tmp_path):
 def test_molclr_gcn_init_loads_every_encoder_key(shared_data):
     path = shared_data / "checkpoints" / "molclr_gcn.pth"
     if not path.is_file():
-        pytest.skip(f"{path} is absent")
+        pytest.skip(f"{path} is absent: MolCLR's released GCN weights (README: Tests that skip)")
     loaded = load_pretrained(f"molclr-gcn:{path}", dropout=0.3)
     assert loaded.missing_keys == [] and loaded.unexpected_keys == []
     assert loaded.encoder.config.conv == "gcn" and loaded.encoder.config.dropout == 0.3

@@ -77,5 +77,7 @@ def test_cli_finetune_protocol(
     result = json.loads(capsys.readouterr().out)
     assert result["protocol"] == "finetune" and result["num_train"] == 512
     assert result["accuracy"] > 0.25, result  # 80 steps on 512 images; chance 0.1 (sd 0.016)
-    assert main(["eval", "--checkpoint", ckpt, "--protocol", "finetune", "--epochs", "0"]) == 2
-    assert "finetune_epochs must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # a usage error, named by its flag
+        main(["eval", "--checkpoint", ckpt, "--protocol", "finetune", "--epochs", "0"])
+    assert exit_info.value.code == 2
+    assert "argument --epochs: expected an integer >= 1" in capsys.readouterr().err

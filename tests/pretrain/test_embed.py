@@ -130,7 +130,7 @@ def test_molclr_release_through_spec(shared_data: Path) -> None:
     ckpt = shared_data / "checkpoints" / "molclr_gcn.pth"
     ref_path = shared_data / "checkpoints" / "molclr_gcn_reference.npz"
     if not ckpt.is_file() or not ref_path.is_file():
-        pytest.skip(f"{ckpt} or its reference outputs are absent")
+        pytest.skip(f"{ckpt} or {ref_path.name} beside it is absent (README: Tests that skip)")
     ref = np.load(ref_path, allow_pickle=False)
     smiles = [str(s) for s in ref["smiles"][:64]]
     loaded = load_pretrained(f"molclr-gcn:{ckpt}")

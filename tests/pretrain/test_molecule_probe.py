@@ -37,7 +37,7 @@ def test_auto_task_is_bbbp_when_found() -> None:
     try:
         locate_dataset_file("bbbp", download=False)
     except DatasetNotFoundError:
-        pytest.skip("BBBP.csv not found locally (set MOLSSL_DATA_DIR)")
+        pytest.skip("BBBP.csv not found: set MOLSSL_DATA_DIR to a folder holding BBBP.csv")
     description, smiles, y, task_type = probe_task(ProbeConfig())
     assert description.startswith("BBBP") and task_type == "classification"
     assert set(y.tolist()) == {0.0, 1.0} and len(smiles) == len(y)

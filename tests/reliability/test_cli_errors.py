@@ -125,7 +125,7 @@ def test_malformed_yaml_config_is_one_line(tmp_path, capsys) -> None:
         (["benchmark", "--tasks", "bbbp", "--methods", "random-init,ecfp-f"],
          "did you mean 'ecfp-rf'?"),
         (["featurize", "x.smi", "-o", "S", "--featurizer", "rihc"], "did you mean 'rich'?"),
-        (["finetune", "--task", "bbbp", "--init", "molclr-gnc:x.pth"],
+        (["finetune", "--task", "bbbp", "--init", "molclr-gcm:x.pth"],
          "did you mean 'molclr-gcn'?"),
     ],
 )  # fmt: skip
@@ -152,7 +152,27 @@ def test_molssl_usage_mistakes(argv, expected, tmp_path, capsys, monkeypatch) ->
 def test_imagessl_usage_mistakes(argv, expected, tmp_path, capsys) -> None:
     from imagessl.cli import main
 
-    code, line = run_cli(main, [*argv, "--out", str(tmp_path)] if argv[0] == "pretrain" else argv,
-                         capsys)  # fmt: skip
+    if argv[0] == "pretrain":  # should it start anyway, one step on a tiny encoder
+        argv = [*argv, "--out", str(tmp_path), "--max-steps", "1", "--device", "cpu",
+                "--set", "encoder.name=convnet", "--set", "encoder.width=4"]  # fmt: skip
+    code, line = run_cli(main, argv, capsys)
     assert code == 2 and expected in line, line
     assert not (tmp_path / "last.pt").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not-gzip", "not-utf8"])
+def test_damaged_gz_corpus_is_one_line(damage: str, corpus: Path, tmp_path: Path, capsys) -> None:
+    import gzip
+
+    from molssl.cli import main
+
+    data = gzip.compress(corpus.read_bytes() * 20)
+    bad = tmp_path / "corpus.smi.gz"
+    if damage == "truncated":
+        bad.write_bytes(data[: len(data) // 2])
+    elif damage == "not-gzip":
+        bad.write_bytes(b"plain text, not gzip\n")
+    else:
+        bad.write_bytes(gzip.compress(b"CCO\n\xff\xfe\n"))
+    code, line = run_cli(main, ["featurize", str(bad), "-o", str(tmp_path / "store")], capsys)
+    assert code == 2 and line.startswith(f"molssl featurize: error: {bad} cannot be read"), line
