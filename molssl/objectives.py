@@ -72,8 +72,8 @@ class ObjectiveConfig:
     def __post_init__(self) -> None:
         if self.name not in OBJECTIVES:
             raise ConfigError(
-                f"objective.name {self.name!r} is unknown{did_you_mean(self.name, OBJECTIVES)}; "
-                f"choose one of {', '.join(OBJECTIVES)}"
+                f"unknown objective {self.name!r}{did_you_mean(self.name, OBJECTIVES)} "
+                f"(objective.name); choose one of {', '.join(OBJECTIVES)}"
             )
         if not self.temperature > 0:
             raise ConfigError(
