@@ -1,4 +1,4 @@
-"""Frozen-feature accuracy of every imagessl method on CIFAR-10, and SimCLR CPU throughput.
+"""Frozen-feature accuracy of every imagessl method on CIFAR-10, and each method's CPU throughput.
 
 For each seed and method: pretrain on (a subset of) CIFAR-10 train for a bounded budget of
 optimizer steps (``--max-steps``, optionally also a wall-clock cap ``--budget-minutes``), then
@@ -7,10 +7,12 @@ and report linear-probe (standardised features + logistic regression) and kNN (k
 T=0.07) top-1 accuracy, and with ``--protocols linear,knn,finetune`` also the accuracy after
 fine-tuning the encoder with a linear head on the probe-train images (``--finetune-epochs``).
 Baselines: the same encoder at random initialisation (per seed) and raw pixels (standardised,
-flattened; not fine-tuned). Separately: images/s of the SimCLR training step (two views,
-forward, backward, Adam step) at ``--throughput-batch`` (default 256) on the CPU, with freed
-memory kept in the process as the trainer does on CPU
-(:func:`molssl.contrastive.allocator.keep_freed_memory`; ``--system-malloc`` measures without).
+flattened; not fine-tuned). Methods: the six of the original comparison and CPC v2, MoCo v2,
+BYOL and SwAV (CPC's patch encoder is the same backbone with layer norm). Separately: images/s of
+each method's training step (augmentation, forward, backward, Adam step, target update) at
+``--throughput-batch`` (default 256) on the CPU, with freed memory kept in the process as the
+trainer does on CPU (:func:`molssl.contrastive.allocator.keep_freed_memory`;
+``--system-malloc`` measures without).
 
 Run it as a module from the repository root (as a script, its file name would shadow the
 ``imagessl`` package). The run recorded in RESULTS.md (ResNet-18, 30 steps of 128 images per
@@ -63,7 +65,8 @@ from molssl.contrastive.ledger import ResultsLedger
 from molssl.contrastive.seed import seed_everything
 from molssl.contrastive.trainer import TrainerConfig
 
-METHODS = ("simclr", "rotation", "relpatch", "jigsaw", "inpainting", "colorization")
+METHODS = ("simclr", "rotation", "relpatch", "jigsaw", "inpainting", "colorization", "cpc", "moco",
+           "byol", "swav")  # fmt: skip
 PROTOCOLS = ("linear", "knn", "finetune")
 HEADERS = {"linear": "linear probe", "knn": "kNN (k=200)", "finetune": "fine-tuned"}
 FIELDS = ["method", "seed", "protocol", "accuracy", "eval_s", "pretrain_steps", "pretrain_s"]
@@ -186,7 +189,7 @@ def _pretrain_and_score(args, method: str, seed: int, train, test, ledger, out: 
     cfg = ImagePretrainConfig(
         method=method,
         data=DataConfig(args.data, limit=args.train_limit),
-        encoder=EncoderConfig(args.encoder, width=args.width),
+        encoder=_encoder_config(args.encoder, args.width, method),
         trainer=TrainerConfig(
             epochs=max(1, math.ceil(args.max_steps / steps_per_epoch)),
             max_steps=args.max_steps,
@@ -209,41 +212,71 @@ def _pretrain_and_score(args, method: str, seed: int, train, test, ledger, out: 
     _score(ledger, method, seed, (loaded.encoder, loaded.input_fn), train, test, extra, args)
 
 
-def simclr_throughput(args) -> dict:
-    """Images/s of full SimCLR training steps (views + forward + backward + Adam) on the CPU."""
-    kept = False if args.system_malloc else keep_freed_memory()
+def _encoder_config(name: str, width: int, method: str) -> EncoderConfig:
+    """The benchmark's encoder; CPC's patch encoder uses layer norm (CPC v2)."""
+    return EncoderConfig(name, width=width, norm="layer" if method == "cpc" else "batch")
+
+
+def method_throughput(args, method: str) -> dict:
+    """Images/s of full training steps of ``method`` (augmentation + forward + backward + Adam +
+    target update) on the CPU, at ``--throughput-batch`` images per step."""
     data = load_images(DataConfig(args.data, limit=args.throughput_batch), "train")
     mean, std = data.channel_stats()
     cfg = ImagePretrainConfig(
-        method="simclr", encoder=EncoderConfig(args.encoder, width=args.width)
+        method=method, encoder=_encoder_config(args.throughput_encoder, args.width, method)
     )
     built = build_method(cfg, int(data.images.shape[-1]), mean, std)
     opt = torch.optim.Adam(built.model.parameters(), lr=1e-3)
     batch = [data.images[: args.throughput_batch], data.labels[: args.throughput_batch]]
     gen = torch.Generator().manual_seed(0)
+    after_step = getattr(built.model, "after_optimizer_step", None)
+    views = getattr(built.objective, "views", None)
     times, aug_times = [], []
     for i in range(args.throughput_steps + 1):
-        start = time.perf_counter()
-        built.objective.views(batch[0], torch.Generator().manual_seed(i))
-        aug = time.perf_counter() - start
+        aug = 0.0
+        if views is not None:
+            start = time.perf_counter()
+            views(batch[0], torch.Generator().manual_seed(i))
+            aug = time.perf_counter() - start
         start = time.perf_counter()
         opt.zero_grad()
         loss, _ = built.objective(built.model, batch, gen)
         loss.backward()
         opt.step()
+        if after_step is not None:
+            after_step(i + 1, args.throughput_steps + 1)
         if i:  # the first step warms up
             times.append(time.perf_counter() - start)
             aug_times.append(aug)
     step = statistics.median(times)
     return {
+        "method": method,
         "batch": args.throughput_batch,
         "encoder": args.throughput_encoder,
         "threads": torch.get_num_threads(),
         "median_step_s": round(step, 3),
         "images_per_s": round(args.throughput_batch / step, 1),
-        "augment_share": round(statistics.median(aug_times) / step, 3),
-        "keep_freed_memory": kept,
+        "augment_share": round(statistics.median(aug_times) / step, 3) if views else None,
     }
+
+
+def throughput_table(args, methods: list[str]) -> str:
+    """Markdown table of :func:`method_throughput` for each method (freed memory kept unless
+    ``--system-malloc``)."""
+    kept = False if args.system_malloc else keep_freed_memory()
+    rows = [method_throughput(args, m) for m in methods]
+    lines = [
+        f"Training step on CPU ({args.throughput_encoder}, batch {args.throughput_batch}, "
+        f"{rows[0]['threads']} threads, freed memory kept: {kept}, median of "
+        f"{args.throughput_steps} steps):",
+        "",
+        "| method | images/s | step s | augmentation share |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        share = "-" if r["augment_share"] is None else f"{100 * r['augment_share']:.0f}%"
+        lines.append(f"| {r['method']} | {r['images_per_s']} | {r['median_step_s']} | {share} |")
+    return "\n".join(lines)
 
 
 def _mean_field(rows: list[dict], field: str) -> str:
@@ -292,8 +325,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
+    methods = args.methods.split(",")
     if args.throughput_only:
-        print(f"SimCLR training step on CPU: {simclr_throughput(args)}")
+        print(throughput_table(args, methods))
         return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -312,7 +346,7 @@ def main() -> None:
                 ledger, "random init", seed, (encoder, Normalize(mean, std)), train, test, {}, args
             )
     for seed in seeds:
-        for method in args.methods.split(","):
+        for method in methods:
             _pretrain_and_score(args, method, seed, train, test, ledger, out)
     budget = f" (or {args.budget_minutes} min)" if args.budget_minutes else ""
     report = [
@@ -323,8 +357,7 @@ def main() -> None:
         _table(ledger.rows, args.protocol_list),
     ]
     if args.throughput_steps:
-        tp = simclr_throughput(args)
-        report += ["", f"SimCLR training step on CPU: {tp}"]
+        report += ["", throughput_table(args, methods)]
     text = "\n".join(report)
     (out / "results.md").write_text(text + "\n")
     print(text)

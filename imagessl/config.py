@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from imagessl.config_methods import BYOLConfig, CPCConfig, MoCoConfig, SwAVConfig
 from molssl.config import ConfigError, did_you_mean, load_yaml
 from molssl.contrastive.trainer_config import TrainerConfig
 
 __all__ = [
+    "BYOLConfig",
+    "CPCConfig",
     "ColorizationConfig",
     "DataConfig",
     "EncoderConfig",
@@ -30,18 +33,22 @@ __all__ = [
     "InpaintingConfig",
     "METHOD_NAMES",
     "JigsawConfig",
+    "MoCoConfig",
     "ProbeConfig",
     "RelPatchConfig",
     "RotationConfig",
     "SimCLRConfig",
+    "SwAVConfig",
     "default_config",
     "load_pretrain_config",
 ]
 
-METHOD_NAMES = ("simclr", "rotation", "relpatch", "jigsaw", "inpainting", "colorization")
+METHOD_NAMES = ("simclr", "moco", "byol", "swav", "cpc", "rotation", "relpatch", "jigsaw",
+                "inpainting", "colorization")  # fmt: skip
 """The methods of :data:`imagessl.methods.METHODS`, known without importing torch (``--help``)."""
-CONTRASTIVE_METHODS = ("simclr",)
-"""Methods whose loss contrasts the samples of a batch (they need two or more per batch)."""
+CONTRASTIVE_METHODS = ("simclr", "moco", "byol", "swav")
+"""Methods whose loss compares the samples of a batch or normalises over it (BatchNorm heads,
+Sinkhorn): they need two or more per batch."""
 
 
 @dataclass
@@ -80,12 +87,15 @@ class EncoderConfig:
             CIFAR stem of SimCLR (default True).
         width: ``convnet`` only: channels of the first stage, doubled per stage (default 32).
         num_stages: ``convnet`` only: conv stages, each after the first halves the size.
+        norm: ``batch`` (BatchNorm, default) or ``layer`` (layer norm, ``GroupNorm(1, C)``: no
+            statistics shared between the images or patches of a batch; CPC v2 needs it).
     """
 
     name: str = "resnet18"
     small_images: bool = True
     width: int = 32
     num_stages: int = 3
+    norm: Literal["batch", "layer"] = "batch"
 
 
 @dataclass
@@ -242,6 +252,10 @@ class ImagePretrainConfig:
     jigsaw: JigsawConfig = field(default_factory=JigsawConfig)
     inpainting: InpaintingConfig = field(default_factory=InpaintingConfig)
     colorization: ColorizationConfig = field(default_factory=ColorizationConfig)
+    cpc: CPCConfig = field(default_factory=CPCConfig)
+    moco: MoCoConfig = field(default_factory=MoCoConfig)
+    byol: BYOLConfig = field(default_factory=BYOLConfig)
+    swav: SwAVConfig = field(default_factory=SwAVConfig)
     trainer: TrainerConfig = field(
         default_factory=lambda: TrainerConfig(
             epochs=10,
@@ -269,7 +283,7 @@ class ImagePretrainConfig:
             )
 
 
-QUICK_EPOCHS: dict[str, int] = {"relpatch": 20, "jigsaw": 15}
+QUICK_EPOCHS: dict[str, int] = {"relpatch": 20, "jigsaw": 15, "cpc": 2}
 """Epochs of the embedded default per method (others: 10), so that each run of
 ``imagessl pretrain --method M`` on digits takes about two minutes on two CPU cores."""
 
@@ -281,6 +295,10 @@ def default_config(method: str = "simclr") -> ImagePretrainConfig:
     """
     cfg = ImagePretrainConfig(method=method)
     cfg.trainer.epochs = QUICK_EPOCHS.get(method, cfg.trainer.epochs)
+    if method == "cpc":
+        cfg.encoder = EncoderConfig("convnet", width=16, num_stages=2, norm="layer")
+        cfg.cpc.channel_drop = 0.0  # digits are grey: dropping channels only dims the patches
+        cfg.trainer.batch_size = 32  # 49 patches per image
     return cfg
 
 

@@ -9,13 +9,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from imagessl.config import EncoderConfig
 
-__all__ = ["ENCODERS", "ConvNet", "Decoder", "ImageEncoder", "ResNetEncoder", "build_encoder"]
+__all__ = [
+    "ENCODERS",
+    "NORMS",
+    "ConvNet",
+    "Decoder",
+    "ImageEncoder",
+    "ResNetEncoder",
+    "build_encoder",
+]
+
+NORMS: dict[str, Callable[[int], nn.Module]] = {
+    "batch": nn.BatchNorm2d,
+    "layer": partial(nn.GroupNorm, 1),
+}
+"""Normalisation layers by name: ``batch`` (BatchNorm) or ``layer`` (layer norm over channels
+and space, ``GroupNorm(1, C)``, which never mixes images or patches of a batch; CPC v2)."""
 
 
 class ImageEncoder(nn.Module):
@@ -43,13 +59,20 @@ class ResNetEncoder(ImageEncoder):
         arch: ``resnet18``, ``resnet34`` or ``resnet50`` (random initialisation).
         small_images: Use the small-image stem (default True).
         in_channels: Input channels (default 3).
+        norm: A key of :data:`NORMS` (default ``batch``).
     """
 
-    def __init__(self, arch: str = "resnet18", small_images: bool = True, in_channels: int = 3):
+    def __init__(
+        self,
+        arch: str = "resnet18",
+        small_images: bool = True,
+        in_channels: int = 3,
+        norm: str = "batch",
+    ):
         super().__init__()
         import torchvision
 
-        net = getattr(torchvision.models, arch)(weights=None)
+        net = getattr(torchvision.models, arch)(weights=None, norm_layer=_norm(norm))
         if small_images:
             net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
             net.maxpool = nn.Identity()
@@ -64,10 +87,16 @@ class ResNetEncoder(ImageEncoder):
         return self.layers(self.stem(x))
 
 
-def _conv_bn(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+def _norm(name: str) -> Callable[[int], nn.Module]:
+    if name not in NORMS:
+        raise ValueError(f"unknown encoder.norm {name!r}; choose one of {sorted(NORMS)}")
+    return NORMS[name]
+
+
+def _conv_bn(c_in: int, c_out: int, stride: int = 1, norm: str = "batch") -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
-        nn.BatchNorm2d(c_out),
+        _norm(norm)(c_out),
         nn.ReLU(inplace=True),
     )
 
@@ -82,12 +111,15 @@ class ConvNet(ImageEncoder):
         width: Channels of the first stage (default 32).
         num_stages: Number of stages, >= 1 (default 3: stride 4, ``out_dim = 4 * width``).
         in_channels: Input channels (default 3).
+        norm: A key of :data:`NORMS` (default ``batch``).
 
     Raises:
-        ValueError: If ``width`` or ``num_stages`` is < 1.
+        ValueError: If ``width`` or ``num_stages`` is < 1, or ``norm`` is unknown.
     """
 
-    def __init__(self, width: int = 32, num_stages: int = 3, in_channels: int = 3) -> None:
+    def __init__(
+        self, width: int = 32, num_stages: int = 3, in_channels: int = 3, norm: str = "batch"
+    ) -> None:
         super().__init__()
         if width < 1 or num_stages < 1:
             raise ValueError(
@@ -97,7 +129,10 @@ class ConvNet(ImageEncoder):
         c_in = in_channels
         for stage in range(num_stages):
             c_out = width * 2**stage
-            layers += [_conv_bn(c_in, c_out, stride=1 if stage == 0 else 2), _conv_bn(c_out, c_out)]
+            layers += [
+                _conv_bn(c_in, c_out, stride=1 if stage == 0 else 2, norm=norm),
+                _conv_bn(c_out, c_out, norm=norm),
+            ]
             c_in = c_out
         self.net = nn.Sequential(*layers)
         self.out_dim = c_in
@@ -108,10 +143,10 @@ class ConvNet(ImageEncoder):
 
 
 ENCODERS: dict[str, Callable[[EncoderConfig], ImageEncoder]] = {
-    "resnet18": lambda c: ResNetEncoder("resnet18", c.small_images),
-    "resnet34": lambda c: ResNetEncoder("resnet34", c.small_images),
-    "resnet50": lambda c: ResNetEncoder("resnet50", c.small_images),
-    "convnet": lambda c: ConvNet(c.width, c.num_stages),
+    "resnet18": lambda c: ResNetEncoder("resnet18", c.small_images, norm=c.norm),
+    "resnet34": lambda c: ResNetEncoder("resnet34", c.small_images, norm=c.norm),
+    "resnet50": lambda c: ResNetEncoder("resnet50", c.small_images, norm=c.norm),
+    "convnet": lambda c: ConvNet(c.width, c.num_stages, norm=c.norm),
 }
 """Encoder builders by name."""
 

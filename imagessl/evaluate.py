@@ -188,12 +188,12 @@ def load_encoder(checkpoint: str | Path) -> LoadedEncoder:
             "or best.pt written by `imagessl pretrain`"
         )
     config = from_dict(ImagePretrainConfig, ckpt["config"])
-    encoder = build_encoder(config.encoder)
-    prefix = "encoder."
+    method = get_method(config.method)
+    encoder = method.encoder(getattr(config, config.method), build_encoder(config.encoder))
+    prefix = method.encoder_prefix
     weights = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
     encoder.load_state_dict(weights)
     ctx = MethodContext(int(meta["image_size"]), Normalize(meta["mean"], meta["std"]))
-    method = get_method(config.method)
     return LoadedEncoder(encoder, lambda images: method.embed_input(images, ctx), config)
 
 

@@ -65,7 +65,8 @@ def build_method(
     method = get_method(config.method)
     section = getattr(config, config.method)
     ctx = MethodContext(image_size, Normalize(mean, std))
-    model, objective = method.build(section, build_encoder(config.encoder), ctx)
+    encoder = method.encoder(section, build_encoder(config.encoder))
+    model, objective = method.build(section, encoder, ctx)
     collate = method.collate(section, ctx) if method.collate else None
     return BuiltMethod(model, objective, collate, ctx)
 

@@ -1,6 +1,6 @@
 """Image SSL methods (importing this package registers them in :data:`METHODS`)."""
 
-from imagessl.methods import classify, reconstruct, simclr
+from imagessl.methods import classify, cpc, momentum, reconstruct, simclr
 from imagessl.methods.registry import (
     METHODS,
     Method,
@@ -16,7 +16,9 @@ __all__ = [
     "MethodContext",
     "UnknownMethodError",
     "classify",
+    "cpc",
     "get_method",
+    "momentum",
     "reconstruct",
     "register_method",
     "simclr",

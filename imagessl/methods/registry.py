@@ -5,7 +5,9 @@ A method is registered with :func:`register_method` under the name of its config
 that section, a fresh encoder and a :class:`MethodContext`, and returns a model (an
 ``nn.Module`` with an ``encoder`` attribute, called once per step so DDP synchronises it) and an
 objective ``(model, batch, generator) -> (loss, metrics)``. ``embed_input`` turns ``uint8``
-images into the encoder input used for frozen-feature evaluation.
+images into the encoder input used for frozen-feature evaluation; ``wrap_encoder`` (optional)
+turns the configured backbone into the method's encoder (CPC's patch encoder) in pretraining and
+when a checkpoint is loaded for evaluation.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class MethodContext:
 
 Builder = Callable[[Any, ImageEncoder, MethodContext], tuple[nn.Module, Objective]]
 EmbedInput = Callable[[Tensor, MethodContext], Tensor]
+WrapEncoder = Callable[[Any, ImageEncoder], ImageEncoder]
 
 
 def _normalized(images: Tensor, ctx: MethodContext) -> Tensor:
@@ -61,12 +64,18 @@ def _normalized(images: Tensor, ctx: MethodContext) -> Tensor:
 
 @dataclass(frozen=True)
 class Method:
-    """A registered method: its builder, evaluation input and optional ``collate_fn`` factory."""
+    """A registered method: builder, evaluation input, ``collate_fn`` factory, encoder wrapper."""
 
     name: str
     build: Builder
     embed_input: EmbedInput = _normalized
     collate: Callable[[Any, MethodContext], Callable | None] | None = None
+    wrap_encoder: WrapEncoder | None = None
+    encoder_prefix: str = "encoder."
+
+    def encoder(self, section: Any, backbone: ImageEncoder) -> ImageEncoder:
+        """The method's encoder around ``backbone`` (the backbone itself by default)."""
+        return backbone if self.wrap_encoder is None else self.wrap_encoder(section, backbone)
 
 
 METHODS: dict[str, Method] = {}
@@ -78,11 +87,19 @@ def register_method(
     *,
     embed_input: EmbedInput | None = None,
     collate: Callable[[Any, MethodContext], Callable | None] | None = None,
+    wrap_encoder: WrapEncoder | None = None,
+    encoder_prefix: str = "encoder.",
 ) -> Callable[[Builder], Builder]:
-    """Decorator registering a builder under ``name`` (must be a config section name)."""
+    """Decorator registering a builder under ``name`` (must be a config section name).
+
+    ``encoder_prefix`` is where the encoder's weights sit in the model's ``state_dict``
+    (``online.encoder.`` for the momentum methods).
+    """
 
     def decorator(build: Builder) -> Builder:
-        METHODS[name] = Method(name, build, embed_input or _normalized, collate)
+        METHODS[name] = Method(
+            name, build, embed_input or _normalized, collate, wrap_encoder, encoder_prefix
+        )
         return build
 
     return decorator

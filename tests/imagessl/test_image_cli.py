@@ -11,7 +11,8 @@ import torch
 from imagessl.cli import main
 from molssl.contrastive.checkpoint import load_checkpoint
 
-METHODS = ["simclr", "rotation", "relpatch", "jigsaw", "inpainting", "colorization"]
+METHODS = ["simclr", "rotation", "relpatch", "jigsaw", "inpainting", "colorization", "cpc",
+           "moco", "byol", "swav"]  # fmt: skip
 SMALL = ["--data", "digits", "--batch-size", "16", "--device", "cpu", "--set", "data.limit=64"]
 
 
@@ -21,6 +22,9 @@ def test_pretrain_one_epoch_every_method(method: str, tmp_path: Path, tiny_args:
         "relpatch": ["--set", "relpatch.resize=48", "--set", "relpatch.hidden_dim=32"],
         "jigsaw": ["--set", "jigsaw.candidates=2000", "--set", "jigsaw.hidden_dim=32",
                    "--set", "jigsaw.resize=48"],
+        "cpc": ["--set", "encoder.norm=layer", "--set", "cpc.context_dim=16"],
+        "moco": ["--set", "moco.queue_size=24"],
+        "swav": ["--set", "swav.queue_size=32", "--set", "swav.num_prototypes=10"],
     }.get(method, [])  # fmt: skip
     out = tmp_path / method
     code = main(["pretrain", "--method", method, "--epochs", "1", "--out", str(out)]
@@ -32,16 +36,29 @@ def test_pretrain_one_epoch_every_method(method: str, tmp_path: Path, tiny_args:
     assert (out / "metrics.csv").is_file() and (out / "config.yaml").is_file()
 
 
-def test_resume_matches_an_uninterrupted_run(tmp_path: Path, tiny_args: list[str]) -> None:
-    base = ["pretrain", "--method", "simclr", "--epochs", "2"] + SMALL + tiny_args
+@pytest.mark.parametrize("method", ["simclr", "moco"])
+def test_resume_matches_an_uninterrupted_run(
+    method: str, tmp_path: Path, tiny_args: list[str]
+) -> None:
+    base = ["pretrain", "--method", method, "--epochs", "2"] + SMALL + tiny_args
+    base += ["--set", "moco.queue_size=40"]  # wraps around within the run (8 steps x 16)
     assert main([*base, "--out", str(tmp_path / "full")]) == 0
     assert main([*base, "--out", str(tmp_path / "cut"), "--max-steps", "3"]) == 0
     assert main([*base, "--out", str(tmp_path / "cut"), "--resume"]) == 0
     full = load_checkpoint(tmp_path / "full" / "last.pt")
     cut = load_checkpoint(tmp_path / "cut" / "last.pt")
     assert full["step"] == cut["step"] == 8
+    assert full["state_dict"].keys() == cut["state_dict"].keys()
     for key, value in full["state_dict"].items():
         assert torch.equal(value, cut["state_dict"][key]), key
+    if method == "moco":  # the target network and the queue travel in the checkpoint
+        state = full["state_dict"]
+        assert int(state["queue.filled"]) == 40 and int(state["queue.ptr"]) == 128 % 40
+        online, target = (
+            state["online.encoder.net.0.0.weight"],
+            state["target.network.encoder.net.0.0.weight"],
+        )
+        assert not torch.equal(online, target)
 
 
 def test_linear_probe_beats_chance_after_short_simclr(

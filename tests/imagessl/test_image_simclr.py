@@ -96,6 +96,10 @@ def test_unknown_method_and_encoder_list_valid_names() -> None:
         "jigsaw",
         "inpainting",
         "colorization",
+        "cpc",
+        "moco",
+        "byol",
+        "swav",
     }
 
 
