@@ -1,4 +1,5 @@
-"""imagessl: SimCLR and classic image pretext tasks on molssl's contrastive core.
+"""imagessl: SimCLR, MoCo v2, BYOL, SwAV, CPC v2 and classic image pretext tasks on molssl's
+contrastive core.
 
 Imports nothing chemical: only :mod:`molssl.contrastive` and :mod:`molssl.config`.
 

@@ -39,7 +39,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 CLI = CommandLine(
     "imagessl",
-    "Self-supervised learning on images (SimCLR and pretext tasks) on molssl's contrastive core.",
+    "Self-supervised learning on images (SimCLR, MoCo, BYOL, SwAV, CPC and pretext tasks) on "
+    "molssl's contrastive core.",
     __version__,
     _user_errors,
 )
