@@ -186,7 +186,9 @@ def _embed_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smiles-col", default=None, help="SMILES column of a CSV input")
     parser.add_argument("--batch-size", type=positive_int, default=256,
                         help="molecules per forward pass")  # fmt: skip
-    parser.add_argument("--workers", type=positive_int, default=1, help="featurization processes")
+    parser.add_argument("--workers", type=non_negative_int, default=None,
+                        help="processes that featurize ahead of the model (0: none; default 1 "
+                             "with 2+ CPUs)")  # fmt: skip
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
 
 

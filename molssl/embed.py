@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from itertools import islice
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from torch_geometric.data import Batch
 
-from molssl.featurize import GraphFeaturizer, SmilesFailure, featurize_many
+from molssl.featurize import FeaturizedBatch, GraphFeaturizer, SmilesFailure, featurized_batches
 from molssl.models import MolEncoder
 from molssl.models.pretrained import load_pretrained
 
@@ -34,9 +34,51 @@ logger = logging.getLogger(__name__)
 _CHUNK = 8192
 
 
-def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def default_workers() -> int:
+    """Featurization processes beside the model by default: 1 where 2 or more CPUs are usable.
+
+    One process featurizes several times faster than the default GIN encodes on a CPU core, so a
+    second one would only take CPU time from the model.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return 1 if cpus >= 2 else 0
+
+
+def encode_batches(
+    model: MolEncoder,
+    featurizer: GraphFeaturizer,
+    smiles: Iterable[str],
+    batch_size: int = 256,
+    workers: int = 0,
+) -> Iterator[tuple[FeaturizedBatch, np.ndarray]]:
+    """Embed SMILES chunk by chunk, featurizing ahead of the model in ``workers`` processes.
+
+    The model runs as it is (call ``model.eval()`` first) under ``torch.inference_mode``.
+
+    Args:
+        model: The encoder, on the device of its parameters.
+        featurizer: The featurizer the encoder was trained with.
+        smiles: SMILES strings, read lazily (see :func:`~molssl.featurize.featurized_batches`).
+        batch_size: Input rows per forward pass (default 256).
+        workers: Featurization processes (default 0: this process).
+
+    Yields:
+        ``(chunk, h)``: a :class:`~molssl.featurize.FeaturizedBatch` and ``float32[len(
+        chunk.indices), out_channels]``, the embeddings of its featurized rows.
+    """
+    device = next(model.parameters()).device
+    dim = model.feat_lin.out_features
+    stream = featurized_batches(smiles, featurizer, batch_size=batch_size, workers=workers)
+    for chunk in stream:
+        if chunk.batch is None:
+            yield chunk, np.zeros((0, dim), np.float32)
+            continue
+        with torch.inference_mode():
+            h = model.encode(chunk.batch.to(device)).float().cpu().numpy()
+        yield chunk, h
 
 
 def embed_smiles(
@@ -44,7 +86,7 @@ def embed_smiles(
     featurizer: GraphFeaturizer,
     smiles: Sequence[str],
     batch_size: int = 256,
-    workers: int = 1,
+    workers: int = 0,
 ) -> tuple[np.ndarray, list[SmilesFailure], list[int]]:
     """Graph embeddings ``h`` of SMILES strings (eval mode, no gradients).
 
@@ -54,38 +96,67 @@ def embed_smiles(
         featurizer: The featurizer the encoder was trained with (see :func:`load_pretrained`).
         smiles: SMILES strings; invalid ones are reported, not fatal.
         batch_size: Molecules per forward pass (default 256).
-        workers: Featurization processes (default 1: this process).
+        workers: Processes that featurize ahead of the model (default 0: this process); the
+            results do not depend on it.
 
     Returns:
         ``(h float32[n_ok, out_channels], failures, kept_indices)``: ``h[k]`` embeds
         ``smiles[kept_indices[k]]``; ``failures`` give the index, SMILES and reason of the rest.
 
     Raises:
-        ValueError: ``batch_size`` or ``workers`` is below 1.
+        ValueError: ``batch_size`` is below 1 or ``workers`` below 0.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     blocks: list[np.ndarray] = []
     kept: list[int] = []
     failures: list[SmilesFailure] = []
     try:
-        with torch.no_grad():
-            for start in range(0, len(smiles), _CHUNK):
-                chunk = list(smiles[start : start + _CHUNK])
-                result = featurize_many(chunk, featurizer, workers=workers)
-                kept += (start + i for i in result.indices)
-                failures += (f._replace(index=start + f.index) for f in result.failures)
-                for graphs in _batches(result.graphs, batch_size):
-                    batch = Batch.from_data_list(list(graphs)).to(device)
-                    blocks.append(model.encode(batch).float().cpu().numpy())
+        for chunk, h in encode_batches(model, featurizer, smiles, batch_size, workers):
+            kept += chunk.indices
+            failures += chunk.failures
+            blocks.append(h)
     finally:
         model.train(was_training)
     dim = model.feat_lin.out_features
     h = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
     return h, failures, kept
+
+
+def _embedded_blocks(
+    model: MolEncoder,
+    featurizer: GraphFeaturizer,
+    records: Iterable[tuple[int, str]],
+    batch_size: int,
+    workers: int,
+) -> Iterator[tuple[list[tuple[int, str]], np.ndarray, list[SmilesFailure], list[int]]]:
+    """``(records, h, failures, kept)`` per block of about ``_CHUNK`` records, as
+    :func:`embed_smiles` returns for the block's SMILES; one featurization stream for all."""
+    read: deque[tuple[int, str]] = deque()  # records given to the stream, not yet in a block
+
+    def smiles() -> Iterator[str]:
+        for record in records:
+            read.append(record)
+            yield record[1]
+
+    block: list[tuple[int, str]] = []
+    h: list[np.ndarray] = []
+    failures: list[SmilesFailure] = []
+    kept: list[int] = []
+    start = 0  # stream position of the block's first record
+    for chunk, h_chunk in encode_batches(model, featurizer, smiles(), batch_size, workers):
+        block += (read.popleft() for _ in range(chunk.stop - chunk.start))
+        h.append(h_chunk)
+        kept += (i - start for i in chunk.indices)
+        failures += (f._replace(index=f.index - start) for f in chunk.failures)
+        if len(block) >= _CHUNK:
+            yield block, np.concatenate(h), failures, kept
+            start += len(block)
+            block, h, failures, kept = [], [], [], []
+    if block:
+        yield block, np.concatenate(h), failures, kept
 
 
 class EmbedSummary(NamedTuple):
@@ -183,7 +254,7 @@ def embed_file(
     smiles_column: str | None = None,
     *,
     batch_size: int = 256,
-    workers: int = 1,
+    workers: int | None = None,
     device: str = "cpu",
 ) -> EmbedSummary:
     """Embed every record of a SMILES file, in input order (``molssl embed``).
@@ -202,7 +273,8 @@ def embed_file(
             ``smiles``, ``h_0`` ... ``h_{d-1}``).
         smiles_column: SMILES column of a CSV input (auto-detected when None).
         batch_size: Molecules per forward pass (default 256).
-        workers: Featurization processes (default 1).
+        workers: Processes that featurize ahead of the model (default 1 where 2 or more CPUs
+            are usable, else 0: this process; see :func:`default_workers`).
         device: Where the encoder runs (default ``"cpu"``).
 
     Returns:
@@ -219,6 +291,12 @@ def embed_file(
         raise ValueError(f"cannot write embeddings to {output}; use one of {sorted(WRITERS)}")
     if not Path(input).is_file():
         raise FileNotFoundError(f"input {input} does not exist")
+    if workers is None:
+        workers = default_workers()
+    if batch_size < 1 or workers < 0:
+        raise ValueError(
+            f"--batch-size must be >= 1 and --workers >= 0, got {batch_size} and {workers}"
+        )
     loaded = load_pretrained(checkpoint)
     model, featurizer = loaded.encoder.to(device), loaded.featurizer
     dim = model.feat_lin.out_features
@@ -230,15 +308,12 @@ def embed_file(
     with open(failures_path, "w", newline="") as fh, writer:
         failures_csv = csv.writer(fh)
         failures_csv.writerow(["row", "smiles", "reason"])
-        records = iter(source)
-        while block := list(islice(records, _CHUNK)):
+        blocks = _embedded_blocks(model, featurizer, source, batch_size, workers)
+        for block, h_ok, bad, kept in blocks:
             rows_here = list(range(rows, block[-1][0] + 1))
             by_row = dict(block)
             smiles = [by_row.get(r, "") for r in rows_here]
             present = [i for i, r in enumerate(rows_here) if r in by_row]
-            h_ok, bad, kept = embed_smiles(
-                model, featurizer, [smiles[i] for i in present], batch_size, workers
-            )
             h = np.full((len(rows_here), dim), np.nan, dtype=np.float32)
             h[[present[k] for k in kept]] = h_ok
             reasons = {present[f.index]: f.reason for f in bad}

@@ -7,6 +7,8 @@
 - :data:`FEATURIZERS`, :func:`get_featurizer`, :func:`featurizer_from_dict`: featurizers by name
   and from the config stored in checkpoints and graph stores.
 - :func:`featurize_many`: many SMILES, optionally in parallel; bad rows are reported.
+- :func:`featurized_batches`: ordered, collated batches for inference, featurized ahead of the
+  consumer in worker processes.
 - Interop, imported on first access: :class:`MolGraphTransformer` and
   :class:`GraphPoolingTransformer` (scikit-learn: SMILES -> graphs -> vectors) and
   :class:`DeepChemMolGraphFeaturizer` (DeepChem; importing it imports deepchem).
@@ -35,6 +37,7 @@ from molssl.featurize.registry import (
     get_featurizer,
 )
 from molssl.featurize.rich import RichGraphFeaturizer
+from molssl.featurize.stream import FeaturizedBatch, featurized_batches
 
 # Not in __all__, so that `from molssl.featurize import *` stays free of deepchem / sklearn.
 _LAZY = {
@@ -48,6 +51,7 @@ __all__ = [
     "FEATURIZERS",
     "SCHEME_VERSION",
     "FeaturizeResult",
+    "FeaturizedBatch",
     "FeaturizerRegistry",
     "GraphFeaturizer",
     "HydrogenPolicy",
@@ -58,6 +62,7 @@ __all__ = [
     "UnknownFeaturizerError",
     "apply_hydrogen_policy",
     "featurize_many",
+    "featurized_batches",
     "featurizer_from_dict",
     "get_featurizer",
     "parse_smiles",

@@ -83,6 +83,33 @@ def test_embed_cli_keeps_row_order_and_lists_failures(
     assert failures.set_index("row").loc[3, "smiles"] == "notasmiles"
 
 
+@pytest.mark.slow
+def test_featurization_workers_change_nothing(
+    tiny_checkpoint: Path, reference: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """~100 SMILES with invalid and blank ones: the same h and failures with 0 or 2 workers."""
+    from molssl.featurize import stream
+
+    smiles = small_smiles()[:100]
+    smiles[20], smiles[21], smiles[64] = "", "   ", "C1CC"
+    loaded = load_pretrained(tiny_checkpoint)
+    model, featurizer = loaded.encoder, loaded.featurizer
+    serial = embed_smiles(model, featurizer, smiles, batch_size=16, workers=0)
+    monkeypatch.setattr(stream, "_LOCAL_START", False)  # every batch featurized by a worker
+    parallel = embed_smiles(model, featurizer, smiles, batch_size=16, workers=2)
+    np.testing.assert_array_equal(serial[0], parallel[0])
+    assert serial[1:] == parallel[1:]
+    assert sorted(f.index for f in serial[1]) == sorted(BAD & set(range(100)) | {20, 21, 64})
+    # The CLI streams the whole file through one pool, in blocks of rows.
+    src = tmp_path / "input.smi"
+    src.write_text("".join(f"{s or 'xx'}\n" for s in small_smiles()))
+    out = tmp_path / "emb.npy"
+    argv = ["embed", "--checkpoint", str(tiny_checkpoint), "--input", str(src), "-o", str(out)]
+    monkeypatch.setattr("molssl.embed._CHUNK", 50)
+    assert main([*argv, "--batch-size", "16", "--workers", "2"]) == 0
+    np.testing.assert_allclose(np.load(out), reference, atol=1e-5, equal_nan=True)
+
+
 def test_embed_file_rejects_unknown_suffix(tiny_checkpoint: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"\.npy"):
         embed_file(tiny_checkpoint, tmp_path / "x.smi", tmp_path / "out.h5")
