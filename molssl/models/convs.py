@@ -6,9 +6,10 @@ embeddings, as in Hu et al. (2020) and MolCLR (Wang et al., 2022). Neither needs
 torch-sparse.
 
 The sum over incoming edges ``sum_{j->i} (x_j + e_ji)`` is computed without building the
-``[E, d]`` messages: ``x_i + e_loop + (A x)_i + sum_{j->i} e_ji``, with ``A x`` a sparse
-matrix product on CPU (:func:`neighbor_sum`) and the bond term as per-node bond-value counts
-times the embedding tables (:meth:`FeatureEmbedding.grouped_sum`). On a 2-core CPU this makes a
+``[E, d]`` messages: ``((A + I) x)_i + (C T)_i``, with ``(A + I) x`` a sparse matrix product on
+CPU and the bond term as per-node bond-value counts ``C`` (self-loop included) times the stacked
+embedding tables ``T``; ``A + I`` and ``C`` depend only on the graph, so the encoder builds them
+once per forward for all layers (:class:`MessagePlan`). On a 2-core CPU this makes a
 GIN step about 25% cheaper than PyG's gather/scatter ``propagate`` (``benchmarks/
 pretrain_throughput.py``); the result is the same up to float summation order.
 
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from molssl.models.embeddings import FeatureEmbedding
+from molssl.models.embeddings import FeatureEmbedding, value_counts
 
 
 def _adjacency(row: Tensor, col: Tensor, n: int, dtype: torch.dtype) -> Tensor:
@@ -64,6 +65,81 @@ def neighbor_sum(x: Tensor, edge_index: Tensor) -> Tensor:
     return torch.zeros_like(x).index_add_(0, dst, x.index_select(0, src))
 
 
+class _PlannedNeighborSum(torch.autograd.Function):
+    """``(A + I) x`` and its backward ``(A + I)^T g`` with the plan's cached CSR matrices."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, plan: MessagePlan) -> Tensor:  # type: ignore[override]
+        ctx.plan = plan
+        return torch.sparse.mm(plan.csr(transposed=False, dtype=x.dtype), x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        return torch.sparse.mm(ctx.plan.csr(transposed=True, dtype=grad.dtype), grad), None
+
+
+class MessagePlan:
+    """The structure of one batch's graph as every layer aggregates over it, computed once.
+
+    A layer's aggregation ``sum_{j in N(i) + i} (h_j + e_ji)`` is ``(A + I) h + C T``: ``A + I``
+    the adjacency with self-loops (a CSR matrix on CPU, built on first use and shared by all
+    layers and the backward pass) and ``C`` the count of each bond feature value over the
+    incoming edges and the self-loop of every node (:func:`~molssl.models.embeddings.
+    value_counts`), times the layer's stacked bond embedding tables ``T``. Building ``A`` and
+    ``C`` once per forward instead of once per layer, and summing in two products instead of
+    four additions, makes the non-matmul part of a GIN forward several times cheaper.
+
+    Args:
+        edge_index: ``long[2, E]`` directed edges.
+        edge_attr: ``long[E, F_bond]`` bond features.
+        num_nodes: ``N``.
+        bond_feature_sizes: Vocabulary size of each bond column, including the self-loop index.
+        self_loop_bond: Bond feature row of the self-loops.
+
+    Raises:
+        ValueError: On CPU, a bond feature value outside its vocabulary.
+    """
+
+    def __init__(
+        self,
+        edge_index: Tensor,
+        edge_attr: Tensor,
+        num_nodes: int,
+        bond_feature_sizes: Sequence[int],
+        self_loop_bond: Sequence[int],
+    ) -> None:
+        device = edge_index.device
+        loops = torch.arange(num_nodes, device=device)
+        self.num_nodes = num_nodes
+        self.src = torch.cat([edge_index[0], loops])
+        self.dst = torch.cat([edge_index[1], loops])
+        loop_row = torch.tensor([tuple(self_loop_bond)], dtype=torch.long, device=device)
+        attr = torch.cat([edge_attr.reshape(-1, loop_row.size(1)), loop_row.expand(num_nodes, -1)])
+        self._counts = value_counts(attr, self.dst, num_nodes, bond_feature_sizes)
+        self._cache: dict[tuple[str, torch.dtype], Tensor] = {}
+
+    def counts(self, dtype: torch.dtype) -> Tensor:
+        """``C``: ``[N, sum(bond_feature_sizes)]`` bond value counts in ``dtype``."""
+        key = ("counts", dtype)
+        if key not in self._cache:
+            self._cache[key] = self._counts.to(dtype)
+        return self._cache[key]
+
+    def csr(self, transposed: bool, dtype: torch.dtype) -> Tensor:
+        """``A + I`` (or its transpose) as a CSR matrix in ``dtype``."""
+        key = ("csr_t" if transposed else "csr", dtype)
+        if key not in self._cache:
+            rows, cols = (self.src, self.dst) if transposed else (self.dst, self.src)
+            self._cache[key] = _adjacency(rows, cols, self.num_nodes, dtype)
+        return self._cache[key]
+
+    def neighbor_sum(self, x: Tensor) -> Tensor:
+        """``(A + I) x``: ``out[i] = x[i] + sum_{j -> i} x[j]``."""
+        if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+            return _PlannedNeighborSum.apply(x, self)
+        return torch.zeros_like(x).index_add_(0, self.dst, x.index_select(0, self.src))
+
+
 class _BondConv(nn.Module):
     """Shared parts: the bond embeddings and the aggregation ``sum_{j in N(i) + i} (h_j + e_ji)``."""
 
@@ -75,16 +151,27 @@ class _BondConv(nn.Module):
         super().__init__()
         self.hidden_channels = int(hidden_channels)
         self.self_loop_bond = tuple(int(v) for v in self_loop_bond)
-        self.register_buffer(
-            "_loop_row", torch.tensor([self.self_loop_bond], dtype=torch.long), persistent=False
+
+    def plan(self, edge_index: Tensor, edge_attr: Tensor, num_nodes: int) -> MessagePlan:
+        """The :class:`MessagePlan` of a graph for this layer (and any layer of equal config)."""
+        return MessagePlan(
+            edge_index, edge_attr, num_nodes, self.bond_encoder.feature_sizes, self.self_loop_bond
         )
 
-    def aggregate_with_bonds(self, h: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
-        """Sum of ``h_j + e_ji`` over the incoming edges and the self-loop of every node."""
-        n = h.size(0)
-        bonds = self.bond_encoder.grouped_sum(edge_attr, edge_index[1], n)
-        loop = self.bond_encoder(self._loop_row)
-        return h + loop + neighbor_sum(h, edge_index) + bonds
+    def aggregate_with_bonds(
+        self, h: Tensor, edge_index: Tensor, edge_attr: Tensor, plan: MessagePlan | None = None
+    ) -> Tensor:
+        """Sum of ``h_j + e_ji`` over the incoming edges and the self-loop of every node.
+
+        ``plan``: this graph's :class:`MessagePlan`, shared by the layers (built when None).
+        """
+        plan = plan if plan is not None else self.plan(edge_index, edge_attr, h.size(0))
+        table = self.bond_encoder.table()
+        counts = plan.counts(table.dtype)
+        out = plan.neighbor_sum(h)
+        if table.size(1) == out.size(1):
+            return torch.addmm(out, counts, table)
+        return out + counts @ table  # scalar bond embeddings (GCN), broadcast over channels
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.hidden_channels})"
@@ -130,8 +217,10 @@ class GINEConv(_BondConv):
                 layer.reset_parameters()
         self.bond_encoder.reset_parameters()
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
-        return self.mlp(self.aggregate_with_bonds(x, edge_index, edge_attr))
+    def forward(
+        self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, plan: MessagePlan | None = None
+    ) -> Tensor:
+        return self.mlp(self.aggregate_with_bonds(x, edge_index, edge_attr, plan))
 
 
 class GCNConv(_BondConv):
@@ -172,8 +261,10 @@ class GCNConv(_BondConv):
         nn.init.zeros_(self.bias)
         self.bond_encoder.reset_parameters()
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
-        return self.aggregate_with_bonds(x @ self.weight, edge_index, edge_attr) + self.bias
+    def forward(
+        self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, plan: MessagePlan | None = None
+    ) -> Tensor:
+        return self.aggregate_with_bonds(x @ self.weight, edge_index, edge_attr, plan) + self.bias
 
 
 CONVS: dict[str, type[nn.Module]] = {"gin": GINEConv, "gcn": GCNConv}

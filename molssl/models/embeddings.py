@@ -97,19 +97,46 @@ class FeatureEmbedding(nn.Module):
             ValueError: On CPU, if a feature value lies outside its column's vocabulary (the
                 check is skipped on accelerators to avoid a device sync).
         """
-        features = features.reshape(-1, len(self.feature_sizes))
-        sizes = torch.tensor(self.feature_sizes, device=features.device)
-        if features.device.type == "cpu" and features.numel():
-            if bool((features < 0).any()) or bool((features >= sizes).any()):
-                raise ValueError(
-                    f"feature values outside the vocabulary sizes {self.feature_sizes}; check "
-                    "that the featurizer and the encoder use the same feature scheme"
-                )
-        total = int(sizes.sum())
-        key = index.unsqueeze(1) * total + features + (torch.cumsum(sizes, 0) - sizes)
-        counts = torch.bincount(key.flatten(), minlength=num_groups * total)
-        table = torch.cat([emb.weight for emb in self.embeddings])
-        return counts.view(num_groups, total).to(table.dtype) @ table
+        counts = value_counts(features, index, num_groups, self.feature_sizes)
+        table = self.table()
+        return counts.to(table.dtype) @ table
+
+    def table(self) -> Tensor:
+        """All tables stacked: ``float[sum(feature_sizes), embedding_dim]`` (column ``j``'s rows
+        after those of columns ``< j``), the right factor of :func:`value_counts`."""
+        return torch.cat([emb.weight for emb in self.embeddings])
 
     def extra_repr(self) -> str:
         return f"feature_sizes={self.feature_sizes}, embedding_dim={self.embedding_dim}"
+
+
+def value_counts(
+    features: Tensor, index: Tensor, num_groups: int, feature_sizes: Sequence[int]
+) -> Tensor:
+    """How many rows of each group hold each value of each column: ``long[G, sum(sizes)]``.
+
+    ``counts[g, offset_j + v]`` counts the rows ``r`` with ``index[r] == g`` and
+    ``features[r, j] == v`` (``offset_j = sum(feature_sizes[:j])``), so that ``counts @
+    FeatureEmbedding.table()`` sums the embeddings of every group's rows.
+
+    Args:
+        features: ``long[R, F]`` categorical indices (``R`` may be 0).
+        index: ``long[R]`` group of every row, in ``[0, num_groups)``.
+        num_groups: Number of groups ``G``.
+        feature_sizes: Vocabulary size of each of the ``F`` columns.
+
+    Raises:
+        ValueError: On CPU, if a feature value lies outside its column's vocabulary (the check
+            is skipped on accelerators to avoid a device sync).
+    """
+    features = features.reshape(-1, len(feature_sizes))
+    sizes = torch.tensor(tuple(feature_sizes), device=features.device)
+    if features.device.type == "cpu" and features.numel():
+        if bool((features < 0).any()) or bool((features >= sizes).any()):
+            raise ValueError(
+                f"feature values outside the vocabulary sizes {tuple(feature_sizes)}; check "
+                "that the featurizer and the encoder use the same feature scheme"
+            )
+    total = int(sizes.sum())
+    key = index.unsqueeze(1) * total + features + (torch.cumsum(sizes, 0) - sizes)
+    return torch.bincount(key.flatten(), minlength=num_groups * total).view(num_groups, total)

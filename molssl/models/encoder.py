@@ -175,9 +175,10 @@ class MolEncoder(nn.Module):
     def encode_nodes(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
         """Node embeddings ``float[N, hidden_channels]`` after the last layer."""
         h = self.atom_encoder(x)
+        plan = self.gnns[0].plan(edge_index, edge_attr, h.size(0))  # the same for every layer
         last = self.num_layers - 1
         for i, (conv, bn) in enumerate(zip(self.gnns, self.batch_norms, strict=True)):
-            h = bn(conv(h, edge_index, edge_attr))
+            h = bn(conv(h, edge_index, edge_attr, plan))
             if i < last:
                 h = F.relu(h, inplace=True)  # BatchNorm's backward needs its input, not output
             if self.dropout > 0.0:
@@ -212,8 +213,14 @@ class MolEncoder(nn.Module):
         )
 
     def encode(self, batch: Batch | Data) -> Tensor:
-        """Graph embeddings ``h`` ``float[B, out_channels]`` of a ``Batch`` (no grad handling)."""
-        return self.forward_batch(batch).h
+        """Graph embeddings ``h`` ``float[B, out_channels]`` of a ``Batch`` (no grad handling).
+
+        The same ``h`` as :meth:`forward_batch`, without computing the projection ``z``.
+        """
+        num_graphs = batch.num_graphs if isinstance(batch, Batch) else 1
+        node = self.encode_nodes(batch.x, batch.edge_index, batch.edge_attr)
+        pooled = self.pool(node, getattr(batch, "batch", None), dim_size=num_graphs)
+        return self.feat_lin(pooled)
 
 
 ENCODERS: dict[str, Callable[..., MolEncoder]] = {

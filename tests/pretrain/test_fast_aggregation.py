@@ -50,3 +50,51 @@ def test_grouped_sum_rejects_values_outside_the_vocabulary() -> None:
     attr = torch.tensor([[5, 0]])  # bond type 5 would silently count as the next column
     with pytest.raises(ValueError, match="vocabulary"):
         emb.grouped_sum(attr, torch.tensor([0]), 2)
+
+
+@pytest.mark.parametrize("conv_name", ["gin", "gcn"])
+@pytest.mark.parametrize(("n", "e"), [(9, 24), (4, 0)])
+def test_planned_aggregation_matches_gather_scatter(conv_name: str, n: int, e: int) -> None:
+    """One MessagePlan shared by the layers gives the plain per-edge sum, values and gradients."""
+    from molssl.models.convs import CONVS
+
+    torch.manual_seed(0)
+    conv = CONVS[conv_name](6, (5, 3), (4, 0)).double()
+    edge_index, attr = _graph(n, e, seed=1)
+    attr[:, 0] = attr[:, 0].clamp(max=3)  # bond types 0-3; 4 is the self-loop's
+    h = torch.randn(n, 6, dtype=torch.float64, requires_grad=True)
+    loops = torch.arange(n)
+    src, dst = torch.cat([edge_index[0], loops]), torch.cat([edge_index[1], loops])
+    all_attr = torch.cat([attr, torch.tensor([[4, 0]]).expand(n, 2)])
+    bonds = conv.bond_encoder(all_attr)  # [E + N, 6] or [E + N, 1]
+    expected = torch.zeros(n, 6, dtype=torch.float64).index_add(0, dst, h[src] + bonds)
+    plan = conv.plan(edge_index, attr, n)
+    torch.testing.assert_close(conv.aggregate_with_bonds(h, edge_index, attr, plan), expected)
+    torch.testing.assert_close(conv.aggregate_with_bonds(h, edge_index, attr), expected)
+    params = [h, *conv.bond_encoder.parameters()]
+    got = torch.autograd.grad(
+        conv.aggregate_with_bonds(h, edge_index, attr, plan).sin().sum(), params
+    )
+    want = torch.autograd.grad(expected.sin().sum(), params)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b)
+    assert torch.autograd.gradcheck(lambda t: plan.neighbor_sum(t), (h,))
+
+
+def test_plan_rejects_bond_values_outside_the_vocabulary() -> None:
+    from molssl.models.convs import MessagePlan
+
+    with pytest.raises(ValueError, match="vocabulary"):
+        MessagePlan(torch.tensor([[0], [1]]), torch.tensor([[5, 0]]), 2, (5, 3), (4, 0))
+
+
+def test_encode_is_forward_h() -> None:
+    from torch_geometric.data import Batch
+
+    from molssl.featurize import MolGraphFeaturizer
+    from molssl.models import MolEncoder
+
+    torch.manual_seed(0)
+    model = MolEncoder(num_layers=3, hidden_channels=16, out_channels=8, proj_dim=4).eval()
+    batch = Batch.from_data_list([MolGraphFeaturizer()(s) for s in ("CCO", "c1ccccc1N", "[Na+]")])
+    torch.testing.assert_close(model.encode(batch), model.forward_batch(batch).h)
