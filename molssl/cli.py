@@ -352,6 +352,9 @@ def _predict_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smiles-col", default=None,
                         help="SMILES column of --input (default: the training file's, or smiles)")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=256, help="molecules per forward pass")
+    parser.add_argument("--workers", type=non_negative_int, default=None,
+                        help="processes that featurize ahead of the model (0: none; default 1 "
+                             "with 2+ CPUs)")  # fmt: skip
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
 
 
@@ -360,7 +363,8 @@ def _predict(args: argparse.Namespace) -> int:
     from molssl.finetune.predictor import predict_file
 
     summary = predict_file(args.model, args.input, args.output, args.smiles_col,
-                           batch_size=args.batch_size, device=args.device)  # fmt: skip
+                           batch_size=args.batch_size, workers=args.workers,
+                           device=args.device)  # fmt: skip
     members = f" (ensemble of {summary.members})" if summary.members > 1 else ""
     print(f"wrote {summary.rows} rows of {', '.join(summary.target_names)}{members} to "
           f"{summary.output}; {summary.failed} rows failed (see its error column)")  # fmt: skip

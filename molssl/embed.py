@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -26,25 +25,13 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from molssl.featurize import FeaturizedBatch, GraphFeaturizer, SmilesFailure, featurized_batches
+from molssl.featurize.stream import default_workers
 from molssl.models import MolEncoder
 from molssl.models.pretrained import load_pretrained
 
 logger = logging.getLogger(__name__)
 
 _CHUNK = 8192
-
-
-def default_workers() -> int:
-    """Featurization processes beside the model by default: 1 where 2 or more CPUs are usable.
-
-    One process featurizes several times faster than the default GIN encodes on a CPU core, so a
-    second one would only take CPU time from the model.
-    """
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return 1 if cpus >= 2 else 0
 
 
 def encode_batches(

@@ -37,7 +37,7 @@ from molssl.featurize.registry import (
     get_featurizer,
 )
 from molssl.featurize.rich import RichGraphFeaturizer
-from molssl.featurize.stream import FeaturizedBatch, featurized_batches
+from molssl.featurize.stream import FeaturizedBatch, default_workers, featurized_batches
 
 # Not in __all__, so that `from molssl.featurize import *` stays free of deepchem / sklearn.
 _LAZY = {
@@ -61,6 +61,7 @@ __all__ = [
     "SmilesFailure",
     "UnknownFeaturizerError",
     "apply_hydrogen_policy",
+    "default_workers",
     "featurize_many",
     "featurized_batches",
     "featurizer_from_dict",

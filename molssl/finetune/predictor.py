@@ -24,20 +24,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from molssl.config import ConfigError
 from molssl.data import DataFormatError
-from molssl.featurize import featurize_many
+from molssl.featurize import default_workers, featurized_batches
 from molssl.finetune.config import resolve_device
 from molssl.finetune.conformal import ConformalCalibration, conformal_columns
 from molssl.finetune.model import to_outputs
-from molssl.finetune.prediction import predict_graphs
 from molssl.finetune.saved import ModelFileError, SavedModel, load_model
 
 logger = logging.getLogger(__name__)
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
-_CHUNK = 8192
 
 
 def model_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
@@ -178,15 +177,19 @@ def predict_smiles(
     smiles: Sequence[str],
     batch_size: int = 256,
     calibration: ConformalCalibration | None = None,
+    *,
+    workers: int = 0,
 ) -> Predictions:
     """Predict every SMILES with every member (featurized once per distinct featurizer).
 
     Args:
         models: One model, or ensemble members predicting the same targets.
         smiles: SMILES strings; empty or invalid ones get NaN and an error.
-        batch_size: Molecules per forward pass (default 256).
+        batch_size: Input rows per forward pass (default 256).
         calibration: Conformal calibration of the (mean) prediction, see
             :func:`find_calibration`; ``None`` adds no intervals or sets.
+        workers: Processes that featurize ahead of the models (default 0: this process; see
+            :func:`~molssl.featurize.featurized_batches`); the results do not depend on it.
 
     Returns:
         :class:`Predictions` aligned with ``smiles``.
@@ -197,23 +200,26 @@ def predict_smiles(
     n, n_targets = len(smiles), len(first.target_names)
     per_member = np.full((len(models), n, n_targets), np.nan)
     errors = [""] * n
-    for start in range(0, n, _CHUNK):
-        chunk = [str(s) if s is not None else "" for s in smiles[start : start + _CHUNK]]
-        featurized: dict[str, Any] = {}
-        for m, saved in enumerate(models):
-            key = repr(sorted(saved.featurizer.to_dict().items()))
-            if key not in featurized:
-                featurized[key] = featurize_many(chunk, saved.featurizer)
-            result = featurized[key]
-            for failure in result.failures:
-                errors[start + failure.index] = errors[start + failure.index] or failure.reason
-            if not result.graphs:
+    rows_in = [str(s) if s is not None else "" for s in smiles]
+    groups: dict[str, list[int]] = {}
+    for m, saved in enumerate(models):
+        saved.model.eval()
+        groups.setdefault(repr(sorted(saved.featurizer.to_dict().items())), []).append(m)
+    for members in groups.values():
+        featurizer = models[members[0]].featurizer
+        stream = featurized_batches(rows_in, featurizer, batch_size=batch_size, workers=workers)
+        for chunk in stream:
+            for failure in chunk.failures:
+                errors[failure.index] = errors[failure.index] or failure.reason
+            if chunk.batch is None:
                 continue
-            device = next(saved.model.parameters()).device
-            raw = predict_graphs(saved.model, result.graphs, np.arange(len(result.graphs)), device,
-                          batch_size)  # fmt: skip
-            rows = start + np.asarray(result.indices, dtype=np.int64)
-            per_member[m, rows] = to_outputs(raw, saved.task_type)
+            rows = np.asarray(chunk.indices, dtype=np.int64)
+            for m in members:
+                saved = models[m]
+                batch = chunk.batch.to(next(saved.model.parameters()).device)
+                with torch.inference_mode():
+                    raw = saved.model(batch).double().cpu().numpy()
+                per_member[m, rows] = to_outputs(raw, saved.task_type)
     failed = np.asarray([bool(e) for e in errors], dtype=bool)
     per_member[:, failed] = np.nan  # a row one member's featurizer rejects is failed for all
     mean = per_member.mean(axis=0) if len(models) > 1 else per_member[0]
@@ -342,6 +348,7 @@ def predict_file(
     smiles_col: str | None = None,
     *,
     batch_size: int = 256,
+    workers: int | None = None,
     device: str = "cpu",
 ) -> PredictSummary:
     """Predict every row of a table with one model or an ensemble (``molssl predict``).
@@ -356,6 +363,8 @@ def predict_file(
         smiles_col: SMILES column of ``input`` (default: the training file's, else
             ``smiles``).
         batch_size: Molecules per forward pass (default 256).
+        workers: Processes that featurize ahead of the models (default 1 where 2 or more CPUs
+            are usable, else 0; see :func:`~molssl.featurize.default_workers`).
         device: ``"cpu"`` (default), ``"cuda"`` or ``"auto"``.
 
     Returns:
@@ -369,8 +378,11 @@ def predict_file(
         DataFormatError: The SMILES column is missing.
     """
     output = check_output(output)
-    if batch_size < 1:
-        raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
+    workers = default_workers() if workers is None else workers
+    if batch_size < 1 or workers < 0:
+        raise ConfigError(
+            f"--batch-size must be >= 1 and --workers >= 0, got {batch_size} and {workers}"
+        )
     members = load_ensemble(models, device)
     if not Path(input).is_file():
         raise FileNotFoundError(f"input {input} does not exist")
@@ -379,7 +391,8 @@ def predict_file(
     column = smiles_column(frame, smiles_col, input, default)
     paths = [models] if isinstance(models, str | Path) else list(models)
     calibration = find_calibration(members, paths)
-    preds = predict_smiles(members, frame[column].tolist(), batch_size, calibration)
+    preds = predict_smiles(members, frame[column].tolist(), batch_size, calibration,
+                           workers=workers)  # fmt: skip
     out = frame.copy()
     for name, values in preds.columns(taken=list(frame.columns)).items():
         out[name] = values

@@ -243,3 +243,21 @@ def test_smi_input_keeps_one_row_per_line(regression_run, tmp_path) -> None:
     assert summary.rows == 3 and summary.failed == 1
     assert pred["smiles"].tolist() == ["CCO", "xx", "c1ccccc1O"]
     assert [bool(e) for e in pred["error"]] == [False, True, False]
+
+
+@pytest.mark.slow
+def test_featurization_workers_change_no_prediction(regression_run, monkeypatch) -> None:
+    """~100 SMILES with invalid and blank ones: the same predictions with 0 or 2 workers."""
+    from molssl.data import embedded_smiles_path
+    from molssl.featurize import stream
+
+    _, out = regression_run
+    smiles = [line.split()[0] for line in embedded_smiles_path().read_text().splitlines()[:100]]
+    smiles[5], smiles[6], smiles[50], smiles[99] = "", "  ", "C1CC", "notasmiles"
+    model = [load_model(out / "model.pt")]
+    serial = predict_smiles(model, smiles, batch_size=16, workers=0)
+    monkeypatch.setattr(stream, "_LOCAL_START", False)  # every batch featurized by a worker
+    parallel = predict_smiles(model, smiles, batch_size=16, workers=2)
+    np.testing.assert_array_equal(serial.mean, parallel.mean)
+    assert serial.errors == parallel.errors
+    assert [i for i, e in enumerate(serial.errors) if e] == [5, 6, 50, 99]
