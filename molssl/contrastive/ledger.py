@@ -16,10 +16,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from molssl.contrastive.atomic import create_temp_beside
 
 
 class ResultsLedger:
@@ -94,9 +95,7 @@ class ResultsLedger:
         return rows
 
     def _write(self, rows: list[dict[str, str]]) -> None:
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-        )
+        fd, tmp = create_temp_beside(self.path)  # the user's file mode, not mkstemp's 0600
         try:
             with os.fdopen(fd, "w", newline="") as handle:
                 writer = csv.DictWriter(handle, fieldnames=list(self.columns))

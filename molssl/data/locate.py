@@ -17,12 +17,12 @@ import hashlib
 import http.client
 import logging
 import os
-import tempfile
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from molssl.contrastive.atomic import create_temp_beside
 from molssl.data.errors import ChecksumError, DatasetNotFoundError
 from molssl.data.registry import DatasetSpec, get_dataset_spec
 
@@ -131,8 +131,7 @@ def download_file(
     """
     fetch = downloader or urllib_download
     destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=destination.name + ".", suffix=".part",
-                                    dir=destination.parent)  # fmt: skip
+    fd, tmp_name = create_temp_beside(destination, suffix=".part")  # umask mode, not 0600
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -16,7 +16,6 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import pandas as pd
 import torch
 
 from molssl.config import ConfigError
+from molssl.contrastive.atomic import create_temp_beside
 from molssl.data import DataFormatError
 from molssl.featurize import default_workers, featurized_batches
 from molssl.finetune.config import resolve_device
@@ -302,7 +302,7 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write ``.csv`` or ``.parquet`` atomically (temp file beside it, then ``os.replace``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = create_temp_beside(path)  # the user's file mode, not mkstemp's 0600
     os.close(fd)
     try:
         if path.suffix == ".parquet":
