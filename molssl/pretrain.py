@@ -142,6 +142,11 @@ def pretrain(config: PretrainConfig) -> TrainResult:
 
     tcfg = config.trainer
     check_device(tcfg.device, flag="--device")
+    last = Path(tcfg.out_dir) / "last.pt"
+    if last.exists() and not tcfg.resume:  # before building a store, not after
+        raise FileExistsError(
+            f"{last} exists; pass --resume to continue that run or pick a new --out (out_dir)"
+        )
     if int(os.environ.get("RANK", "0")) == 0:
         store = open_store(config.data, tcfg.out_dir, progress=tcfg.progress)
     else:

@@ -246,7 +246,8 @@ class Trainer:
         if not self.config.resume:
             if path.exists():
                 raise FileExistsError(
-                    f"{path} exists; pass resume=True to continue that run or pick a new out_dir"
+                    f"{path} exists; pass --resume (resume=True) to continue that run or pick a new "
+                    "--out (out_dir)"
                 )
             return
         if not path.exists():
@@ -258,14 +259,14 @@ class Trainer:
             raise ConfigError(
                 f"{path} was written with {saved_spe} steps per epoch but this run has "
                 f"{self.sampler.batches_per_epoch} (dataset size, batch size or world size "
-                "changed); resume with the same data and batch size or start a new out_dir"
+                "changed); resume with the same data and --batch-size or start a new --out"
             )
         check_weight_shapes(
             self.model,
             ckpt["state_dict"],
             str(path),
             hint="; the run was started with another model or featurizer: resume with the "
-            "same config and data, or start a new out_dir",
+            "same config and data, or start a new --out",
         )
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -359,7 +360,7 @@ class Trainer:
         if st.last_saved_step != st.step:  # the same decision on every rank: _save is collective
             self._save(LAST)
         if self._interrupted:
-            logger.warning("stopped on request at step %d; resume with resume=True", st.step)
+            logger.warning("stopped on request at step %d; continue it with --resume", st.step)
 
     def _train_step(self, batch: Any) -> tuple[Tensor, dict[str, float]]:
         self.optimizer.zero_grad(set_to_none=True)

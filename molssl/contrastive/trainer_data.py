@@ -66,7 +66,7 @@ class EpochBatchSampler(Sampler[list[int]]):
         if self.batches_per_epoch < 1:
             raise ValueError(
                 f"dataset of {num_samples} samples is smaller than one global batch "
-                f"({batch_size} x {world_size} processes) with drop_last=True; lower batch_size"
+                f"({batch_size} x {world_size} processes) with drop_last=True; lower --batch-size"
             )
 
     @property

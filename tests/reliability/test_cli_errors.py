@@ -176,3 +176,15 @@ def test_damaged_gz_corpus_is_one_line(damage: str, corpus: Path, tmp_path: Path
         bad.write_bytes(gzip.compress(b"CCO\n\xff\xfe\n"))
     code, line = run_cli(main, ["featurize", str(bad), "-o", str(tmp_path / "store")], capsys)
     assert code == 2 and line.startswith(f"molssl featurize: error: {bad} cannot be read"), line
+
+
+def test_existing_run_is_refused_before_building_a_store(corpus, tmp_path, capsys) -> None:
+    from molssl.cli import main
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "last.pt").write_bytes(b"an earlier run")
+    argv = ["pretrain", "--data", str(corpus), "--out", str(out), "--batch-size", "8", *TINY]
+    code, line = run_cli(main, argv, capsys)
+    assert code == 2 and "--resume" in line and "--out" in line, line
+    assert sorted(p.name for p in out.iterdir()) == ["last.pt"]  # no store built, nothing lost
