@@ -1,24 +1,39 @@
-"""The measured MoleculeNet comparison of the benchmark issue (quick profile, 3 seeds).
+"""The measured MoleculeNet comparison: all 14 tasks, six methods, 3 seeds, a committed ledger.
 
-Runs ``molssl.benchmark`` on BBBP, BACE, ClinTox, SIDER, Tox21, ESOL, FreeSolv and Lipophilicity
-with the methods
+Methods (``--methods``, default all six):
 
 - ``random-init``: MolCLR's 5-layer GIN from random weights, same fine-tuning protocol;
-- ``ecfp-rf``: ECFP4 (2048 bits) + random forest;
+- ``ecfp-rf``: ECFP4 (2048 bits) + class-balanced random forest (the profile's trees);
+- ``chemprop``: chemprop v2's D-MPNN from scratch, its own defaults, same split and epochs;
 - ``molclr-gcn``: MolCLR's released GCN weights (``checkpoints/molclr_gcn.pth`` of the shared
   data);
-- ``ours``: a GIN pretrained with ``molssl pretrain`` (``--ckpt PATH``; skipped when not given).
+- ``ours-molclr`` / ``ours-imolclr``: our GIN pretrained with the MolCLR / iMolCLR objective on
+  the same corpus and budget (``--ckpt-molclr`` / ``--ckpt-imolclr``; by default the 1M
+  molecule-pass snapshots of ``benchmarks/budget_curve.py``). Skipped, with a message, when
+  the checkpoint does not exist.
 
-Outputs (``results.csv``, ``summary.md``, ``summary.png``) go to ``--out``; a rerun resumes, and
-the wall time is printed at the end so that the full run can be planned. The ``quick`` profile
-trains 15 epochs and caps datasets above 4,000 molecules (Tox21 here) at 4,000; MolCLR's
-published numbers use 100 epochs and far larger pretraining (10M PubChem molecules).
+The ledger (``results.csv`` + ``protocol.json``, then ``summary.md`` / ``summary.png``) goes to a
+folder committed under ``benchmarks/ledgers/`` (``--out``), so a later run on another machine
+resumes it: finished cells are skipped, and several processes may share it (each cell is
+claimed). Checkpoint paths are kept relative, so run from the repository root. A folder made
+under another protocol (other files, split, epochs...) is refused, never mixed.
+
+Modes:
+
+- default: the quick profile (15 epochs, tasks above 4,000 molecules subsampled to 4,000) on all
+  14 tasks, ledger ``benchmarks/ledgers/moleculenet_quick``;
+- ``--full-protocol``: MolCLR's protocol (100 epochs, every molecule) for MolCLR's released GCN
+  on BBBP, BACE, ClinTox, SIDER, ESOL, FreeSolv and Lipophilicity, ledger
+  ``benchmarks/ledgers/moleculenet_full_molclr_gcn``;
+- ``--smoke``: a tiny run (2 tasks, 1 seed, 1 epoch, 300 molecules, 5 trees) into /tmp, to
+  check the script and its resume in minutes.
 
 Usage::
 
-    python benchmarks/moleculenet.py [--ckpt runs/pretrain/best.pt] [--tasks bbbp,esol]
-        [--seeds 0,1,2] [--methods random-init,ecfp-rf,molclr-gcn] [--out runs/moleculenet]
-        [--threads 1] [--profile quick] [--epochs N]
+    python benchmarks/moleculenet.py                       # quick, 14 tasks x 6 methods x 3 seeds
+    python benchmarks/moleculenet.py --tasks hiv,muv --methods chemprop   # one part of it
+    python benchmarks/moleculenet.py --full-protocol
+    python benchmarks/moleculenet.py --smoke
 """
 
 from __future__ import annotations
@@ -33,13 +48,17 @@ import torch
 
 from molssl.benchmark.runner import BenchmarkConfig, benchmark
 
-TASKS = ["bbbp", "bace", "clintox", "sider", "tox21", "esol", "freesolv", "lipophilicity"]
+ALL_TASKS = ["bbbp", "tox21", "toxcast", "sider", "clintox", "muv", "hiv", "bace", "freesolv",
+             "esol", "lipophilicity", "qm7", "qm8", "qm9"]  # fmt: skip
+FULL_TASKS = ["bbbp", "bace", "clintox", "sider", "esol", "freesolv", "lipophilicity"]
+METHODS = ["random-init", "ecfp-rf", "chemprop", "molclr-gcn", "ours-molclr", "ours-imolclr"]
 MOLCLR_PUBLISHED = {
-    "BBBP": 73.6, "Tox21": 79.8, "ClinTox": 93.2, "HIV": 80.6, "BACE": 89.0, "SIDER": 68.0,
-    "MUV": 88.6, "FreeSolv": 2.20, "ESOL": 1.11, "Lipophilicity": 0.65, "QM7": 87.2,
-    "QM8": 0.0174, "QM9": 2.357,
+    "BBBP": 73.6, "Tox21": 79.8, "SIDER": 68.0, "ClinTox": 93.2, "MUV": 88.6,
+    "HIV": 80.6, "BACE": 89.0, "FreeSolv": 2.20, "ESOL": 1.11, "Lipophilicity": 0.65,
+    "QM7": 87.2, "QM8": 0.0174, "QM9": 2.357,
 }  # fmt: skip
-"""MolCLR (Wang et al., 2022, Table 1/2): ROC-AUC x 100 for classification, RMSE/MAE otherwise."""
+"""MolCLR (Wang et al., 2022, Tables 1-2): ROC-AUC x 100 for classification, RMSE/MAE otherwise
+(MolCLR reports no ToxCast figure)."""
 
 
 def shared_data_dir() -> Path:
@@ -49,19 +68,45 @@ def shared_data_dir() -> Path:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--ckpt", default=None, help="molssl pretraining checkpoint ('ours')")
-    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--tasks", default=None, help="default: all 14 (7 with --full-protocol)")
+    parser.add_argument("--methods", default=None, help=f"subset of {','.join(METHODS)}")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--methods", default="random-init,ecfp-rf,molclr-gcn",
-                        help="subset of random-init, ecfp-rf, molclr-gcn (ours added by --ckpt)")  # fmt: skip
-    parser.add_argument("--profile", default="quick", choices=["quick", "full"])
-    parser.add_argument("--out", default="runs/moleculenet")
-    parser.add_argument("--data-dir", default=None, help="default: <shared data>/moleculenet")
+    parser.add_argument("--out", default=None, help="ledger folder (default: see Modes)")
+    parser.add_argument("--full-protocol", action="store_true",
+                        help="100 epochs, no subsampling, MolCLR's GCN on 7 tasks")  # fmt: skip
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes into /tmp")
+    parser.add_argument(
+        "--ckpt-molclr", default="runs/budget_curve/molclr/snapshots/passes_1000448.pt"
+    )
+    parser.add_argument(
+        "--ckpt-imolclr", default="runs/budget_curve/imolclr/snapshots/passes_1000448.pt"
+    )
     parser.add_argument("--molclr-gcn", default=None, help="default: <shared>/checkpoints/...")
-    parser.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    parser.add_argument("--data-dir", default=None, help="default: <shared data>/moleculenet")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (shared CPU: 1)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return parser.parse_args()
+
+
+def method_specs(args: argparse.Namespace, shared: Path) -> list[str]:
+    gcn = args.molclr_gcn or str(shared / "checkpoints" / "molclr_gcn.pth")
+    specs = {"random-init": "random-init", "ecfp-rf": "ecfp-rf", "chemprop": "chemprop",
+             "molclr-gcn": f"molclr-gcn=molclr-gcn:{gcn}",
+             "ours-molclr": f"ours-molclr=ckpt:{args.ckpt_molclr}",
+             "ours-imolclr": f"ours-imolclr=ckpt:{args.ckpt_imolclr}"}  # fmt: skip
+    default = ["molclr-gcn"] if args.full_protocol else METHODS
+    chosen = [m.strip() for m in (args.methods or ",".join(default)).split(",") if m.strip()]
+    methods = []
+    for name in chosen:
+        if name not in specs:
+            raise SystemExit(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
+        path = specs[name].split(":", 1)[1] if ":" in specs[name] else None
+        if path and not Path(path).is_file():
+            print(f"skipping {name}: {path} does not exist (ours-* checkpoints come from "
+                  "`python benchmarks/budget_curve.py`; or pass --ckpt-molclr/--ckpt-imolclr)")  # fmt: skip
+            continue
+        methods.append(specs[name])
+    return methods
 
 
 def main() -> None:
@@ -69,34 +114,35 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     shared = shared_data_dir()
-    gcn = args.molclr_gcn or str(shared / "checkpoints" / "molclr_gcn.pth")
-    specs = {
-        "random-init": "random-init",
-        "ecfp-rf": "ecfp-rf",
-        "molclr-gcn": f"molclr-gcn=molclr-gcn:{gcn}",
-    }
-    chosen = [m.strip() for m in args.methods.split(",") if m.strip()]
-    methods = [specs[m] if m in specs else m for m in chosen]
-    if args.ckpt:
-        methods.append(f"ours=ckpt:{args.ckpt}")
+    tasks = args.tasks or ",".join(FULL_TASKS if args.full_protocol else ALL_TASKS)
+    finetune: dict = {}
+    extra: dict = {}
+    if args.full_protocol:
+        out, profile = "benchmarks/ledgers/moleculenet_full_molclr_gcn", "full"
+    else:
+        out, profile = "benchmarks/ledgers/moleculenet_quick", "quick"
+    if args.smoke:
+        out = "/tmp/moleculenet_smoke/" + ("full" if args.full_protocol else "quick")
+        tasks = args.tasks or "bbbp,esol"
+        args.seeds = "0"
+        finetune = {"epochs": 1, "max_molecules": 300}
+        extra = {"rf_estimators": 5}
+    methods = method_specs(args, shared)
     cfg = BenchmarkConfig(
-        tasks=[t.strip() for t in args.tasks.split(",") if t.strip()],
-        methods=methods,
-        seeds=[int(s) for s in args.seeds.split(",")],
-        profile=args.profile,
-        out_dir=args.out,
-        data_dir=args.data_dir or str(shared / "moleculenet"),
-        device=args.device,
-        finetune={"epochs": args.epochs} if args.epochs else {},
-    )
+        tasks=[t.strip() for t in tasks.split(",") if t.strip()], methods=methods,
+        seeds=[int(s) for s in args.seeds.split(",")], profile=profile, out_dir=args.out or out,
+        data_dir=args.data_dir or str(shared / "moleculenet"), device=args.device,
+        finetune=finetune, **extra,
+    )  # fmt: skip
     start = time.perf_counter()
     result = benchmark(cfg)
     minutes = (time.perf_counter() - start) / 60
     print(f"{result.ran} cells run, {result.skipped} skipped, {result.failed} failed "
           f"in {minutes:.1f} min ({args.threads} torch thread(s), device {args.device})")  # fmt: skip
     print(f"table: {result.summary_md}\nplot:  {result.summary_png}\nrows:  {result.results_csv}")
+    names = {t.lower() for t in cfg.tasks}
     print("MolCLR published (ROC-AUC x100 / RMSE / MAE):",
-          {k: v for k, v in MOLCLR_PUBLISHED.items() if k.lower() in cfg.tasks})  # fmt: skip
+          {k: v for k, v in MOLCLR_PUBLISHED.items() if k.lower() in names})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from molssl.contrastive.commands import (
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    from molssl.benchmark.protocol import ProtocolMismatchError
     from molssl.config import ConfigError
     from molssl.contrastive.checkpoint import CheckpointError
     from molssl.data import DataFormatError, DatasetNotFoundError, UnknownDatasetError
@@ -28,6 +29,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from molssl.store import StoreError
 
     return (
+        ProtocolMismatchError,
         ConfigError,
         CheckpointError,
         DataFormatError,
@@ -376,10 +378,16 @@ def _benchmark_args(parser: argparse.ArgumentParser) -> None:
         "--tasks", default=None, help="all (default without --csv) or comma-separated: bbbp,tox21"
     )
     parser.add_argument("--methods", default="random-init,ecfp-rf",
-                        help="comma-separated: random-init, ecfp-rf, ckpt:PATH, molclr-gcn:PATH, "
-                             "molclr-gin:PATH (optionally LABEL=METHOD)")  # fmt: skip
+                        help="comma-separated: random-init, ecfp-rf, ecfp-mlp, chemprop, "
+                             "ckpt:PATH, molclr-gcn:PATH, molclr-gin:PATH (optionally "
+                             "LABEL=METHOD)")  # fmt: skip
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated run seeds")
-    parser.add_argument("--out", default="runs/benchmark", help="output directory")
+    parser.add_argument("--out", default=None,
+                        help="output directory (default runs/benchmark; with --compare, where "
+                             "the joint table is written, default: nowhere)")  # fmt: skip
+    parser.add_argument("--compare", nargs=2, default=None, metavar=("DIR_A", "DIR_B"),
+                        help="one table from two results folders; refused when their "
+                             "protocol.json records differ in anything but the methods")  # fmt: skip
     parser.add_argument("--search", type=int, default=0, metavar="N",
                         help="Optuna trials per task and method on the validation split before "
                              "its cells (study in OUT/study.db, best settings in "
@@ -394,12 +402,21 @@ def _benchmark(args: argparse.Namespace) -> int:
     from molssl.benchmark.runner import BenchmarkConfig, benchmark
     from molssl.config import parse_set_arguments
 
+    if args.compare:
+        from molssl.benchmark.compare import compare_folders
+
+        joint = compare_folders(*args.compare, out_dir=args.out)
+        print(joint.markdown, end="")
+        if joint.out_dir:
+            print(f"written to {joint.out_dir}")
+        return 0
     tasks = _csv_list(args.tasks) or ([] if args.csv else ["all"])
     cfg = BenchmarkConfig(
         tasks=tasks, csv=args.csv, smiles_col=args.smiles_col,
         targets=_csv_list(args.targets) or [], task_type=args.task_type,
         methods=_csv_list(args.methods) or [], seeds=[int(s) for s in _csv_list(args.seeds) or []],
-        profile=args.profile or "quick", out_dir=args.out, data_dir=args.data_dir,
+        profile=args.profile or "quick", out_dir=args.out or "runs/benchmark",
+        data_dir=args.data_dir,
         device=args.device or "auto", finetune=dict(parse_set_arguments(args.set)),
         search=args.search,
     )  # fmt: skip

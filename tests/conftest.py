@@ -46,7 +46,7 @@ def moleculenet_dir(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def tpsa_table() -> pd.DataFrame:
     """The first 240 valid molecules of RDKit's ``first_5k.tpsa.csv`` with derived labels."""
-    from molssl.data import embedded_tpsa_path
+    from molssl.data import read_tpsa_table
     from molssl.featurize import InvalidSmilesError, parse_smiles
 
     def valid(smiles: str) -> bool:
@@ -56,7 +56,7 @@ def tpsa_table() -> pd.DataFrame:
             return False
         return True
 
-    frame = pd.read_csv(embedded_tpsa_path(), comment="#", header=None, names=["smiles", "tpsa"])
+    frame = read_tpsa_table()
     frame = frame.iloc[:300]
     frame = frame[frame["smiles"].map(valid)].iloc[:240].reset_index(drop=True)
     frame["polar"] = (frame["tpsa"] > frame["tpsa"].median()).astype(int)

@@ -17,6 +17,7 @@ from molssl.metrics import (
     get_metric,
     mae,
     masked_multitask_loss,
+    prc_auc_per_target,
     rmse,
     roc_auc_per_target,
 )
@@ -96,6 +97,43 @@ def test_roc_auc_all_targets_skipped_raises() -> None:
         roc_auc_per_target(y_true, np.zeros((2, 2)))
 
 
+def test_prc_auc_matches_sklearn_pr_curve_with_nan_masking() -> None:
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((200, 3)) < [0.05, 0.3, 0.5]).astype(float)
+    score = y * 0.8 + rng.normal(size=y.shape)
+    y[rng.random(y.shape) < 0.2] = NAN
+    mean, per = prc_auc_per_target(y, score)
+    expected = []
+    for t in range(3):
+        keep = ~np.isnan(y[:, t])
+        precision, recall, _ = precision_recall_curve(y[keep, t], score[keep, t])
+        expected.append(auc(recall, precision))
+        # the trapezoid (DeepChem / MoleculeNet) is not average precision: a different number
+        assert expected[-1] != pytest.approx(average_precision_score(y[keep, t], score[keep, t]))
+    assert per == pytest.approx(expected, abs=1e-12)
+    assert mean == pytest.approx(np.mean(expected), abs=1e-12)
+    assert get_metric("prc_auc").higher_is_better
+
+
+def test_prc_auc_skips_single_class_target() -> None:
+    y = np.array([[1.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, NAN]])
+    with pytest.warns(SkippedTargetWarning, match="'b'"):
+        mean, per = prc_auc_per_target(
+            y, np.array([[0.9, 0.1], [0.2, 0.2], [0.8, 0.3], [0.1, 0.4]]), ["a", "b"]
+        )
+    assert mean == pytest.approx(1.0) and math.isnan(per[1])
+
+
+def test_hiv_and_muv_report_prc_auc_beside_roc_auc() -> None:
+    from molssl.data import DATASETS
+
+    extra = {spec.name for spec in DATASETS.values() if "prc_auc" in spec.extra_metrics}
+    assert extra == {"HIV", "MUV"}
+    assert all(DATASETS[k.lower()].metric == "roc_auc" for k in extra)
+
+
 def test_rmse_and_mae_by_hand() -> None:
     y_true = np.array([[1.0, NAN], [2.0, 3.0], [NAN, 5.0]])
     y_pred = np.array([[2.0, 0.0], [2.0, 1.0], [9.0, 5.0]])
@@ -107,7 +145,7 @@ def test_rmse_and_mae_by_hand() -> None:
 
 
 def test_metric_registry() -> None:
-    assert set(METRICS) == {"roc_auc", "rmse", "mae"}
+    assert set(METRICS) == {"roc_auc", "prc_auc", "rmse", "mae"}
     assert get_metric("roc_auc").higher_is_better
     assert not get_metric("rmse").higher_is_better and not get_metric("mae").higher_is_better
     assert get_metric("rmse").is_better(0.5, 0.7) and not get_metric("rmse").is_better(0.9, 0.7)

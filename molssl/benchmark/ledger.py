@@ -11,18 +11,19 @@ processes on one machine (say one per seed) can share an output folder without l
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from molssl.contrastive.ledger import ResultsLedger
+from molssl.contrastive.ledger import ResultsLedger, locked
 
 COLUMNS: tuple[str, ...] = (
     "task", "method", "seed", "split", "metric", "value", "valid_value", "epochs", "best_epoch",
-    "seconds", "n_train", "n_valid", "n_test", "n_invalid", "per_target", "versions",
-    "config_hash", "status", "error", "finished_at",
+    "seconds", "n_train", "n_valid", "n_test", "n_invalid", "per_target", "extra_metrics",
+    "versions", "config_hash", "status", "error", "finished_at",
 )  # fmt: skip
 """Column order of ``results.csv``."""
 
@@ -64,6 +65,12 @@ def append_row(path: str | Path, row: Mapping[str, Any]) -> pd.DataFrame:
     """
     results_ledger(path).append(row)
     return read_ledger(path)
+
+
+def ledger_lock(path: str | Path) -> contextlib.AbstractContextManager[None]:
+    """The exclusive lock every append to ``results.csv`` holds (not re-entrant: do not append
+    while holding it)."""
+    return locked(results_ledger(path).lock_path)
 
 
 def finished_cells(frame: pd.DataFrame) -> set[CellKey]:

@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from molssl.benchmark.stats import METRIC_LABELS, method_averages, paired_tests, summarize
+from molssl.benchmark.stats import (
+    METRIC_LABELS,
+    extra_summary,
+    method_averages,
+    paired_tests,
+    summarize,
+)
 from molssl.metrics import get_metric
 
 logger = logging.getLogger(__name__)
@@ -54,12 +60,20 @@ def _main_table(summary: pd.DataFrame, methods: list[str]) -> list[str]:
 
 
 def format_summary(ledger: pd.DataFrame, title: str = "Benchmark summary") -> str:
-    """The Markdown summary: per-task table, per-method averages, paired tests, failures."""
+    """The Markdown summary: per-task table, further metrics (PRC-AUC), per-method averages,
+    paired tests, failures."""
     summary = summarize(ledger)
     methods = list(dict.fromkeys(summary["method"])) if not summary.empty else []
     lines = [f"# {title}", ""]
     lines += ["Test metric, mean ± sample std over seeds (n = seeds); best mean in bold.", ""]
     lines += _main_table(summary, methods) if methods else ["No finished cells yet."]
+    extra = extra_summary(ledger)
+    if not extra.empty:
+        lines += ["", "## Further metrics", "",
+                  "PRC-AUC (precision-recall curve, trapezoidal, as MoleculeNet reports it) for "
+                  "the heavily imbalanced tasks; its chance level is the positive rate, not 0.5.",
+                  ""]  # fmt: skip
+        lines += _main_table(extra, [m for m in methods if m in set(extra["method"])])
     averages = method_averages(summary)
     if not averages.empty:
         lines += ["", "## Per-method averages", "",

@@ -3,14 +3,21 @@
 Methods are looked up in :data:`METHODS` by the part before the first colon of a method string:
 
 - ``random-init``: the MolCLR GIN from random weights, fine-tuned with the same protocol;
-- ``ecfp-rf``: ECFP4 + random forest (:mod:`molssl.benchmark.baselines`);
+- ``ecfp-rf``: ECFP4 + class-balanced random forest, ``ecfp-mlp``: ECFP4 + scikit-learn MLP
+  (:mod:`molssl.benchmark.baselines`);
+- ``chemprop``: chemprop v2's D-MPNN from scratch with its own defaults, on the same split and
+  epoch budget (:mod:`molssl.benchmark.chemprop_baseline`; ``pip install 'molssl[chemprop]'``);
 - ``ckpt:PATH`` (or an existing bare path): a molssl pretraining checkpoint; ``molclr-gcn:PATH`` / ``molclr-gin:PATH``:
   MolCLR's released weights.
 
 A method string may carry a display label, ``LABEL=SPEC`` (``ours=ckpt:runs/x/best.pt``). Each
 cell appends one row to ``results.csv`` (see :mod:`molssl.benchmark.ledger`); a failing cell is
-recorded with its error and the suite goes on; a rerun skips finished cells. At the end
-``summary.md`` and ``summary.png`` are written (:mod:`molssl.benchmark.report`).
+recorded with its error and the suite goes on; a rerun skips finished cells. Several processes
+may share one output folder: each re-reads the ledger under its lock before a cell and claims
+the cell (:class:`~molssl.contrastive.claims.CellClaims`), so every cell runs once. Before any
+cell, ``protocol.json`` records how the folder's results are made
+(:mod:`molssl.benchmark.protocol`). At the end ``summary.md`` and ``summary.png`` are written
+(:mod:`molssl.benchmark.report`).
 
 With ``search=N`` every (task, method) first gets ``N`` Optuna trials on the validation split
 (:mod:`molssl.benchmark.tuning`; the study in ``study.db``, trials trained at the first seed), and its
@@ -28,10 +35,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from molssl.benchmark.baselines import ecfp_rf
-from molssl.benchmark.ledger import append_row, finished_cells, read_ledger
+from molssl.benchmark.baselines import BaselineResult, ecfp_mlp, ecfp_rf
+from molssl.benchmark.ledger import append_row, finished_cells, ledger_lock, read_ledger
+from molssl.benchmark.protocol import FORMAT_VERSION as PROTOCOL_VERSION
+from molssl.benchmark.protocol import (
+    SELECTION_RULES,
+    SINGLE_CLASS_RULE,
+    run_entry,
+    task_protocol,
+    write_protocol,
+)
 from molssl.benchmark.tuning import record_searches, searched_config
 from molssl.config import ConfigError, apply_overrides, did_you_mean, save_yaml, to_dict
+from molssl.contrastive.claims import CellClaims
 from molssl.data import dataset_names, get_dataset_spec
 from molssl.finetune import (
     FinetuneConfig,
@@ -45,6 +61,8 @@ from molssl.finetune import (
 logger = logging.getLogger(__name__)
 
 _MAX_ERROR_CHARS = 500
+_NOT_RECORDED = ("data_dir", "device", "progress", "save_model", "flush_denormal", "split",
+                 "split_sizes", "split_seed", "max_molecules", "epochs", "out_dir", "resume")  # fmt: skip
 _CELL_FIELDS = frozenset(
     {"task", "csv", "smiles_col", "targets", "task_type", "init", "seed", "profile", "out_dir"}
 )
@@ -184,38 +202,78 @@ def _run_finetune(method: Method, task: str, seed: int, cfg: BenchmarkConfig) ->
     return record
 
 
-def _rf_hash(ft: FinetuneConfig, estimators: int, params: dict[str, Any]) -> str:
+def _baseline_settings(kind: str, cfg: BenchmarkConfig) -> dict[str, Any]:
+    """What determines a baseline cell's result besides the task, split and seed."""
+    if kind == "ecfp-rf":
+        trees = cfg.rf_estimators or get_profile(cfg.profile).rf_estimators
+        settings: dict[str, Any] = {"rf_estimators": trees, "class_weight": "balanced"}
+        if cfg.rf_params:
+            settings["rf_params"] = cfg.rf_params
+        return settings
+    if kind == "ecfp-mlp":
+        return {"mlp": "512 relu, adam, early stopping 10%"}
+    return {"chemprop_epochs": _chemprop_epochs(cfg), "chemprop": "2.x defaults"}
+
+
+def _baseline_hash(ft: FinetuneConfig, kind: str, cfg: BenchmarkConfig) -> str:
     data = {k: v for k, v in to_dict(ft).items() if k in (
         "task", "csv", "smiles_col", "targets", "task_type", "data_dir", "profile", "split",
         "split_sizes", "split_seed", "max_molecules")}  # fmt: skip
-    data["rf_estimators"] = estimators
-    if params:  # absent for the defaults, so earlier ledgers keep their hashes
-        data["rf_params"] = params
+    data.update(_baseline_settings(kind, cfg))
     return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def _run_ecfp_rf(method: Method, task: str, seed: int, cfg: BenchmarkConfig) -> dict[str, Any]:
+def _baseline_task(task: str, seed: int, cfg: BenchmarkConfig):
     from molssl.featurize import MolGraphFeaturizer
 
     ft = _finetune_config(Method("random-init", "random-init", None), task, seed, cfg)
     data = load_task(ft, MolGraphFeaturizer())
-    split = task_split(data, ft.split, ft.split_sizes, ft.split_seed)
-    estimators = cfg.rf_estimators or get_profile(cfg.profile).rf_estimators
-    res = ecfp_rf(data, split, seed=seed, n_estimators=estimators, n_jobs=cfg.rf_jobs,
-                  **cfg.rf_params)  # fmt: skip
+    return ft, data, task_split(data, ft.split, ft.split_sizes, ft.split_seed)
+
+
+def _baseline_record(ft: FinetuneConfig, data, res: BaselineResult, epochs: int, key: str):
     return {
         **{k: v for k, v in vars(res).items()},
         "split": ft.split or data.spec.default_split,
-        "epochs": 0,
+        "epochs": epochs,
         "best_epoch": 0,
         "n_invalid": len(data.failures),
-        "config_hash": _rf_hash(ft, estimators, cfg.rf_params),
+        "config_hash": key,
     }
+
+
+def _run_ecfp_rf(method: Method, task: str, seed: int, cfg: BenchmarkConfig) -> dict[str, Any]:
+    ft, data, split = _baseline_task(task, seed, cfg)
+    estimators = cfg.rf_estimators or get_profile(cfg.profile).rf_estimators
+    res = ecfp_rf(data, split, seed=seed, n_estimators=estimators, n_jobs=cfg.rf_jobs,
+                  **cfg.rf_params)  # fmt: skip
+    return _baseline_record(ft, data, res, 0, _baseline_hash(ft, method.kind, cfg))
+
+
+def _run_ecfp_mlp(method: Method, task: str, seed: int, cfg: BenchmarkConfig) -> dict[str, Any]:
+    ft, data, split = _baseline_task(task, seed, cfg)
+    res = ecfp_mlp(data, split, seed=seed)
+    return _baseline_record(ft, data, res, 0, _baseline_hash(ft, method.kind, cfg))
+
+
+def _chemprop_epochs(cfg: BenchmarkConfig) -> int:
+    return int(cfg.finetune.get("epochs") or get_profile(cfg.profile).epochs)
+
+
+def _run_chemprop(method: Method, task: str, seed: int, cfg: BenchmarkConfig) -> dict[str, Any]:
+    from molssl.benchmark.chemprop_baseline import chemprop_dmpnn
+
+    ft, data, split = _baseline_task(task, seed, cfg)
+    epochs = _chemprop_epochs(cfg)
+    res = chemprop_dmpnn(data, split, seed=seed, epochs=epochs, device=cfg.device)
+    return _baseline_record(ft, data, res, epochs, _baseline_hash(ft, method.kind, cfg))
 
 
 METHODS: dict[str, CellRunner] = {
     "random-init": _run_finetune,
     "ecfp-rf": _run_ecfp_rf,
+    "ecfp-mlp": _run_ecfp_mlp,
+    "chemprop": _run_chemprop,
     "ckpt": _run_finetune,
     "molclr-gcn": _run_finetune,
     "molclr-gin": _run_finetune,
@@ -223,6 +281,8 @@ METHODS: dict[str, CellRunner] = {
 """Cell runners by method kind."""
 
 _NEEDS_PATH = ("ckpt", "molclr-gcn", "molclr-gin")
+BASELINES = ("ecfp-rf", "ecfp-mlp", "chemprop")
+"""Method kinds that train no molssl encoder (their cells share the task's plain featurization)."""
 
 
 def parse_method(text: str) -> Method:
@@ -279,10 +339,9 @@ def _versions() -> str:
 
 
 def _cell_hash(cell: Cell, cfg: BenchmarkConfig) -> str:
-    if cell.method.kind == "ecfp-rf":
+    if cell.method.kind in BASELINES:
         ft = _finetune_config(Method("random-init", "random-init", None), cell.task, 0, cfg)
-        estimators = cfg.rf_estimators or get_profile(cfg.profile).rf_estimators
-        return _rf_hash(ft, estimators, cfg.rf_params)
+        return _baseline_hash(ft, cell.method.kind, cfg)
     return config_hash(_finetune_config(cell.method, cell.task, cell.seed, cfg))
 
 
@@ -313,9 +372,12 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
 
         ft = _finetune_config(Method("random-init", "random-init", None), _csv_name(cfg), 0, cfg)
         load_task(ft, MolGraphFeaturizer())
-    cells = [Cell(t, m, s) for t in resolve_tasks(cfg) for m in methods for s in cfg.seeds]
+    tasks = resolve_tasks(cfg)
+    write_protocol(out, build_protocol(cfg, tasks, methods))
+    cells = [Cell(t, m, s) for t in tasks for m in methods for s in cfg.seeds]
     searches: dict[tuple[str, str], Any] = {}
     done = finished_cells(read_ledger(results))
+    claims = CellClaims(out)
     versions = _versions()
     ran = skipped = failed = 0
     bar = tqdm(cells, desc="benchmark", unit="cell", disable=not cfg.progress)
@@ -331,30 +393,92 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
                                  "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")})  # fmt: skip
             continue
         key_hash = _cell_hash(cell, cell_cfg)
-        if (cell.task, cell.method.label, cell.seed, key_hash) in done:
+        key = (cell.task, cell.method.label, cell.seed, key_hash)
+        if key in done or not _claim(results, claims, key):
             skipped += 1
             continue
-        row: dict[str, Any] = {"task": cell.task, "method": cell.method.label, "seed": cell.seed,
-                               "versions": versions, "config_hash": key_hash}  # fmt: skip
-        start = time.perf_counter()
         try:
-            record = METHODS[cell.method.kind](cell.method, cell.task, cell.seed, cell_cfg)
-        except Exception as err:  # a failing cell is recorded and must not stop the suite
-            logger.warning("cell %s / %s / seed %d failed: %s: %s", cell.task, cell.method.label,
-                           cell.seed, type(err).__name__, err, exc_info=logger.isEnabledFor(logging.DEBUG))  # fmt: skip
-            row.update(status="failed", error=f"{type(err).__name__}: {err}"[:_MAX_ERROR_CHARS],
-                       seconds=time.perf_counter() - start)  # fmt: skip
-            failed += 1
-        else:
-            record["per_target"] = json.dumps(record.get("per_target", {}))
-            row.update({k: v for k, v in record.items() if k != "task"}, status="ok", error="")
-            row["config_hash"] = key_hash
-            ran += 1
-        row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-        append_row(results, row)
+            cell_failed = _run_cell(cell, cell_cfg, results, versions, key_hash)
+        finally:
+            claims.release(repr(key))
+        failed += cell_failed
+        ran += 1 - cell_failed
     bar.close()
     if searches:
         record_searches(out, searches, read_ledger(results))
     md, png = write_report(read_ledger(results), out)
     logger.info("benchmark: %d cells run, %d skipped, %d failed; %s", ran, skipped, failed, md)
     return BenchmarkResult(out, results, md, png, ran, skipped, failed)
+
+
+def _claim(results: Path, claims: CellClaims, key: tuple) -> bool:
+    """Under the ledger lock: whether ``key`` is still to do here (not finished, not claimed
+    by another live process); if so, claim it."""
+    with ledger_lock(results):
+        if key in finished_cells(read_ledger(results)):
+            return False
+        holder = claims.claim(repr(key))
+    if holder is not None:
+        logger.info("cell %s / %s / seed %d is being run by %s; moving on", key[0], key[1],
+                    key[2], holder.describe())  # fmt: skip
+    return holder is None
+
+
+def _run_cell(cell: Cell, cfg: BenchmarkConfig, results: Path, versions: str, key_hash: str) -> int:
+    """Run one cell and append its row; returns 1 when it failed, else 0."""
+    row: dict[str, Any] = {"task": cell.task, "method": cell.method.label, "seed": cell.seed,
+                           "versions": versions, "config_hash": key_hash}  # fmt: skip
+    start = time.perf_counter()
+    failed = 0
+    try:
+        record = METHODS[cell.method.kind](cell.method, cell.task, cell.seed, cfg)
+    except Exception as err:  # a failing cell is recorded and must not stop the suite
+        logger.warning("cell %s / %s / seed %d failed: %s: %s", cell.task, cell.method.label,
+                       cell.seed, type(err).__name__, err, exc_info=logger.isEnabledFor(logging.DEBUG))  # fmt: skip
+        row.update(status="failed", error=f"{type(err).__name__}: {err}"[:_MAX_ERROR_CHARS],
+                   seconds=time.perf_counter() - start)  # fmt: skip
+        failed = 1
+    else:
+        record["per_target"] = json.dumps(record.get("per_target", {}))
+        record["extra_metrics"] = json.dumps(record.get("extra_metrics") or {})
+        row.update({k: v for k, v in record.items() if k != "task"}, status="ok", error="")
+        row["config_hash"] = key_hash
+    row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    append_row(results, row)
+    return failed
+
+
+def build_protocol(cfg: BenchmarkConfig, tasks: list[str], methods: list[Method]) -> dict:
+    """The ``protocol.json`` record of a suite (see :mod:`molssl.benchmark.protocol`).
+
+    A task whose file cannot be read is recorded with its ``error``; its cells then fail as
+    before, each with the same message.
+    """
+    from molssl.data import locate_dataset_file
+
+    records: dict[str, Any] = {}
+    for task in tasks:
+        ft = _finetune_config(Method("random-init", "random-init", None), task, 0, cfg)
+        try:
+            path = Path(ft.csv) if ft.csv else locate_dataset_file(ft.task, ft.data_dir)
+            records[task] = task_protocol(ft, list(cfg.seeds), path)
+        except (OSError, ValueError) as err:
+            records[task] = {"error": f"{type(err).__name__}: {err}"[:_MAX_ERROR_CHARS]}
+    ft_fields = {k: v for k, v in to_dict(_finetune_config(
+        Method("random-init", "random-init", None), tasks[0], 0, cfg)).items()
+        if k not in _CELL_FIELDS and k not in _NOT_RECORDED}  # fmt: skip
+    selection = {m.label: {"spec": f"{m.kind}:{m.arg}" if m.arg else m.kind,
+                           "selection": SELECTION_RULES.get(m.kind, SELECTION_RULES["finetune"]),
+                           **(_baseline_settings(m.kind, cfg) if m.kind in BASELINES else {})}
+                 for m in methods}  # fmt: skip
+    return {
+        "format_version": PROTOCOL_VERSION,
+        "profile": cfg.profile,
+        "search_budget": cfg.search,
+        "search_seed": cfg.search_seed if cfg.search else None,
+        "finetune": ft_fields,
+        "single_class_targets": SINGLE_CLASS_RULE,
+        "tasks": records,
+        "methods": selection,
+        "runs": [run_entry()],
+    }

@@ -15,7 +15,9 @@ import pandas as pd
 from molssl.benchmark.ledger import latest_ok
 from molssl.metrics import get_metric
 
-METRIC_LABELS: dict[str, str] = {"roc_auc": "ROC-AUC", "rmse": "RMSE", "mae": "MAE"}
+METRIC_LABELS: dict[str, str] = {
+    "roc_auc": "ROC-AUC", "prc_auc": "PRC-AUC", "rmse": "RMSE", "mae": "MAE",
+}  # fmt: skip
 """Display names of the metrics."""
 
 
@@ -36,6 +38,28 @@ def summarize(ledger: pd.DataFrame) -> pd.DataFrame:
     grouped = ok.groupby(["task", "method", "metric"], sort=False)["value"]
     table = grouped.agg(mean="mean", std="std", n="count").reset_index()
     return table[columns]
+
+
+def extra_summary(ledger: pd.DataFrame) -> pd.DataFrame:
+    """Like :func:`summarize` for the further metrics of the ``extra_metrics`` column (PRC-AUC
+    of HIV and MUV), one row per task, method and extra metric."""
+    import json
+
+    ok = latest_ok(ledger)
+    columns = ["task", "method", "metric", "mean", "std", "n"]
+    rows = []
+    for r in ok.itertuples(index=False):
+        text = getattr(r, "extra_metrics", None)
+        if not isinstance(text, str) or not text.strip():
+            continue
+        for metric, value in json.loads(text).items():
+            rows.append({"task": r.task, "method": r.method, "metric": metric, "value": value})
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(rows)
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    grouped = frame.groupby(["task", "method", "metric"], sort=False)["value"]
+    return grouped.agg(mean="mean", std="std", n="count").reset_index()[columns]
 
 
 def method_averages(summary: pd.DataFrame) -> pd.DataFrame:

@@ -33,6 +33,7 @@ from molssl.data.smiles_source import (
     SmilesSource,
     embedded_smiles_path,
     embedded_tpsa_path,
+    read_tpsa_table,
 )
 from molssl.data.status import DatasetStatus, dataset_status, format_dataset_table
 
@@ -68,5 +69,6 @@ __all__ = [
     "load_dataset",
     "locate_dataset_file",
     "read_task_table",
+    "read_tpsa_table",
     "search_dirs",
 ]

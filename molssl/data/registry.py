@@ -15,11 +15,11 @@ from typing import Literal
 from molssl.data.errors import UnknownDatasetError
 
 TaskType = Literal["classification", "regression"]
-MetricName = Literal["roc_auc", "rmse", "mae"]
+MetricName = Literal["roc_auc", "prc_auc", "rmse", "mae"]
 SplitName = Literal["scaffold", "random", "random_scaffold"]
 
 TASK_TYPES: tuple[str, ...] = ("classification", "regression")
-METRICS: tuple[str, ...] = ("roc_auc", "rmse", "mae")
+METRICS: tuple[str, ...] = ("roc_auc", "prc_auc", "rmse", "mae")
 SPLITS: tuple[str, ...] = ("scaffold", "random", "random_scaffold")
 
 DEEPCHEM_BASE_URL = "https://deepchemdata.s3-us-west-1.amazonaws.com/datasets/"
@@ -42,7 +42,10 @@ class DatasetSpec:
             "every column except ``smiles_column``", resolved from the header at load time
             (used for ToxCast, whose 617 assay names are impractical to list here).
         task_type: ``"classification"`` or ``"regression"``.
-        metric: ``"roc_auc"``, ``"rmse"`` or ``"mae"``.
+        metric: ``"roc_auc"``, ``"prc_auc"``, ``"rmse"`` or ``"mae"``: the metric that selects
+            the best validation epoch and that tables compare.
+        extra_metrics: Further test metrics reported beside ``metric`` (HIV and MUV: PRC-AUC,
+            which MoleculeNet recommends for heavily imbalanced sets).
         default_split: ``"scaffold"``, ``"random"`` or ``"random_scaffold"``.
         description: One line for tables and the CLI.
         sha256: SHA-256 of the file at ``url``; ``None`` where unknown. Only downloads are
@@ -69,6 +72,7 @@ class DatasetSpec:
     target_scale: Mapping[str, float] = field(default_factory=dict, hash=False)
     aliases: tuple[str, ...] = ()
     expected_num_targets: int | None = None
+    extra_metrics: tuple[MetricName, ...] = ()
 
     def __post_init__(self) -> None:
         for attr, allowed in (
@@ -81,6 +85,9 @@ class DatasetSpec:
                     f"DatasetSpec {self.name!r}: {attr}={getattr(self, attr)!r} is not one of "
                     f"{allowed}"
                 )
+        unknown = [m for m in self.extra_metrics if m not in METRICS]
+        if unknown:
+            raise ValueError(f"DatasetSpec {self.name!r}: extra_metrics {unknown} not in {METRICS}")
         if not self.files:
             raise ValueError(f"DatasetSpec {self.name!r}: files must name at least one file")
         object.__setattr__(self, "target_scale", MappingProxyType(dict(self.target_scale)))
@@ -152,10 +159,12 @@ _SPECS: tuple[DatasetSpec, ...] = (
                 "FDA approval and clinical-trial toxicity"),
     DatasetSpec("MUV", ("muv.csv.gz", "muv.csv"), _dc("muv.csv.gz"), "smiles", MUV_TARGETS,
                 "classification", "roc_auc", "scaffold",
-                "Maximum Unbiased Validation: 17 virtual-screening targets"),
+                "Maximum Unbiased Validation: 17 virtual-screening targets",
+                extra_metrics=("prc_auc",)),
     DatasetSpec("HIV", ("HIV.csv",), _dc("HIV.csv"), "smiles", ("HIV_active",),
                 "classification", "roc_auc", "scaffold", "Inhibition of HIV replication",
-                sha256="9ffa7fe57dc86c342627ee1d5255e937e2ab812393c73c4d16c697022f6e1d22"),
+                sha256="9ffa7fe57dc86c342627ee1d5255e937e2ab812393c73c4d16c697022f6e1d22",
+                extra_metrics=("prc_auc",)),
     DatasetSpec("BACE", ("bace.csv",), _dc("bace.csv"), "mol", ("Class",),
                 "classification", "roc_auc", "scaffold", "Inhibition of human beta-secretase 1",
                 sha256="f3fb9ce90bada3e2bd6148b0df13f8f8145a357bf87df0dd5b391ede974fc737"),

@@ -21,12 +21,15 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from molssl.data.errors import DataFormatError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -257,3 +260,38 @@ def embedded_tpsa_path() -> Path:
     """RDKit's bundled ``NCI/first_5k.tpsa.csv``: one ``#`` comment line, then 4999 lines
     ``SMILES,TPSA`` without a header (read with ``SmilesSource(path)``: column 0)."""
     return _rdkit_nci_file("first_5k.tpsa.csv")
+
+
+def read_tpsa_table(path: str | Path | None = None) -> pd.DataFrame:
+    """RDKit's TPSA table as a frame with columns ``smiles`` and ``tpsa`` (float), one row per line.
+
+    Only lines that *start* with ``#`` are comments: ``#`` is also the SMILES triple bond
+    (``C#N``), so a reader with ``#`` as a comment character would cut nitriles short.
+
+    Args:
+        path: A ``SMILES,TPSA`` file without a header; default :func:`embedded_tpsa_path`.
+
+    Raises:
+        DataFormatError: A data line without exactly two fields or with a non-numeric TPSA.
+    """
+    import pandas as pd
+
+    path = Path(path) if path is not None else embedded_tpsa_path()
+    smiles: list[str] = []
+    tpsa: list[float] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            fields = line.split(",")
+            try:
+                if len(fields) != 2:
+                    raise ValueError(f"{len(fields)} fields")
+                tpsa.append(float(fields[1]))
+            except ValueError as err:
+                raise DataFormatError(
+                    f"{path}, line {number}: expected 'SMILES,TPSA', got {line[:80]!r} ({err})"
+                ) from None
+            smiles.append(fields[0])
+    return pd.DataFrame({"smiles": smiles, "tpsa": tpsa})

@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,13 @@ from molssl.finetune.prediction import predict_graphs
 from molssl.finetune.profiles import get_profile
 from molssl.finetune.saved import describe, save_model
 from molssl.finetune.tasks import TaskData, prepare_task, task_split
-from molssl.finetune.training import TrainOutcome, TrainSettings, evaluate, train_model
+from molssl.finetune.training import (
+    TrainOutcome,
+    TrainSettings,
+    evaluate,
+    extra_metrics,
+    train_model,
+)
 from molssl.metrics import get_metric
 from molssl.models.pretrained import LoadedEncoder, load_pretrained
 
@@ -61,6 +67,7 @@ class FinetuneResult:
         n_invalid: Rows dropped for invalid SMILES; config_hash: see :func:`config_hash`.
         conformal: With ``cfg.conformal``: the calibration (``"calibration"``) and its test
             coverage and width / set size (:func:`molssl.finetune.conformal.summarize`).
+        extra_metrics: The dataset's further test metrics (HIV, MUV: ``prc_auc``).
     """
 
     task: str
@@ -82,6 +89,7 @@ class FinetuneResult:
     config_hash: str
     out_dir: str | None = None
     conformal: dict[str, Any] | None = None
+    extra_metrics: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready; NaN kept as float)."""
@@ -216,6 +224,9 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
         config_hash=config_hash(cfg),
         out_dir=cfg.out_dir,
         conformal=checked,
+        extra_metrics=extra_metrics(
+            task.spec.extra_metrics, task.targets[split[2]], test_pred, task.target_names
+        ),  # fmt: skip
     )
     logger.info("%s %s seed %d: test %s %.4f (best epoch %d, %.1f s)", result.task, cfg.init,
                 cfg.seed, metric.name, value, result.best_epoch, result.seconds)  # fmt: skip

@@ -21,7 +21,7 @@ from torch_geometric.data import Data
 
 from molssl.finetune.model import FinetuneModel, collate
 from molssl.finetune.prediction import predict_graphs
-from molssl.metrics import Metric, SkippedTargetWarning, masked_multitask_loss
+from molssl.metrics import Metric, SkippedTargetWarning, get_metric, masked_multitask_loss
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,16 @@ def evaluate(
             if not quiet:
                 logger.warning("%s", err)
             return math.nan, [math.nan] * targets.shape[1]
+
+
+def extra_metrics(
+    names: Sequence[str], targets: np.ndarray, pred: np.ndarray, target_names: Sequence[str]
+) -> dict[str, float]:
+    """A dataset's further test metrics (its spec's ``extra_metrics``), NaN when unscorable."""
+    return {
+        name: evaluate(get_metric(name), targets, pred, target_names, quiet=True)[0]
+        for name in names
+    }
 
 
 def train_model(

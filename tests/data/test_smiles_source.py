@@ -15,7 +15,9 @@ from molssl.data import (
     SmilesSource,
     embedded_smiles_path,
     embedded_tpsa_path,
+    read_tpsa_table,
 )
+from molssl.featurize import parse_smiles
 
 SMILES = ["C", "CC", "CCO", "c1ccccc1", "C#N", "O=C=O", "CCN", "[Na+].[Cl-]", "CC(=O)O", "N#N"]
 
@@ -102,3 +104,26 @@ def test_embedded_rdkit_files() -> None:
     tpsa = list(SmilesSource(embedded_tpsa_path()))
     assert len(tpsa) == 4999 and tpsa[0] == (0, "CC1=CC(=O)C=CC1=O")
     assert [s for _, s in smi[:50]] == [s for _, s in tpsa[:50]]
+
+
+def test_tpsa_table_keeps_every_row_of_rdkit_file_and_nitriles() -> None:
+    lines = embedded_tpsa_path().read_text().splitlines()
+    data = [line for line in lines if line and not line.startswith("#")]
+    table = read_tpsa_table()
+    assert len(table) == len(data) == 4999
+    assert table["smiles"].tolist() == [line.split(",")[0] for line in data]
+    assert table["tpsa"].tolist() == [float(line.split(",")[1]) for line in data]
+    nitriles = table[table["smiles"].str.contains("#")]
+    assert len(nitriles) > 100  # a '#' comment character would have cut these rows short
+    row = table[table["smiles"] == "C[CH](C#N)N(C)C"]
+    assert row["tpsa"].tolist() == [27.03]
+    parse_smiles("C[CH](C#N)N(C)C")  # the whole nitrile, not "C[CH](C"
+
+
+def test_tpsa_reader_names_a_bad_line(tmp_path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("# header\nCC#N,23.79\nCCO\n")
+    with pytest.raises(DataFormatError, match="line 3"):
+        read_tpsa_table(path)
+    path.write_text("# header\nCC#N,23.79\n")
+    assert read_tpsa_table(path)["smiles"].tolist() == ["CC#N"]

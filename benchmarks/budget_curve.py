@@ -1,0 +1,220 @@
+"""The pretraining-budget curve: does more pretraining compute pay downstream?
+
+For the MolCLR and the iMolCLR objectives, pretrains the default GIN on MOSES with
+``molssl pretrain --max-steps`` up to each budget (molecule-passes = steps x batch size: by
+default 0, 10k, 100k and 1M, rounded up to whole batches) and fine-tunes every snapshot on BBBP,
+BACE, SIDER, ESOL and Lipophilicity (quick profile, 3 seeds). Budget 0 is the random-init GIN.
+Writes the table (``budget_curve.md``, ``budget_curve.csv``) and the plot (``budget_curve.png``):
+average ROC-AUC over the classification tasks and average RMSE over the regression tasks
+against the budget, one line per objective.
+
+Everything resumes. The budgets of one objective are one pretraining run: it is continued with
+``--resume`` from one budget to the next (resume is exact) and ``last.pt`` is copied to
+``snapshots/passes_N.pt`` at each budget, so each budget costs only its increment and a
+finished snapshot is never recomputed. All budgets stay inside MolCLR's 10 warm-up epochs at
+constant learning rate, as MolCLR's own run does at these budgets. The downstream cells go
+through ``molssl benchmark``'s ledger (``results.csv`` + ``protocol.json`` in ``--ledger``),
+which skips finished cells; checkpoints are named by paths relative to the working directory,
+so run it from the repository root on every machine.
+
+Usage (full run, from the repository root)::
+
+    python benchmarks/budget_curve.py                     # all budgets, both objectives
+    python benchmarks/budget_curve.py --smoke             # a tiny run (minutes) to check it
+
+The MOSES corpus is ``$MOLSSL_SHARED_DATA/pretrain/moses_train.smi.gz`` (1.58M SMILES; its
+graph store is built once into ``--work``/store, about 15 min with 2 workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CONFIGS = {"molclr": "configs/molclr_gin.yaml", "imolclr": "configs/imolclr_gin.yaml"}
+TASKS = ["bbbp", "bace", "sider", "esol", "lipophilicity"]
+
+
+def shared_data_dir() -> Path:
+    root = os.environ.get("MOLSSL_SHARED_DATA")
+    return Path(root) if root else Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--budgets", default="0,10000,100000,1000000",
+                        help="molecule-passes, comma-separated (0 = random init)")  # fmt: skip
+    parser.add_argument("--objectives", default="molclr,imolclr")
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--corpus", default=None, help="default: MOSES train (shared data)")
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--epochs", type=int, default=None, help="fine-tuning epochs override")
+    parser.add_argument("--max-molecules", type=int, default=None,
+                        help="subsample each task to this many molecules (smoke runs)")  # fmt: skip
+    parser.add_argument("--work", default="runs/budget_curve", help="pretraining runs")
+    parser.add_argument("--ledger", default="benchmarks/ledgers/budget_curve",
+                        help="results.csv + protocol.json + table + plot (committed)")  # fmt: skip
+    parser.add_argument("--data-dir", default=None, help="default: <shared data>/moleculenet")
+    parser.add_argument("--workers", type=int, default=2, help="featurization processes")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (shared CPU: 1)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny sizes: RDKit's 5k corpus, budgets 0,1024,4096 at batch 128, "
+                             "BBBP + ESOL, seed 0, 1 epoch, 300 molecules, into /tmp")  # fmt: skip
+    args = parser.parse_args()
+    if args.smoke:
+        args.budgets, args.batch_size, args.tasks, args.seeds = "0,1024,4096", 128, "bbbp,esol", "0"
+        args.epochs, args.max_molecules = args.epochs or 1, args.max_molecules or 300
+        args.work, args.ledger = "/tmp/budget_curve_smoke/work", "/tmp/budget_curve_smoke/ledger"
+        args.corpus = args.corpus or "rdkit"
+    return args
+
+
+def steps_for(passes: int, batch: int) -> int:
+    return -(-passes // batch)
+
+
+def pretrain_snapshots(objective: str, budgets: list[int], args, log) -> dict[int, Path]:
+    """Continue one run from budget to budget; a snapshot per budget (existing ones kept)."""
+    run = Path(args.work) / objective
+    snaps = run / "snapshots"
+    out: dict[int, Path] = {}
+    for budget in sorted(b for b in budgets if b > 0):
+        steps = steps_for(budget, args.batch_size)
+        snap = snaps / f"passes_{steps * args.batch_size}.pt"
+        out[budget] = snap
+        if snap.is_file():
+            log(f"{objective}: snapshot {snap} exists")
+            continue
+        corpus = [] if args.corpus == "rdkit" else ["--data", str(args.corpus)]
+        cmd = [sys.executable, "-m", "molssl", "pretrain", "--config", CONFIGS[objective],
+               *corpus, "--out", str(run), "--batch-size", str(args.batch_size),
+               "--max-steps", str(steps), "--resume", "--workers", "0",
+               "--set", f"data.store={Path(args.work) / 'store'}",
+               "--set", f"data.featurize_workers={args.workers}"]  # fmt: skip
+        if args.device != "auto":
+            cmd += ["--device", args.device]
+        start = time.perf_counter()
+        log(f"{objective}: pretraining to step {steps} ({steps * args.batch_size:,} passes)")
+        subprocess.run(cmd, check=True)
+        snaps.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run / "last.pt", snap)
+        log(f"{objective}: {snap} after {(time.perf_counter() - start) / 60:.1f} min")
+    return out
+
+
+def curve_table(ledger_dir: Path, labels: dict[str, tuple[str, int]]):
+    """Average ROC-AUC (classification) and RMSE (regression) per objective and budget."""
+    import pandas as pd
+
+    from molssl.benchmark.ledger import latest_ok, read_ledger
+    from molssl.benchmark.stats import summarize
+
+    summary = summarize(read_ledger(ledger_dir / "results.csv"))
+    rows = []
+    for label, (objective, passes) in labels.items():
+        part = summary[summary["method"] == label]
+        for metric in ("roc_auc", "rmse"):
+            tasks = part[part["metric"] == metric]
+            if tasks.empty:
+                continue
+            seeds = latest_ok(read_ledger(ledger_dir / "results.csv"))
+            n = int(
+                seeds[(seeds["method"] == label) & (seeds["metric"] == metric)]["seed"].nunique()
+            )
+            rows.append({"objective": objective, "passes": passes, "metric": metric,
+                         "average": float(tasks["mean"].mean()), "tasks": len(tasks),
+                         "seeds": n})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def markdown(table) -> str:
+    header = "| objective | molecule-passes | metric | average | tasks | seeds |\n|---|---|---|---|---|---|\n"
+    return header + "".join(
+        f"| {r.objective} | {r.passes:,} | {r.metric} | {r.average:.3f} | {r.tasks} | {r.seeds} |\n"
+        for r in table.itertuples()
+    )
+
+
+def plot(table, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2)
+    for ax, metric, label in zip(axes, ("roc_auc", "rmse"),
+                                 ("average ROC-AUC, classification tasks ↑",
+                                  "average RMSE, regression tasks ↓"), strict=True):  # fmt: skip
+        part = table[table["metric"] == metric]
+        for objective, rows in part.groupby("objective"):
+            rows = rows.sort_values("passes")
+            ax.plot(rows["passes"].clip(lower=1), rows["average"], "o-", label=objective)
+        ax.set_xscale("log")
+        ax.set_xlabel("pretraining molecule-passes (budget 0 plotted at 1)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    args = parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    import pandas as pd
+    import torch
+
+    from molssl.benchmark.runner import BenchmarkConfig, benchmark
+
+    torch.set_num_threads(args.threads)
+    log = lambda text: print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)  # noqa: E731
+    start = time.perf_counter()
+    shared = shared_data_dir()
+    if args.corpus is None:
+        args.corpus = shared / "pretrain" / "moses_train.smi.gz"
+    budgets = [int(b) for b in args.budgets.split(",")]
+    objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
+    methods, labels = [], {}
+    if 0 in budgets:
+        methods.append("budget-0=random-init")
+        labels["budget-0"] = ("random init", 0)
+    for objective in objectives:
+        for snap in pretrain_snapshots(objective, budgets, args, log).values():
+            passes = int(snap.stem.split("_")[1])
+            label = f"{objective}-{passes}"
+            methods.append(f"{label}=ckpt:{snap}")
+            labels[label] = (objective, passes)
+    finetune = {k: v for k, v in (("epochs", args.epochs), ("max_molecules", args.max_molecules))
+                if v is not None}  # fmt: skip
+    ledger = Path(args.ledger)
+    result = benchmark(BenchmarkConfig(
+        tasks=[t.strip() for t in args.tasks.split(",") if t.strip()], methods=methods,
+        seeds=[int(s) for s in args.seeds.split(",")], profile="quick", out_dir=str(ledger),
+        data_dir=args.data_dir or str(shared / "moleculenet"), device=args.device,
+        finetune=finetune))  # fmt: skip
+    table = curve_table(ledger, labels)
+    zero = table[table["passes"] == 0]
+    if not zero.empty:  # budget 0 (random init) starts every objective's curve
+        table = pd.concat([table, *(zero.assign(objective=o) for o in objectives)])
+    table = table[table["objective"] != "random init"].sort_values(
+        ["metric", "objective", "passes"]
+    )
+    table.to_csv(ledger / "budget_curve.csv", index=False)
+    text = markdown(table)
+    (ledger / "budget_curve.md").write_text(text)
+    plot(table, ledger / "budget_curve.png")
+    print(text, end="")
+    print(f"{result.ran} cells run, {result.skipped} skipped, {result.failed} failed; "
+          f"{(time.perf_counter() - start) / 60:.1f} min in all")  # fmt: skip
+    print(f"table: {ledger / 'budget_curve.md'}\nplot:  {ledger / 'budget_curve.png'}")
+
+
+if __name__ == "__main__":
+    main()
