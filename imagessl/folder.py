@@ -191,16 +191,9 @@ def decode_folder(
     key = _signature(root, samples, image_size)
     cached = cache_dir() / "decoded" / f"{key}.pt"
     if use_cache and cached.is_file():
-        blob = torch.load(cached, map_location="cpu", weights_only=True)
-        report = LoadReport(
-            str(root),
-            len(blob["labels"]),
-            [tuple(s) for s in blob["skipped"]],
-            list(blob["converted"]),
-            int(blob["resized"]),
-        )
-        _log_report(report)
-        return blob["images"], blob["labels"], list(blob["classes"]), report
+        hit = _read_cache(cached, str(root))
+        if hit is not None:
+            return hit
     report = LoadReport(str(root))
     size = image_size if image_size is not None else _first_size(samples)
     arrays, labels = [], []
@@ -232,6 +225,25 @@ def decode_folder(
         torch.save(blob, tmp)
         os.replace(tmp, cached)
     return images, label_tensor, classes, report
+
+
+def _read_cache(
+    cached: Path, root: str
+) -> tuple[torch.Tensor, torch.Tensor, list[str], LoadReport] | None:
+    """The decoded folder cached in ``cached``, or None (logged) when the file is damaged."""
+    from molssl.contrastive.checkpoint import CheckpointError, read_torch_file
+
+    try:
+        blob = read_torch_file(cached, "cpu")
+        report = LoadReport(root, len(blob["labels"]), [tuple(s) for s in blob["skipped"]],
+                            list(blob["converted"]), int(blob["resized"]))  # fmt: skip
+        result = blob["images"], blob["labels"], list(blob["classes"]), report
+    except (CheckpointError, KeyError, TypeError, ValueError) as err:
+        logger.warning("decoded-image cache %s is unreadable (%s); decoding %s again", cached,
+                       " ".join(str(err).split())[:120], root)  # fmt: skip
+        return None
+    _log_report(report)
+    return result
 
 
 def _log_report(report: LoadReport) -> None:
