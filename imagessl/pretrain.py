@@ -97,16 +97,21 @@ def pretrain(config: ImagePretrainConfig, *, callbacks: Sequence[StepCallback] =
     Raises:
         imagessl.methods.UnknownMethodError: Unknown method (checked before loading data).
         imagessl.data.ImageDataError: Missing, empty or unreadable data.
-        ValueError: Fewer training images than one batch.
+        molssl.config.ConfigError: Fewer training images than one batch (a ``ValueError``), or
+            a device this machine does not have.
     """
+    from molssl.config import ConfigError
+    from molssl.contrastive.devices import check_device
+
     get_method(config.method)
     tcfg = config.trainer
+    check_device(tcfg.device, flag="--device")  # before any data is loaded
     data = load_images(config.data, "train")
     train, valid = _split_valid(data, config.data.valid_size, tcfg.seed)
     if len(train) < tcfg.batch_size and tcfg.drop_last:
-        raise ValueError(
-            f"only {len(train)} training images for batch size {tcfg.batch_size}; lower "
-            "--batch-size or use more data"
+        raise ConfigError(
+            f"--batch-size {tcfg.batch_size} is larger than the {len(train)} training images; "
+            "lower --batch-size or use more data"
         )
     mean, std = train.channel_stats()
     size = int(train.images.shape[-1])

@@ -145,6 +145,7 @@ def test_molssl_usage_mistakes(argv, expected, tmp_path, capsys, monkeypatch) ->
         (["pretrain", "--method", "rotatoin"], "did you mean 'rotation'?"),
         (["pretrain", "--method", "simclr", "--batch-size", "1"], "--batch-size 1"),
         (["pretrain", "--batch-size", "0"], "--batch-size"),
+        (["pretrain", "--batch-size", "100000"], "--batch-size 100000 is larger than the"),
         (["pretrain", "--set", "simclr.temprature=0.5"], "did you mean 'simclr.temperature'?"),
         (["eval", "--checkpoint", "x.pt", "--epochs", "0"], "--epochs"),
     ],
