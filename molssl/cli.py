@@ -190,7 +190,7 @@ def _embed_args(parser: argparse.ArgumentParser) -> None:
                         help="molecules per forward pass")  # fmt: skip
     parser.add_argument("--workers", type=non_negative_int, default=None,
                         help="processes that featurize ahead of the model (0: none; default 1 "
-                             "with 2+ CPUs)")  # fmt: skip
+                             "if a CPU is left beside torch's threads)")  # fmt: skip
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
 
 
@@ -356,7 +356,7 @@ def _predict_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=256, help="molecules per forward pass")
     parser.add_argument("--workers", type=non_negative_int, default=None,
                         help="processes that featurize ahead of the model (0: none; default 1 "
-                             "with 2+ CPUs)")  # fmt: skip
+                             "if a CPU is left beside torch's threads)")  # fmt: skip
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
 
 

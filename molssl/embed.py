@@ -260,8 +260,8 @@ def embed_file(
             ``smiles``, ``h_0`` ... ``h_{d-1}``).
         smiles_column: SMILES column of a CSV input (auto-detected when None).
         batch_size: Molecules per forward pass (default 256).
-        workers: Processes that featurize ahead of the model (default 1 where 2 or more CPUs
-            are usable, else 0: this process; see :func:`default_workers`).
+        workers: Processes that featurize ahead of the model (default 1 if a CPU is left
+            beside torch's threads, else 0: this process; see :func:`default_workers`).
         device: Where the encoder runs (default ``"cpu"``).
 
     Returns:

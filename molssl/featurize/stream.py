@@ -95,16 +95,19 @@ def _worker_chunk(start: int, rows: list[object]) -> bytes:
 
 
 def default_workers() -> int:
-    """Featurization processes beside the model by default: 1 where 2 or more CPUs are usable.
+    """Featurization processes beside the model by default (``molssl embed``, ``molssl predict``).
 
-    One process featurizes several times faster than the default GIN encodes on a CPU core, so a
-    second one would only take CPU time from the model (``molssl embed`` and ``molssl predict``).
+    1 when this process may use more CPUs than torch's intra-op threads (a CPU is left for the
+    worker), else 0. One worker featurizes several times faster than the default GIN encodes, so
+    more would only take CPU from the model; and where torch's threads already occupy every CPU
+    (torch's default), a worker competes with them: on a loaded 2-vCPU box, one worker made
+    ``embed`` slower in every run (``benchmarks/RESULTS.md``).
     """
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    return 1 if cpus >= 2 else 0
+    return 1 if cpus > torch.get_num_threads() else 0
 
 
 def featurized_batches(

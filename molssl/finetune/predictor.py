@@ -363,8 +363,8 @@ def predict_file(
         smiles_col: SMILES column of ``input`` (default: the training file's, else
             ``smiles``).
         batch_size: Molecules per forward pass (default 256).
-        workers: Processes that featurize ahead of the models (default 1 where 2 or more CPUs
-            are usable, else 0; see :func:`~molssl.featurize.default_workers`).
+        workers: Processes that featurize ahead of the models (default 1 if a CPU is left
+            beside torch's threads, else 0; see :func:`~molssl.featurize.default_workers`).
         device: ``"cpu"`` (default), ``"cuda"`` or ``"auto"``.
 
     Returns:
