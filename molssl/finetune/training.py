@@ -169,10 +169,11 @@ def train_model(
             if settings.patience is not None and loop.stale >= settings.patience:
                 logger.info("early stop at epoch %d (best %d)", epoch, loop.best_epoch)
                 loop.done = True
+        stop = loop.done  # the last epoch ends the loop by itself (the bar counts it)
         loop.done = loop.done or epoch == settings.epochs
         if state_file is not None:
             _save(state_file, loop, model, optimizer, generator)
-        if loop.done:
+        if stop:
             break
     bar.close()
     if loop.best_state is None:
