@@ -97,10 +97,23 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+_SMILES_COL_HELP = "SMILES column of a CSV/TSV input: a name, or a 0-based index"
+_FORMAT_HELP = "input format (default: from the file name; PubChem CID-SMILES by name or content)"
+
+
 def _featurize_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="SMILES corpus: .smi/.txt/.csv, optionally .gz")
-    parser.add_argument("-o", "--output", required=True, help="graph store directory")
-    parser.add_argument("--smiles-col", default=None, help="SMILES column of a CSV input")
+    parser.add_argument(
+        "input", help="SMILES corpus: .smi/.txt/.csv/.tsv, optionally .gz (with --verify: STORE)"
+    )
+    parser.add_argument("-o", "--output", default=None, help="graph store directory")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every byte of a store against its checksums: `--verify STORE` checks only; "
+        "with INPUT -o STORE, damaged shards are rebuilt",
+    )
+    parser.add_argument("--format", choices=["smi", "csv", "tsv"], default=None, help=_FORMAT_HELP)
+    parser.add_argument("--smiles-col", default=None, help=_SMILES_COL_HELP)
     parser.add_argument("--workers", type=positive_int, default=1, help="featurization processes")
     parser.add_argument("--shard-size", type=positive_int, default=100_000,
                         help="molecules per shard")  # fmt: skip
@@ -124,8 +137,18 @@ def _featurize_args(parser: argparse.ArgumentParser) -> None:
 @command("featurize", "featurize a SMILES corpus once into an on-disk graph store", _featurize_args)
 def _featurize(args: argparse.Namespace) -> int:
     from molssl.featurize import get_featurizer
-    from molssl.store import build_graph_store
+    from molssl.store import build_graph_store, verify_store
 
+    if args.output is None:
+        if not args.verify:
+            print("molssl featurize: give -o STORE (or --verify STORE)", file=sys.stderr)
+            return 2
+        store = verify_store(args.input)
+        print(
+            f"graph store {store.path}: {len(store)} graphs in {len(store.meta['shards'])} "
+            "shards; every file matches its checksum"
+        )
+        return 0
     extras = not args.no_extras
     featurizer = get_featurizer(
         args.featurizer,
@@ -139,8 +162,10 @@ def _featurize(args: argparse.Namespace) -> int:
         args.output,
         featurizer=featurizer,
         smiles_column=args.smiles_col,
+        fmt=args.format,
         workers=args.workers,
         shard_size=args.shard_size,
+        verify=args.verify,
     )
     meta = store.meta
     print(
@@ -185,7 +210,8 @@ def _embed_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--input", required=True, help="SMILES: .smi/.txt/.csv, optionally .gz")
     parser.add_argument("-o", "--output", required=True, help="embeddings: .npy, .csv or .parquet")
-    parser.add_argument("--smiles-col", default=None, help="SMILES column of a CSV input")
+    parser.add_argument("--smiles-col", default=None, help=_SMILES_COL_HELP)
+    parser.add_argument("--format", choices=["smi", "csv", "tsv"], default=None, help=_FORMAT_HELP)
     parser.add_argument("--batch-size", type=positive_int, default=256,
                         help="molecules per forward pass")  # fmt: skip
     parser.add_argument("--workers", type=non_negative_int, default=None,
@@ -206,6 +232,7 @@ def _embed(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         workers=args.workers,
         device=args.device,
+        fmt=args.format,
     )
     print(
         f"wrote {summary.rows} embeddings of width {summary.dim} to {summary.output}; "

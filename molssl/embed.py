@@ -163,8 +163,8 @@ class _NpyWriter:
         rows = 1 + max((row for row, _ in source), default=-1)
         self.array = np.lib.format.open_memmap(path, "w+", np.float32, (rows, dim))
 
-    def write(self, rows: np.ndarray, smiles: list[str], h: np.ndarray) -> None:
-        del smiles
+    def write(self, rows: np.ndarray, smiles: list[str], h: np.ndarray, ids=None) -> None:
+        del smiles, ids
         self.array[rows[0] : rows[-1] + 1] = h
 
     def __enter__(self) -> _NpyWriter:
@@ -176,17 +176,20 @@ class _NpyWriter:
 
 
 class _CsvWriter:
-    """``row, smiles, h_0 .. h_{d-1}`` text columns; NaN written as ``nan``."""
+    """``row, [id,] smiles, h_0 .. h_{d-1}`` text columns; NaN written as ``nan``."""
 
     def __init__(self, path: Path, dim: int, source: Any) -> None:
-        del source
+        self.with_ids = _has_ids(source)
         self.handle = open(path, "w", newline="")  # noqa: SIM115 (closed in __exit__)
         self.writer = csv.writer(self.handle)
-        self.writer.writerow(["row", "smiles", *(f"h_{i}" for i in range(dim))])
+        names = ["row", "id"] if self.with_ids else ["row"]
+        self.writer.writerow([*names, "smiles", *(f"h_{i}" for i in range(dim))])
 
-    def write(self, rows: np.ndarray, smiles: list[str], h: np.ndarray) -> None:
-        for row, smi, values in zip(rows.tolist(), smiles, h.tolist(), strict=True):
-            self.writer.writerow([row, smi, *(f"{v:.7g}" for v in values)])
+    def write(self, rows: np.ndarray, smiles: list[str], h: np.ndarray, ids=None) -> None:
+        ids = ids if ids is not None else [""] * len(smiles)
+        for row, row_id, smi, values in zip(rows.tolist(), ids, smiles, h.tolist(), strict=True):
+            head = [row, row_id] if self.with_ids else [row]
+            self.writer.writerow([*head, smi, *(f"{v:.7g}" for v in values)])
 
     def __enter__(self) -> _CsvWriter:
         return self
@@ -196,10 +199,11 @@ class _CsvWriter:
 
 
 class _ParquetWriter:
-    """``row`` int64, ``smiles`` string, ``h_i`` float32 columns, one row group per chunk."""
+    """``row`` int64, [``id`` string,] ``smiles`` string, ``h_i`` float32 columns, one row group
+    per chunk."""
 
     def __init__(self, path: Path, dim: int, source: Any) -> None:
-        del source
+        self.with_ids = _has_ids(source)
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -209,13 +213,18 @@ class _ParquetWriter:
             ) from err
 
         self.pa = pa
-        fields = [pa.field("row", pa.int64()), pa.field("smiles", pa.string())]
+        fields = [pa.field("row", pa.int64())]
+        fields += [pa.field("id", pa.string())] if self.with_ids else []
+        fields += [pa.field("smiles", pa.string())]
         fields += [pa.field(f"h_{i}", pa.float32()) for i in range(dim)]
         self.schema = pa.schema(fields)
         self.writer = pq.ParquetWriter(path, self.schema)
 
-    def write(self, rows: np.ndarray, smiles: list[str], h: np.ndarray) -> None:
-        columns = [self.pa.array(rows), self.pa.array(smiles, self.pa.string())]
+    def write(self, rows: np.ndarray, smiles: list[str], h: np.ndarray, ids=None) -> None:
+        columns = [self.pa.array(rows)]
+        if self.with_ids:
+            columns.append(self.pa.array(ids or [""] * len(smiles), self.pa.string()))
+        columns.append(self.pa.array(smiles, self.pa.string()))
         columns += [self.pa.array(h[:, i]) for i in range(h.shape[1])]
         self.writer.write_table(self.pa.Table.from_arrays(columns, schema=self.schema))
 
@@ -224,6 +233,12 @@ class _ParquetWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.writer.close()
+
+
+def _has_ids(source: Any) -> bool:
+    """Whether the source's rows carry ids (PubChem CIDs, a ``.smi`` file's names)."""
+    first = next(source.records(), None)
+    return first is not None and first[2] is not None
 
 
 WRITERS: dict[str, Callable[[Path, int, Any], Any]] = {
@@ -238,19 +253,21 @@ def embed_file(
     checkpoint: str | Path,
     input: str | Path,
     output: str | Path,
-    smiles_column: str | None = None,
+    smiles_column: str | int | None = None,
     *,
     batch_size: int = 256,
     workers: int | None = None,
     device: str = "cpu",
+    fmt: str | None = None,
 ) -> EmbedSummary:
     """Embed every record of a SMILES file, in input order (``molssl embed``).
 
-    Every output row ``i`` is input record ``i`` (the :class:`~molssl.data.SmilesSource` row
-    index: header and comments not counted). Records that fail (invalid or empty SMILES) get
-    NaN embeddings and are listed in ``<output>.failures.csv`` (``row, smiles, reason``). The
-    file is streamed in chunks, so memory does not grow with it (``.npy`` takes one extra pass
-    to count the rows; a trailing record with an empty SMILES cell is not counted).
+    Every output row ``i`` is input row ``i`` (the :class:`~molssl.data.SmilesSource` row rule:
+    after the header and leading comments, every line is a row, blank ones included). Rows that
+    fail (invalid or empty SMILES) get NaN embeddings and are listed in
+    ``<output>.failures.csv`` (``row, smiles, reason, id``). The file is streamed in chunks, so
+    memory does not grow with it (``.npy`` takes one extra pass to count the rows). Both files
+    are written to temporary names and renamed when complete.
 
     Args:
         checkpoint: Weights as :func:`load_pretrained` takes them (``ckpt:PATH`` or a bare
@@ -258,20 +275,26 @@ def embed_file(
         input: ``.smi``/``.txt``/``.csv``/``.tsv``, optionally ``.gz``.
         output: ``.npy`` (``float32[rows, d]``), ``.csv`` or ``.parquet`` (columns ``row``,
             ``smiles``, ``h_0`` ... ``h_{d-1}``).
-        smiles_column: SMILES column of a CSV input (auto-detected when None).
+        smiles_column: SMILES column of a CSV input, name or 0-based index (auto-detected
+            from a header cell named like ``smiles``).
         batch_size: Molecules per forward pass (default 256).
         workers: Processes that featurize ahead of the model (default 1 if a CPU is left
             beside torch's threads, else 0: this process; see :func:`default_workers`).
         device: Where the encoder runs (default ``"cpu"``).
+        fmt: ``"smi"``, ``"csv"`` or ``"tsv"``; default: from the file name (PubChem's
+            ``CID-SMILES`` by name or content, its CID becoming each row's ``id``).
 
     Returns:
         An :class:`EmbedSummary`.
 
     Raises:
         ValueError: ``output`` has an unsupported suffix.
+        molssl.data.DataFormatError: The format or SMILES column cannot be determined, or every
+            row failed (the outputs are still written).
         FileNotFoundError: ``input`` or the checkpoint does not exist.
     """
-    from molssl.data import SmilesSource
+    from molssl.contrastive.atomic import atomic_path
+    from molssl.data import DataFormatError, SmilesSource
 
     output = Path(output)
     if output.suffix not in WRITERS:
@@ -284,31 +307,44 @@ def embed_file(
         raise ValueError(
             f"--batch-size must be >= 1 and --workers >= 0, got {batch_size} and {workers}"
         )
+    source = SmilesSource(Path(input), smiles_column=smiles_column, fmt=fmt)
+    source.check()
     loaded = load_pretrained(checkpoint)
     model, featurizer = loaded.encoder.to(device), loaded.featurizer
     dim = model.feat_lin.out_features
-    source = SmilesSource(Path(input), smiles_column=smiles_column)
     output.parent.mkdir(parents=True, exist_ok=True)
     failures_path = output.with_name(output.name + ".failures.csv")
-    writer = WRITERS[output.suffix](output, dim, source)
     rows = failed = 0
-    with open(failures_path, "w", newline="") as fh, writer:
-        failures_csv = csv.writer(fh)
-        failures_csv.writerow(["row", "smiles", "reason"])
-        blocks = _embedded_blocks(model, featurizer, source, batch_size, workers)
-        for block, h_ok, bad, kept in blocks:
-            rows_here = list(range(rows, block[-1][0] + 1))
-            by_row = dict(block)
-            smiles = [by_row.get(r, "") for r in rows_here]
-            present = [i for i, r in enumerate(rows_here) if r in by_row]
-            h = np.full((len(rows_here), dim), np.nan, dtype=np.float32)
-            h[[present[k] for k in kept]] = h_ok
-            reasons = {present[f.index]: f.reason for f in bad}
-            reasons |= {i: "empty SMILES" for i, r in enumerate(rows_here) if r not in by_row}
-            for i in sorted(reasons):
-                failures_csv.writerow([rows_here[i], smiles[i], reasons[i]])
-            writer.write(np.asarray(rows_here, dtype=np.int64), smiles, h)
-            rows, failed = rows_here[-1] + 1, failed + len(reasons)
+    first_failures: list[str] = []
+    # Both files appear only once complete: a crash keeps the previous results intact.
+    with atomic_path(output) as tmp_out, atomic_path(failures_path) as tmp_failures:
+        writer = WRITERS[output.suffix](tmp_out, dim, source)
+        with open(tmp_failures, "w", newline="") as fh, writer:
+            failures_csv = csv.writer(fh)
+            failures_csv.writerow(["row", "smiles", "reason", "id"])
+            blocks = _embedded_blocks(model, featurizer, source.records(), batch_size, workers)
+            for block, h_ok, bad, kept in blocks:
+                rows_here = [r[0] for r in block]
+                smiles = [r[1] for r in block]
+                ids = [r[2] if r[2] is not None else "" for r in block]
+                h = np.full((len(rows_here), dim), np.nan, dtype=np.float32)
+                h[kept] = h_ok
+                reasons = {f.index: f.reason for f in bad}
+                reasons |= {i: "empty SMILES" for i, smi in enumerate(smiles) if not smi}
+                for i in sorted(reasons):
+                    failures_csv.writerow([rows_here[i], smiles[i], reasons[i], ids[i]])
+                    if len(first_failures) < 3:
+                        first_failures.append(
+                            f"row {rows_here[i]} {smiles[i][:40]!r}: {reasons[i][:80]}"
+                        )
+                writer.write(np.asarray(rows_here, dtype=np.int64), smiles, h, ids)
+                rows, failed = rows_here[-1] + 1, failed + len(reasons)
+    if rows and failed == rows:
+        raise DataFormatError(
+            f"every one of the {rows} rows of {input} failed ({'; '.join(first_failures)}); "
+            f"is it a SMILES file and the right column (--smiles-col, --format)? The rows are "
+            f"listed in {failures_path}."
+        )
     if failed:
         logger.warning("%d of %d rows could not be embedded; see %s", failed, rows, failures_path)
     logger.info("wrote %d embeddings of width %d to %s", rows, dim, output)

@@ -37,23 +37,30 @@ class DataConfig:
     Attributes:
         path: A graph store directory (from ``molssl featurize``) or a SMILES file
             (.smi/.txt/.csv, optionally gzipped). None: RDKit's bundled ``first_5K.smi``.
-        smiles_column: SMILES column of a CSV file (auto-detected when None).
+        smiles_column: SMILES column of a CSV file, name or 0-based index (auto-detected from a
+            header cell named like ``smiles`` when None).
+        format: ``smi``, ``csv`` or ``tsv`` (None: from the file name).
         store: Where to build the store for a SMILES file (default: ``<out_dir>/store``).
-        featurizer: Featurizer scheme (``molclr`` or ``rich``) used when building a store.
-        hydrogens: Hydrogen policy used when building a store (``implicit`` or ``explicit``).
+        featurizer: Featurizer scheme (``molclr`` or ``rich``). None: the store's when ``path``
+            is a store, ``molclr`` when building one. A value that differs from a given store's
+            is an error, not ignored.
+        hydrogens: Hydrogen policy (``implicit`` or ``explicit``); None as for ``featurizer``
+            (``implicit`` when building).
         fingerprint_kind: Fingerprints stored for iMolCLR's Tanimoto weights: ``ecfp`` (ECFP4
-            bits, 2048) or ``imolclr`` (iMolCLR's exact count fingerprints).
+            bits, 2048) or ``imolclr`` (iMolCLR's exact count fingerprints); None as for
+            ``featurizer`` (``ecfp`` when building).
         featurize_workers: Processes used to build a store.
         valid_size: Fraction held out for validation (MolCLR: 0.05).
         limit: Use only the first ``limit`` molecules of the store (None: all).
     """
 
     path: str | None = None
-    smiles_column: str | None = None
+    smiles_column: str | int | None = None
+    format: str | None = None
     store: str | None = None
-    featurizer: str = "molclr"
-    hydrogens: str = "implicit"
-    fingerprint_kind: str = "ecfp"
+    featurizer: str | None = None
+    hydrogens: str | None = None
+    fingerprint_kind: str | None = None
     featurize_workers: int = 1
     valid_size: float = 0.05
     limit: int | None = None
@@ -91,7 +98,7 @@ def open_store(data: DataConfig, out_dir: str | Path, *, progress: bool = True):
 
     path = Path(data.path) if data.path else embedded_smiles_path()
     if path.is_dir():
-        return GraphStore(path)
+        return _check_store_settings(GraphStore(path), data)
     if not path.exists():
         raise FileNotFoundError(
             f"pretraining data {path} does not exist; pass a SMILES file or a graph store "
@@ -99,20 +106,42 @@ def open_store(data: DataConfig, out_dir: str | Path, *, progress: bool = True):
         )
     store_dir = Path(data.store) if data.store else Path(out_dir) / "store"
     featurizer = get_featurizer(
-        data.featurizer,
-        hydrogens=data.hydrogens,
+        data.featurizer or "molclr",
+        hydrogens=data.hydrogens or "implicit",
         fingerprint=True,
         fragments=True,
-        fingerprint_kind=data.fingerprint_kind,
+        fingerprint_kind=data.fingerprint_kind or "ecfp",
     )
     return build_graph_store(
         path,
         store_dir,
         featurizer=featurizer,
         smiles_column=data.smiles_column,
+        fmt=data.format,
         workers=data.featurize_workers,
         progress=progress,
     )
+
+
+def _check_store_settings(store, data: DataConfig):
+    """A given store, after checking that the featurizer settings set in ``data`` match its own."""
+    from molssl.store import StoreError
+
+    built = store.featurizer_config
+    wanted = {
+        "featurizer": (data.featurizer, built.get("name")),
+        "hydrogens": (data.hydrogens, built.get("hydrogens")),
+        "fingerprint_kind": (data.fingerprint_kind, built.get("fingerprint_kind")),
+    }
+    differ = {k: v for k, v in wanted.items() if v[0] is not None and v[0] != v[1]}
+    if differ:
+        shown = ", ".join(f"data.{k}={a!r} but the store has {b!r}" for k, (a, b) in differ.items())
+        raise StoreError(
+            f"{store.path} was built with other settings ({shown}); drop those settings (or set "
+            "them to null) to train on the store as built, or build a store with them: "
+            "`molssl featurize INPUT -o NEW_STORE ...`."
+        )
+    return store
 
 
 def split_store(n: int, valid_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

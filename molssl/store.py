@@ -25,6 +25,7 @@ config + source path, size and modification time) matches is reused as it is.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -42,14 +43,29 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
+from molssl.store_check import (
+    DamagedStoreError,
+    StoreError,
+    damage_error,
+    damaged_shards,
+    is_locked,
+    record_files,
+    store_lock,
+)
+
 logger = logging.getLogger(__name__)
 
-STORE_FORMAT_VERSION = 1
+STORE_FORMAT_VERSION = 2  # 2: reader settings in the key, per-file sizes and SHA-256, row ranges
 _CHUNK = 512
 
-
-class StoreError(RuntimeError):
-    """A graph store is missing, incomplete or was built with another featurizer."""
+__all__ = [
+    "DamagedStoreError",
+    "GraphStore",
+    "StoreError",
+    "build_graph_store",
+    "store_key",
+    "verify_store",
+]
 
 
 def _source_fingerprint(path: Path) -> dict:
@@ -57,9 +73,11 @@ def _source_fingerprint(path: Path) -> dict:
     return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def store_key(featurizer_config: dict, source: dict) -> str:
-    """Hash of what determines a store's content: the featurizer config and the source file."""
-    blob = json.dumps({"featurizer": featurizer_config, "source": source}, sort_keys=True)
+def store_key(featurizer_config: dict, source: dict, reader: dict) -> str:
+    """Hash of what determines a store's content: featurizer config, source file, row reader."""
+    blob = json.dumps(
+        {"featurizer": featurizer_config, "source": source, "reader": reader}, sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -67,26 +85,45 @@ def store_key(featurizer_config: dict, source: dict) -> str:
 _WORKER_FEATURIZER = None
 
 
-def _init_worker(featurizer_config: dict) -> None:
+def _set_featurizer(featurizer_config: dict) -> None:
     global _WORKER_FEATURIZER
     from molssl.featurize import featurizer_from_dict
 
-    torch.set_num_threads(1)
     _WORKER_FEATURIZER = featurizer_from_dict(featurizer_config)
 
 
-def _featurize_chunk(rows: list[tuple[int, str]]) -> tuple[dict, list[tuple[int, str, str]]]:
-    """Featurize ``(row, smiles)`` pairs into packed arrays; failures are returned, never raised."""
+def _init_worker(featurizer_config: dict) -> None:
+    """Initializer of a spawned featurization process (one intra-op thread, exits with its parent).
+
+    Only for pool workers: in the building process itself the thread count is left alone, so
+    that training after a build computes exactly as training on the finished store.
+    """
+    from molssl.featurize.batch import exit_with_parent
+
+    torch.set_num_threads(1)
+    exit_with_parent()
+    _set_featurizer(featurizer_config)
+
+
+def _featurize_chunk(
+    rows: list[tuple[int, str, str | None]],
+) -> tuple[dict, list[tuple[int, str, str, str]]]:
+    """Featurize ``(row, smiles, id)`` records into packed arrays; failures are returned as
+    ``(row, smiles, reason, id)``, never raised."""
     from molssl.featurize import InvalidSmilesError, quiet_rdkit_log
 
     graphs, kept, failures = [], [], []
     with quiet_rdkit_log():  # the reasons go to failures.csv, not raw onto stderr
-        for row, smiles in rows:
+        for row, smiles, row_id in rows:
+            if not smiles:
+                failures.append((row, smiles, "empty SMILES", row_id or ""))
+                continue
             try:
                 graphs.append(_WORKER_FEATURIZER(smiles))
                 kept.append(row)
             except InvalidSmilesError as err:
-                failures.append((row, smiles, err.reason if hasattr(err, "reason") else str(err)))
+                reason = err.reason if hasattr(err, "reason") else str(err)
+                failures.append((row, smiles, reason, row_id or ""))
     return _pack(graphs, kept), failures
 
 
@@ -136,7 +173,8 @@ _PTR_NAMES = {
 }
 
 
-def _write_shard(directory: Path, packed: dict) -> None:
+def _write_shard(directory: Path, packed: dict) -> dict[str, dict]:
+    """Write a shard to a temporary folder, rename it into place; returns its file records."""
     tmp = directory.with_name(directory.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -147,8 +185,10 @@ def _write_shard(directory: Path, packed: dict) -> None:
             np.save(tmp / _PTR_NAMES[key], ptr)
         else:
             np.save(tmp / f"{key}.npy", value)
+    files = record_files(tmp)
     shutil.rmtree(directory, ignore_errors=True)  # left by a build killed before meta.json named it
     os.replace(tmp, directory)
+    return files
 
 
 def _write_meta(path: Path, meta: dict) -> None:
@@ -158,140 +198,226 @@ def _write_meta(path: Path, meta: dict) -> None:
 
 
 # --------------------------------------------------------------------------- building
+FAILURES_HEADER = ["row", "smiles", "reason", "id"]
+
+
 def build_graph_store(
     source: str | Path,
     out_dir: str | Path,
     *,
     featurizer=None,
-    smiles_column: str | None = None,
+    smiles_column: str | int | None = None,
+    fmt: str | None = None,
     workers: int = 1,
     shard_size: int = 100_000,
+    verify: bool = False,
     progress: bool = True,
 ) -> GraphStore:
-    """Featurize a SMILES corpus once into a graph store (or reuse/resume an existing one).
+    """Featurize a SMILES corpus once into a graph store (or reuse, resume or repair one).
+
+    The store's key covers everything that changes its content: the source file (path, size,
+    modification time), how its rows are read (format, SMILES column, header, delimiter) and the
+    featurizer with its options (extras included). A store in ``out_dir`` with another key is an
+    error naming the difference. A complete store with the same key is reused after a check of
+    its shards; damaged shards are rebuilt. The build holds a lock on ``out_dir``: a second
+    build of the same store waits for the first, then reuses its result.
 
     Args:
-        source: ``.smi``/``.txt``/``.csv`` file, optionally gzipped, of any size.
+        source: ``.smi``/``.txt``/``.csv``/``.tsv`` file, optionally gzipped, of any size, or
+            PubChem's ``CID-SMILES(.gz)``.
         out_dir: store directory (created).
         featurizer: a featurizer with ``to_dict()``; default ``MolGraphFeaturizer(fingerprint=True,
             fragments=True)`` so that one store serves both the MolCLR and iMolCLR objectives.
-        smiles_column: column name for CSV sources (auto-detected by default).
+        smiles_column: CSV column name or 0-based index (``--smiles-col``; auto-detected from a
+            header cell named like ``smiles``).
+        fmt: ``"smi"``, ``"csv"`` or ``"tsv"`` (``--format``); default: from the file name.
         workers: featurization processes.
         shard_size: molecules per shard; bounds peak memory.
+        verify: check an existing store's checksums (reads it whole), not only its file sizes.
         progress: show a progress bar.
 
     Returns:
         The opened :class:`GraphStore`.
 
     Raises:
-        StoreError: ``out_dir`` holds a store built from another source or featurizer.
+        StoreError: ``out_dir`` holds a store built from another source, reader or featurizer;
+            or every row failed (the message gives the first reasons).
+        molssl.data.DataFormatError: the file's format or SMILES column cannot be determined.
     """
-    from tqdm.auto import tqdm
-
     from molssl.data import SmilesSource
     from molssl.featurize import MolGraphFeaturizer
 
     if featurizer is None:
         featurizer = MolGraphFeaturizer(fingerprint=True, fragments=True)
     source = Path(source)
+    if not source.is_file():
+        raise FileNotFoundError(f"input {source} does not exist")
+    reader = SmilesSource(source, smiles_column=smiles_column, fmt=fmt)
+    reader.check()
     out = Path(out_dir)
     fconfig = featurizer.to_dict()
     src = _source_fingerprint(source)
-    key = store_key(fconfig, src)
-    meta_path = out / "meta.json"
-    if meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("key") != key:
-            old_featurizer, old_source = meta.get("featurizer"), meta.get("source", {})
-            what = []
-            if old_source != src:
-                what.append(f"source {old_source} (now {src})")
-            if old_featurizer != fconfig:
-                changed = sorted(
-                    k
-                    for k in set(fconfig) | set(old_featurizer or {})
-                    if (old_featurizer or {}).get(k) != fconfig.get(k)
-                )
-                what.append(f"featurizer options {changed} differ")
-            raise StoreError(
-                f"{out} holds a graph store built differently: {'; '.join(what)}. Use another "
-                "output directory, or delete this one to rebuild it."
-            )
-        if meta.get("complete"):
-            logger.info("reusing the complete graph store in %s", out)
-            return GraphStore(out)
-        logger.info("resuming the graph store in %s after %d shards", out, len(meta["shards"]))
-        _truncate_failures(out / "failures.csv", meta["rows_done"])
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "format_version": STORE_FORMAT_VERSION,
-            "key": key,
-            "featurizer": fconfig,
-            "atom_feature_sizes": list(featurizer.atom_feature_sizes),
-            "bond_feature_sizes": list(featurizer.bond_feature_sizes),
-            "source": src,
-            "shards": [],
-            "rows_done": 0,
-            "failures": 0,
-            "complete": False,
-        }
-        (out / "failures.csv").write_text("row,smiles,reason\n")
+    identity = {"featurizer": fconfig, "source": src, "reader": reader.describe()}
+    key = store_key(fconfig, src, reader.describe())
+    with store_lock(out):
+        meta_path = out / "meta.json"
+        if meta_path.exists():
+            meta = json.loads(meta_path.read_text())
+            _check_identity(out, meta, key, identity)
+            if meta.get("complete"):
+                _repair(out, meta, reader, fconfig, full=verify, progress=progress)
+                return GraphStore(out)
+            logger.info("resuming the graph store in %s after %d shards", out, len(meta["shards"]))
+            _truncate_failures(out / "failures.csv", meta["rows_done"])
+        else:
+            meta = {
+                "format_version": STORE_FORMAT_VERSION,
+                "key": key,
+                **identity,
+                "request": {"format": fmt, "smiles_column": smiles_column},
+                "atom_feature_sizes": list(featurizer.atom_feature_sizes),
+                "bond_feature_sizes": list(featurizer.bond_feature_sizes),
+                "shards": [],
+                "rows_done": 0,
+                "failures": 0,
+                "complete": False,
+            }
+            _write_csv(out / "failures.csv", [FAILURES_HEADER])
+            _write_meta(meta_path, meta)
+        _featurize_rows(out, meta, reader, fconfig, workers, shard_size, progress)
+        meta["complete"] = True
         _write_meta(meta_path, meta)
+    store = GraphStore(out)
+    if len(store) == 0 and meta["failures"]:
+        raise StoreError(_all_failed_message(source, out, meta["failures"]))
+    return store
+
+
+def _featurize_rows(
+    out: Path, meta: dict, reader, fconfig: dict, workers: int, shard_size: int, progress: bool
+) -> None:
+    """Featurize the rows after ``meta["rows_done"]`` into new shards, updating ``meta``."""
+    from tqdm.auto import tqdm
 
     rows_done = meta["rows_done"]
-    stream = iter(SmilesSource(source, smiles_column=smiles_column))
-    stream = _skip_rows(stream, rows_done)
-    bar = tqdm(desc=f"featurize {source.name}", unit="mol", disable=not progress, initial=rows_done)
-    pool = (
-        mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(fconfig,))
-        if workers > 1
-        else None
+    stream = _skip_rows(reader.records(), rows_done)
+    bar = tqdm(
+        desc=f"featurize {reader.path.name}", unit="mol", disable=not progress, initial=rows_done
     )
-    if pool is None:
-        _init_worker(fconfig)
-    try:
-        while True:
-            chunks = list(_chunks(stream, _CHUNK, shard_size))
-            if not chunks:
-                break
-            results = (
-                pool.imap(_featurize_chunk, chunks)
-                if pool
-                else (_featurize_chunk(c) for c in chunks)
-            )
+    with bar, _featurizer_pool(fconfig, workers) as run:
+        while chunks := list(_chunks(stream, _CHUNK, shard_size)):
             parts, failures = [], []
-            for packed, failed in results:
+            for packed, failed in run(chunks):
                 parts.append(packed)
                 failures.extend(failed)
                 bar.update(len(packed["row"]) + len(failed))
-            last_row = chunks[-1][-1][0]
             name = f"shard-{len(meta['shards']):05d}"
             kept = [p for p in parts if len(p["row"])]
-            n = 0
             if kept:
                 packed = _concat_packed(kept)
-                n = len(packed["row"])
-                _write_shard(out / name, packed)
-            with open(out / "failures.csv", "a", newline="") as fh:
-                csv.writer(fh).writerows(failures)
+                files = _write_shard(out / name, packed)
+                meta["shards"].append(
+                    {
+                        "name": name,
+                        "size": len(packed["row"]),
+                        "rows": [rows_done, chunks[-1][-1][0] + 1],
+                        "files": files,
+                    }
+                )
+            _append_csv(out / "failures.csv", failures)
             if failures:
                 logger.warning(
                     "%d SMILES could not be featurized (see failures.csv)", len(failures)
                 )
-            if n:
-                meta["shards"].append({"name": name, "size": n})
-            meta["rows_done"] = last_row + 1
+            rows_done = meta["rows_done"] = chunks[-1][-1][0] + 1
             meta["failures"] += len(failures)
-            _write_meta(meta_path, meta)
+            _write_meta(out / "meta.json", meta)
+
+
+@contextlib.contextmanager
+def _featurizer_pool(fconfig: dict, workers: int) -> Iterator:
+    """A function mapping chunks to featurized chunks, in order, in ``workers`` spawned processes
+    (or in this one)."""
+    if workers <= 1:
+        _set_featurizer(fconfig)
+        yield lambda chunks: (_featurize_chunk(c) for c in chunks)
+        return
+    pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(fconfig,))
+    try:
+        yield lambda chunks: pool.imap(_featurize_chunk, chunks)
     finally:
-        bar.close()
-        if pool is not None:
-            pool.close()
-            pool.join()
-    meta["complete"] = True
-    _write_meta(meta_path, meta)
-    return GraphStore(out)
+        pool.close()
+        pool.join()
+
+
+def _check_identity(out: Path, meta: dict, key: str, identity: dict) -> None:
+    if meta.get("key") == key:
+        return
+    what = []
+    for part, now in identity.items():
+        old = meta.get(part)
+        if old is None:
+            what.append(f"it records no {part} settings (written by an older molssl)")
+        elif old != now:
+            changed = sorted(k for k in set(now) | set(old) if old.get(k) != now.get(k))
+            shown = ", ".join(f"{k} {old.get(k)!r} (now {now.get(k)!r})" for k in changed)
+            what.append(f"{part}: {shown}")
+    raise StoreError(
+        f"{out} holds a graph store built differently ({'; '.join(what) or 'another key'}). "
+        "Write to another output directory (-o), or delete this one to rebuild it."
+    )
+
+
+def _repair(out: Path, meta: dict, reader, fconfig: dict, *, full: bool, progress: bool) -> None:
+    """Rebuild the damaged shards of a complete store from their recorded source rows."""
+    problems = damaged_shards(out, meta, full=full)
+    if not problems:
+        logger.info("reusing the complete graph store in %s", out)
+        return
+    for shard in meta["shards"]:
+        if shard["name"] not in problems:
+            continue
+        if "rows" not in shard:
+            raise damage_error(out, meta, problems)  # older store: no row range to rebuild from
+        logger.warning("rebuilding %s of %s: %s", shard["name"], out, problems[shard["name"]])
+        first, end = shard["rows"]
+        records = [r for r in islice(_skip_rows(reader.records(), first), end - first)]
+        _set_featurizer(fconfig)
+        parts = [
+            _featurize_chunk(records[i : i + _CHUNK])[0] for i in range(0, len(records), _CHUNK)
+        ]
+        packed = _concat_packed(parts)
+        if len(packed["row"]) != shard["size"]:
+            raise StoreError(
+                f"rebuilding {shard['name']} of {out} gave {len(packed['row'])} molecules, not "
+                f"{shard['size']}; the input changed: delete {out} and rebuild the store."
+            )
+        shard["files"] = _write_shard(out / shard["name"], packed)
+        _write_meta(out / "meta.json", meta)
+
+
+def _all_failed_message(source: Path, out: Path, failures: int) -> str:
+    with open(out / "failures.csv", newline="") as fh:
+        first = list(islice(csv.reader(fh), 1, 4))
+    shown = "; ".join(f"row {r[0]} {r[1][:40]!r}: {r[2][:80]}" for r in first)
+    return (
+        f"every one of the {failures} rows of {source} failed to featurize ({shown}); is it a "
+        "SMILES file and the right column (--smiles-col, --format)? All failures are in "
+        f"{out / 'failures.csv'}."
+    )
+
+
+def _write_csv(path: Path, rows: list[list]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    os.replace(tmp, path)
+
+
+def _append_csv(path: Path, rows: list) -> None:
+    if rows:
+        with open(path, "a", newline="") as fh:
+            csv.writer(fh).writerows(rows)
 
 
 def _truncate_failures(path: Path, rows_done: int) -> None:
@@ -300,17 +426,17 @@ def _truncate_failures(path: Path, rows_done: int) -> None:
         rows = list(csv.reader(fh))
     kept = rows[:1] + [r for r in rows[1:] if int(r[0]) < rows_done]
     if len(kept) != len(rows):
-        with open(path, "w", newline="") as fh:
-            csv.writer(fh).writerows(kept)
+        _write_csv(path, kept)
 
 
-def _skip_rows(stream: Iterator[tuple[int, str]], rows_done: int) -> Iterator[tuple[int, str]]:
-    for row, smiles in stream:
-        if row >= rows_done:
-            yield row, smiles
+def _skip_rows(stream: Iterator[tuple], rows_done: int) -> Iterator[tuple]:
+    for record in stream:
+        if record[0] >= rows_done:
+            yield record
 
 
 def _chunks(stream: Iterator, chunk: int, total: int) -> Iterator[list]:
+    """Lists of up to ``chunk`` records, at most ``total`` records in all."""
     taken = 0
     while taken < total:
         block = list(islice(stream, min(chunk, total - taken)))
@@ -355,14 +481,21 @@ class GraphStore(torch.utils.data.Dataset):
     with ``fp`` (bool [1, n_bits]), ``frag`` and ``num_frags`` when the store has them, and ``row``
     (the source row).
 
+    Opening checks every shard file's size against ``meta.json`` (a few ``stat`` calls per
+    shard; stores without file records: every array's length against the molecule count).
+
     Args:
         path: the store directory.
+        verify: also rehash every file against the SHA-256 recorded at build time (reads the
+            whole store once).
 
     Raises:
         StoreError: the directory holds no complete store.
+        DamagedStoreError: a shard is missing, truncated or (``verify``) altered; the message
+            names the shard and the command that rebuilds it.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, verify: bool = False) -> None:
         self.path = Path(path)
         meta_path = self.path / "meta.json"
         if not meta_path.exists():
@@ -372,12 +505,20 @@ class GraphStore(torch.utils.data.Dataset):
             )
         self.meta = json.loads(meta_path.read_text())
         if not self.meta.get("complete"):
+            if is_locked(self.path):
+                raise StoreError(
+                    f"the graph store in {self.path} is being built by another process; wait "
+                    "for that `molssl featurize` to finish."
+                )
             raise StoreError(
                 f"the graph store in {self.path} is incomplete; rerun `molssl featurize` on the "
                 "same input with the same -o to finish it."
             )
         if self.meta.get("format_version", 0) > STORE_FORMAT_VERSION:
             raise StoreError(f"{self.path} was written by a newer molssl; upgrade molssl.")
+        problems = damaged_shards(self.path, self.meta, full=verify)
+        if problems:
+            raise damage_error(self.path, self.meta, problems)
         self._shards = [_Shard(self.path / s["name"], s["size"]) for s in self.meta["shards"]]
         self._offsets = np.cumsum([0] + [s.size for s in self._shards])
 
@@ -421,3 +562,13 @@ class GraphStore(torch.utils.data.Dataset):
             data.frag = torch.from_numpy(a["frag"][n0:n1].astype(np.int64))
             data.num_frags = torch.tensor([int(a["num_frags"][i])])
         return data
+
+
+def verify_store(path: str | Path) -> GraphStore:
+    """Open a store after checking every byte of it against its build-time checksums.
+
+    Raises:
+        StoreError: no complete store in ``path``.
+        DamagedStoreError: the damaged shards and the command that rebuilds them.
+    """
+    return GraphStore(path, verify=True)

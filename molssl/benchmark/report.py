@@ -17,6 +17,7 @@ from molssl.benchmark.stats import (
     paired_tests,
     summarize,
 )
+from molssl.contrastive.atomic import write_text_atomic
 from molssl.metrics import get_metric
 
 logger = logging.getLogger(__name__)
@@ -156,6 +157,6 @@ def write_report(ledger: pd.DataFrame, out_dir: str | Path) -> tuple[Path, Path 
     """Write ``summary.md`` and ``summary.png`` into ``out_dir``; returns their paths."""
     out = Path(out_dir)
     md = out / "summary.md"
-    md.write_text(format_summary(ledger))
+    write_text_atomic(md, format_summary(ledger))
     png = plot_summary(ledger, out / "summary.png")
     return md, png

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_open", "create_temp_beside"]
+__all__ = ["atomic_open", "atomic_path", "create_temp_beside", "write_text_atomic"]
 
 
 def create_temp_beside(path: str | os.PathLike[str], suffix: str = ".tmp") -> tuple[int, str]:
@@ -72,3 +72,31 @@ def fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` for writers that take a path (numpy, pyarrow,
+    pandas); on a clean exit it replaces ``path``, on error it is removed and ``path`` is left as
+    it was.
+
+    Example::
+
+        with atomic_path("out/emb.npy") as tmp:
+            np.save(tmp, array)
+    """
+    fd, tmp_name = create_temp_beside(path)
+    os.close(fd)
+    try:
+        yield Path(tmp_name)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """``Path(path).write_text(text)``, atomically (with :func:`atomic_open`)."""
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)

@@ -1,10 +1,14 @@
 """Streaming SMILES sources for pretraining corpora of any size.
 
 A :class:`SmilesSource` reads one line (or one CSV record) at a time, so memory stays bounded
-whatever the file size, and yields ``(row_index, smiles)``. ``row_index`` is the 0-based index of
-the record among the file's data records: header, leading ``#`` comment lines and blank lines
-are not counted, so it equals the pandas ``read_csv`` row index of the same file. It is global
-(the same in every shard). Records with an empty SMILES cell keep their index but are skipped.
+whatever the file size, and yields ``(row_index, smiles)``. The row rule: leading ``#`` comment
+lines and blank lines, and a header line, are not rows; after them **every line is a row**, a
+blank one included (its SMILES is ``""``, which featurizing reports as a failure), so row ``i`` of
+every output is data line ``i`` of the input in every format. Row indices are global (the same
+in every shard).
+
+PubChem's ``CID-SMILES`` download (``CID<TAB>SMILES``, no header, optionally gzipped) is
+recognised by its name or by its content and read with the CID as each row's id.
 
 Sharding is deterministic: record ``i`` belongs to shard ``i % num_shards``.
 :class:`SmilesIterableDataset` derives its shard from the DataLoader worker and the
@@ -17,11 +21,12 @@ import csv
 import gzip
 import io
 import logging
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
@@ -32,52 +37,89 @@ if TYPE_CHECKING:
     import pandas as pd
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
-SourceFormat = Literal["smi", "csv"]
-_FORMATS: dict[str, SourceFormat] = {
-    ".smi": "smi", ".smiles": "smi", ".txt": "smi", ".csv": "csv", ".tsv": "csv",
+SourceFormat = Literal["smi", "csv", "tsv"]
+FORMATS: tuple[str, ...] = ("smi", "csv", "tsv")
+_SUFFIXES: dict[str, SourceFormat] = {
+    ".smi": "smi", ".smiles": "smi", ".txt": "smi", ".csv": "csv", ".tsv": "tsv",
 }  # fmt: skip
 _SMILES_HEADERS = frozenset({"smiles", "smi", "canonical_smiles", "isomeric_smiles"})
+# PubChem's CID-SMILES: "<CID>\t<SMILES>", no header (https://ftp.ncbi.nlm.nih.gov/pubchem/Compound/Extras/)
+_PUBCHEM_NAME = re.compile(r"^cid-smiles(\.[a-z]+)?$", re.IGNORECASE)
+_PUBCHEM_LINE = re.compile(r"^\d+\t\S+\s*$")
 
 
 def _open_text(path: Path) -> io.TextIOBase:
+    # utf-8-sig: a byte-order mark is dropped instead of becoming part of the first header cell.
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return path.open("r", encoding="utf-8-sig", newline="")
 
 
-def _skip_leading_comments(lines: Iterable[str]) -> Iterator[str]:
+def _skip_preamble(lines: Iterable[str]) -> Iterator[str]:
+    """Drop the ``#`` comment lines and blank lines before the first record."""
     leading = True
     for line in lines:
-        if leading and line.lstrip().startswith("#"):
+        if leading and (not line.strip() or line.lstrip().startswith("#")):
             continue
         leading = False
         yield line
 
 
+def _first_record(path: Path) -> str | None:
+    try:
+        with _open_text(path) as handle:
+            return next(iter(_skip_preamble(handle)), None)
+    except (OSError, EOFError, UnicodeDecodeError) as err:
+        raise DataFormatError(f"cannot read {path}: {err}") from err
+
+
+def _base_name(path: Path) -> str:
+    return path.name[:-3] if path.name.endswith(".gz") else path.name
+
+
+def is_pubchem_cid_smiles(path: str | Path) -> bool:
+    """Whether ``path`` is laid out as PubChem's ``CID-SMILES`` (by name, else by first line)."""
+    path = Path(path)
+    if _PUBCHEM_NAME.match(_base_name(path)):
+        return True
+    if not path.is_file() or Path(_base_name(path)).suffix.lower() in (".csv", ".tsv"):
+        return False
+    first = _first_record(path)
+    return first is not None and bool(_PUBCHEM_LINE.match(first))
+
+
 @dataclass(frozen=True)
 class SmilesSource:
-    """Iterate ``(row_index, smiles)`` over a ``.smi``/``.txt``/``.csv`` file, gzipped or not.
+    """Iterate ``(row_index, smiles)`` over a SMILES file, gzipped or not.
 
-    ``.smi``/``.txt``: the first whitespace-separated token of each line; a first line whose
-    first token is ``SMILES``/``smiles`` is a header and skipped. ``.csv``/``.tsv``: the column
-    ``smiles_column`` (default: the header cell named ``smiles`` in any case). Lines starting
-    with ``#`` before the first record are comments.
+    ``smi`` (``.smi``/``.smiles``/``.txt``): the first whitespace-separated token of each line is
+    the SMILES, the second (when present) the row's id; a first line whose first token is
+    ``SMILES``/``smiles`` is a header. ``csv``/``tsv``: the column ``smiles_column``, by default
+    the header cell named like ``smiles`` (a UTF-8 byte-order mark is ignored). A file with
+    several columns and none named like SMILES is refused unless ``smiles_column`` is given: the
+    reader does not guess. PubChem's ``CID-SMILES`` (``CID<TAB>SMILES``, no header) is
+    recognised by its name or its first line and read as ``tsv``, column 1, with the CID as id.
 
     Attributes:
         path: The file.
         smiles_column: CSV column name, or 0-based index (then ``header`` defaults to ``False``
-            unless the first row names a SMILES column). Ignored for ``.smi``.
+            unless the first row names a SMILES column). Ignored for ``smi``.
         header: Whether the CSV has a header line; ``None`` detects it (a cell named like
             ``smiles``, or ``smiles_column`` given as a name).
-        fmt: ``"smi"`` or ``"csv"``; ``None`` infers it from the suffix (``.gz`` stripped).
-        delimiter: CSV delimiter; ``None`` means tab for ``.tsv`` and comma otherwise.
+        fmt: ``"smi"``, ``"csv"`` or ``"tsv"``; ``None`` infers it from the name (``.gz``
+            stripped) or, for PubChem's layout, from the content.
+        delimiter: CSV delimiter; ``None`` means tab for ``tsv`` and comma for ``csv``.
+        id_column: CSV column (name or 0-based index) holding each row's id; ``None``: no id
+            (PubChem's layout: column 0, the CID). ``smi`` files take the second token.
         num_shards: Number of shards. Default 1.
         shard_id: This source's shard, in ``[0, num_shards)``. Default 0.
 
     Raises:
-        ValueError: Unknown format or invalid shard.
-        DataFormatError: (on iteration) the SMILES column cannot be found.
+        DataFormatError: Unknown format (a ``ValueError``); on iteration, the SMILES column
+            cannot be found or is ambiguous.
+        ValueError: Invalid shard.
     """
 
     path: Path
@@ -85,25 +127,51 @@ class SmilesSource:
     header: bool | None = None
     fmt: SourceFormat | None = None
     delimiter: str | None = None
+    id_column: str | int | None = None
     num_shards: int = 1
     shard_id: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
+        if isinstance(self.smiles_column, str) and self.smiles_column.isdigit():
+            object.__setattr__(self, "smiles_column", int(self.smiles_column))
+        if self.fmt is not None and self.fmt not in FORMATS:
+            raise DataFormatError(f"unknown format {self.fmt!r} for {self.path}; use {FORMATS}")
         if self.fmt is None:
-            name = self.path.name[:-3] if self.path.name.endswith(".gz") else self.path.name
-            fmt = _FORMATS.get(Path(name).suffix.lower())
-            if fmt is None:
-                raise ValueError(
-                    f"Cannot tell the format of {self.path} from its suffix; use one of "
-                    f"{sorted(_FORMATS)} (optionally .gz) or pass fmt='smi'|'csv'."
-                )
-            object.__setattr__(self, "fmt", fmt)
+            self._infer_format()
         if self.num_shards < 1 or not 0 <= self.shard_id < self.num_shards:
             raise ValueError(
                 f"Invalid shard {self.shard_id} of {self.num_shards}: need num_shards >= 1 and "
                 f"0 <= shard_id < num_shards."
             )
+
+    def _infer_format(self) -> None:
+        if is_pubchem_cid_smiles(self.path):
+            defaults = {"fmt": "tsv", "header": False, "smiles_column": 1, "id_column": 0}
+            for name, value in defaults.items():
+                if getattr(self, name) is None:
+                    object.__setattr__(self, name, value)
+            logger.info(
+                "%s is PubChem's CID<TAB>SMILES layout; the CID is each row's id", self.path
+            )
+            return
+        fmt = _SUFFIXES.get(Path(_base_name(self.path)).suffix.lower())
+        if fmt is None:
+            raise DataFormatError(
+                f"cannot tell the format of {self.path} from its name; pass --format smi|csv|tsv "
+                f"(fmt=...) or use one of the suffixes {sorted(_SUFFIXES)} (optionally .gz)."
+            )
+        object.__setattr__(self, "fmt", fmt)
+
+    def describe(self) -> dict:
+        """How rows are read (format, columns, header, delimiter): part of a graph store's key."""
+        return {
+            "format": self.fmt,
+            "smiles_column": self.smiles_column,
+            "header": self.header,
+            "delimiter": self.delimiter,
+            "id_column": self.id_column,
+        }
 
     def shard(self, num_shards: int, shard_id: int) -> SmilesSource:
         """A copy restricted to records ``i`` with ``i % num_shards == shard_id``."""
@@ -119,12 +187,19 @@ class SmilesSource:
         return self.shard(world_size * max(num_workers, 1), rank * max(num_workers, 1) + worker_id)
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
+        for index, smiles, _ in self.records():
+            yield index, smiles
+
+    def records(self) -> Iterator[tuple[int, str, str | None]]:
+        """``(row_index, smiles, id)`` of every row of this shard; ``smiles`` is ``""`` for a
+        blank line or an empty cell, ``id`` is ``None`` when the file has no id column."""
         records = self._iter_smi() if self.fmt == "smi" else self._iter_csv()
         index = -1
         try:
-            for index, smiles in records:
-                if smiles and index % self.num_shards == self.shard_id:
-                    yield index, smiles
+            for record in records:
+                index = record[0]
+                if index % self.num_shards == self.shard_id:
+                    yield record
         except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError) as err:
             where = f"after row {index}" if index >= 0 else "before its first row"
             raise DataFormatError(
@@ -133,34 +208,34 @@ class SmilesSource:
                 "UTF-8 text -- download or copy it again (`gzip -t` checks a .gz)"
             ) from err
 
-    def _iter_smi(self) -> Iterator[tuple[int, str]]:
+    def _iter_smi(self) -> Iterator[tuple[int, str, str | None]]:
         with _open_text(self.path) as handle:
-            index = 0
-            first = True
-            for line in _skip_leading_comments(handle):
-                tokens = line.split(None, 1)
-                if not tokens:
-                    continue
-                if first and tokens[0].lower() in _SMILES_HEADERS:
-                    first = False
-                    continue
-                first = False
-                yield index, tokens[0]
-                index += 1
+            lines = _skip_preamble(handle)
+            first = next(lines, None)
+            if first is None:
+                return
+            tokens = first.split(None, 2)
+            if tokens[0].lower() not in _SMILES_HEADERS:
+                lines = _chain_one(first, lines)
+            for index, line in enumerate(lines):
+                tokens = line.split(None, 2)
+                yield index, (tokens[0] if tokens else ""), (tokens[1] if len(tokens) > 1 else None)
 
-    def _iter_csv(self) -> Iterator[tuple[int, str]]:
-        delimiter = self.delimiter or ("\t" if ".tsv" in self.path.suffixes else ",")
+    def _iter_csv(self) -> Iterator[tuple[int, str, str | None]]:
+        delimiter = self.delimiter or ("\t" if self.fmt == "tsv" else ",")
         with _open_text(self.path) as handle:
-            reader = csv.reader(_skip_leading_comments(handle), delimiter=delimiter)
-            rows = (row for row in reader if row)
+            rows = csv.reader(_skip_preamble(handle), delimiter=delimiter)
             first = next(rows, None)
             if first is None:
                 return
             column, has_header = self._resolve_column(first)
+            id_col = self._resolve_id_column(first, has_header)
             if not has_header:
                 rows = _chain_one(first, rows)
             for index, row in enumerate(rows):
-                yield index, (row[column].strip() if column < len(row) else "")
+                smiles = row[column].strip() if column < len(row) else ""
+                row_id = row[id_col].strip() if id_col is not None and id_col < len(row) else None
+                yield index, smiles, row_id
 
     def _resolve_column(self, first_row: list[str]) -> tuple[int, bool]:
         cells = [cell.strip() for cell in first_row]
@@ -172,11 +247,16 @@ class SmilesSource:
         if not has_header:
             if self.smiles_column is not None:
                 raise DataFormatError(
-                    f"{self.path}: smiles_column={self.smiles_column!r} is a name but header=False;"
-                    f" pass a 0-based column index instead."
+                    f"{self.path}: --smiles-col {self.smiles_column!r} is a name but the file has "
+                    "no header; pass a 0-based column index instead (e.g. --smiles-col 0)."
                 )
-            logger.info("%s has no SMILES header; reading column 0", self.path)
-            return 0, False
+            if len(cells) == 1:
+                return 0, False
+            raise DataFormatError(
+                f"{self.path}: no column is named like SMILES (first line: {cells}); pass "
+                "--smiles-col NAME, or a 0-based index such as --smiles-col 0 for a file "
+                "without a header."
+            )
         if self.smiles_column is not None:
             if self.smiles_column in cells:
                 return cells.index(self.smiles_column), True
@@ -185,15 +265,37 @@ class SmilesSource:
             return (exact or named)[0], True
         raise DataFormatError(
             f"{self.path}: SMILES column {self.smiles_column or 'smiles'!r} not found in the "
-            f"header {cells}. Pass smiles_column=<name> or a 0-based index."
+            f"header {cells}; pass --smiles-col NAME (one of these) or a 0-based index."
         )
+
+    def _resolve_id_column(self, first_row: list[str], has_header: bool) -> int | None:
+        if self.id_column is None or isinstance(self.id_column, int):
+            return self.id_column
+        cells = [cell.strip() for cell in first_row]
+        if not has_header or self.id_column not in cells:
+            raise DataFormatError(
+                f"{self.path}: id column {self.id_column!r} not found in the header {cells}."
+            )
+        return cells.index(self.id_column)
+
+    def check(self) -> None:
+        """Read the first record now, so that a missing or ambiguous SMILES column (or an
+        unreadable file) is an error before any long work starts.
+
+        Raises:
+            DataFormatError: As iteration would.
+        """
+        try:
+            next(self.records(), None)
+        except (OSError, EOFError, UnicodeDecodeError, csv.Error) as err:
+            raise DataFormatError(f"cannot read {self.path}: {err}") from err
 
     def count(self) -> int:
         """Number of records this source yields (one full pass over the file)."""
         return sum(1 for _ in self)
 
 
-def _chain_one(first: list[str], rest: Iterator[list[str]]) -> Iterator[list[str]]:
+def _chain_one(first: _T, rest: Iterator[_T]) -> Iterator[_T]:
     yield first
     yield from rest
 
@@ -258,7 +360,7 @@ def embedded_smiles_path() -> Path:
 
 def embedded_tpsa_path() -> Path:
     """RDKit's bundled ``NCI/first_5k.tpsa.csv``: one ``#`` comment line, then 4999 lines
-    ``SMILES,TPSA`` without a header (read with ``SmilesSource(path)``: column 0)."""
+    ``SMILES,TPSA`` without a header (read with ``SmilesSource(path, smiles_column=0)``)."""
     return _rdkit_nci_file("first_5k.tpsa.csv")
 
 

@@ -7,6 +7,9 @@ import gc
 import logging
 import math
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -101,8 +104,26 @@ def _cyclic_gc_paused() -> Iterator[None]:
 _WORKER_FEATURIZER: GraphFeaturizer | None = None
 
 
+def exit_with_parent(poll_s: float = 1.0) -> None:
+    """In a pool worker: exit as soon as the parent process is gone (killed, crashed).
+
+    A worker blocked on its task queue would otherwise outlive a ``kill -9`` of its parent
+    forever. A daemon thread polls the parent pid; it costs nothing while the parent lives.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _init_worker(featurizer: GraphFeaturizer) -> None:
     global _WORKER_FEATURIZER
+    torch.set_num_threads(1)
+    exit_with_parent()
     _WORKER_FEATURIZER = featurizer
 
 
@@ -135,8 +156,9 @@ def featurize_many(
         chunksize: rows per task sent to a worker; default ``ceil(n / (4 * workers))``, at most
             1,000.
         progress: show a tqdm progress bar.
-        mp_context: multiprocessing start method (``"spawn"``, ``"fork"``, ``"forkserver"``);
-            default: the platform's.
+        mp_context: multiprocessing start method; default ``"spawn"``: forked workers of a
+            process that already ran torch code can hang forever in OpenMP (its thread pool does
+            not survive ``fork``). Workers exit when this process dies.
 
     Returns:
         :class:`FeaturizeResult` ``(graphs, indices, failures)``.
@@ -171,7 +193,7 @@ def featurize_many(
                 failures += bad
                 bar.update(len(chunk))
         else:
-            context = multiprocessing.get_context(mp_context)
+            context = multiprocessing.get_context(mp_context or "spawn")
             with context.Pool(
                 min(workers, len(tasks)), initializer=_init_worker, initargs=(featurizer,)
             ) as pool:

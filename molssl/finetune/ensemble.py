@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from molssl.config import ConfigError
+from molssl.contrastive.atomic import write_text_atomic
 from molssl.finetune.config import FinetuneConfig
 from molssl.finetune.run import FinetuneResult, finetune
 
@@ -86,7 +87,7 @@ def finetune_ensemble(cfg: FinetuneConfig, members: int) -> EnsembleResult:
             conformal = _calibrate_mean(cfg, [member_dir(out_dir, i) for i in range(members)])
         summary = {"members": [r.to_dict() for r in results], "value": value,
                    "metric": results[0].metric, "conformal": conformal}  # fmt: skip
-        (out_dir / "ensemble.json").write_text(json.dumps(summary, indent=2))
+        write_text_atomic(out_dir / "ensemble.json", json.dumps(summary, indent=2))
         return EnsembleResult(out_dir, results, value, conformal)
     return EnsembleResult(out_dir, results, value)
 

@@ -267,11 +267,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     if kind in (".smi", ".txt"):
         lines = pd.read_csv(path, header=None, sep="\t", dtype=str, keep_default_na=False,
-                            comment=None, names=["smiles"], usecols=[0], quoting=3)  # fmt: skip
+                            comment=None, names=["smiles"], usecols=[0], quoting=3,
+                            skip_blank_lines=False)  # fmt: skip
         lines["smiles"] = lines["smiles"].str.split().str[0].fillna("")
         return lines
+    # Blank lines stay rows (an empty SMILES, reported as a failure): output row i = input row i.
     return pd.read_csv(path, sep="\t" if kind == ".tsv" else ",", dtype=str,
-                       keep_default_na=False)  # fmt: skip
+                       keep_default_na=False, skip_blank_lines=False)  # fmt: skip
 
 
 def smiles_column(frame: pd.DataFrame, wanted: str | None, source: str | Path, default: str) -> str:

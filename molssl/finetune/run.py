@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from molssl.config import ConfigError, save_yaml, to_dict
+from molssl.contrastive.atomic import atomic_path, write_text_atomic
 from molssl.featurize import GraphFeaturizer
 from molssl.finetune.config import (
     FinetuneConfig,
@@ -296,11 +297,13 @@ def _write_outputs(
     import pandas as pd
 
     task = outputs.task
-    (out / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
     rows = [{"model": k, **h} for k, o in enumerate(outcomes) for h in o.history]
-    pd.DataFrame(rows).to_csv(out / "history.csv", index=False)
-    outputs.table(1).to_csv(out / "valid_predictions.csv", index=False)
-    outputs.table(2).to_csv(out / "test_predictions.csv", index=False)
+    with atomic_path(out / "history.csv") as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+    for split, name in ((1, "valid_predictions.csv"), (2, "test_predictions.csv")):
+        with atomic_path(out / name) as tmp:
+            outputs.table(split).to_csv(tmp, index=False)
+    write_text_atomic(out / "result.json", json.dumps(result.to_dict(), indent=2))
     if not cfg.save_model:
         return
     if cfg.protocol != "joint":

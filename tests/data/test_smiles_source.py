@@ -31,8 +31,13 @@ def smi_file(tmp_path: Path) -> Path:
     return path
 
 
+ROWS = [*SMILES[:3], "", *SMILES[3:], ""]  # a blank line in the middle and one at the end
+
+
 def test_smi_header_blank_lines_and_indices(smi_file: Path) -> None:
-    assert list(SmilesSource(smi_file)) == list(enumerate(SMILES))
+    assert list(SmilesSource(smi_file)) == list(enumerate(ROWS))
+    ids = [row_id for _, _, row_id in SmilesSource(smi_file).records()]
+    assert ids[:3] == ["mol0", "mol1", "mol2"] and ids[3] is None
 
 
 def test_smi_gz_without_header(tmp_path: Path) -> None:
@@ -46,8 +51,8 @@ def test_csv_column_detection_quotes_blank_and_empty_cells(tmp_path: Path) -> No
     path = tmp_path / "corpus.csv.gz"
     with gzip.open(path, "wt", newline="") as handle:
         handle.write('id,SMILES,note\r\n\r\n1,C,"a, b"\r\n\r\n2,,x\r\n3, CC ,y\r\n')
-    assert list(SmilesSource(path)) == [(0, "C"), (2, "CC")]
-    assert list(SmilesSource(path, smiles_column="id")) == [(0, "1"), (1, "2"), (2, "3")]
+    assert list(SmilesSource(path)) == [(0, ""), (1, "C"), (2, ""), (3, ""), (4, "CC")]
+    assert [s for _, s in SmilesSource(path, smiles_column="id")] == ["", "1", "", "2", "3"]
     with pytest.raises(DataFormatError, match="'structure' not found"):
         list(SmilesSource(path, smiles_column="structure"))
 
@@ -63,7 +68,7 @@ def test_unknown_suffix_and_bad_shard(tmp_path: Path) -> None:
 def test_shards_partition_rows(smi_file: Path, num_shards: int) -> None:
     source = SmilesSource(smi_file)
     seen = [item for k in range(num_shards) for item in source.shard(num_shards, k)]
-    assert sorted(seen) == list(enumerate(SMILES))
+    assert sorted(seen) == list(enumerate(ROWS))
     last = num_shards - 1
     assert all(i % num_shards == last for i, _ in source.shard(num_shards, last))
 
@@ -76,13 +81,13 @@ def test_rank_and_worker_shards_partition(smi_file: Path) -> None:
         for worker in range(3)
         for item in source.shard_for(rank, 2, worker, 3)
     ]
-    assert sorted(seen) == list(enumerate(SMILES))
+    assert sorted(seen) == list(enumerate(ROWS))
 
 
 def test_dataloader_two_workers_see_each_row_once(smi_file: Path) -> None:
     loader = DataLoader(SmilesIterableDataset(SmilesSource(smi_file)), batch_size=3, num_workers=2)
     seen = [(int(i), s) for indices, smiles in loader for i, s in zip(indices, smiles, strict=True)]
-    assert sorted(seen) == list(enumerate(SMILES))
+    assert sorted(seen) == list(enumerate(ROWS))
 
 
 def test_ranks_times_workers(smi_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,7 +98,7 @@ def test_ranks_times_workers(smi_file: Path, monkeypatch: pytest.MonkeyPatch) ->
     for rank in range(2):
         monkeypatch.setattr(torch.distributed, "get_rank", lambda group=None, r=rank: r)
         seen += list(dataset)  # no worker: 1 worker per rank
-    assert sorted(seen) == list(enumerate(SMILES))
+    assert sorted(seen) == list(enumerate(ROWS))
     with pytest.raises(ValueError, match="unsharded"):
         SmilesIterableDataset(SmilesSource(smi_file).shard(2, 0))
 
@@ -101,7 +106,7 @@ def test_ranks_times_workers(smi_file: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_embedded_rdkit_files() -> None:
     smi = list(SmilesSource(embedded_smiles_path()))
     assert len(smi) == 4999 and smi[0] == (0, "CC1=CC(=O)C=CC1=O")
-    tpsa = list(SmilesSource(embedded_tpsa_path()))
+    tpsa = list(SmilesSource(embedded_tpsa_path(), smiles_column=0))
     assert len(tpsa) == 4999 and tpsa[0] == (0, "CC1=CC(=O)C=CC1=O")
     assert [s for _, s in smi[:50]] == [s for _, s in tpsa[:50]]
 
