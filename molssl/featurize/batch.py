@@ -107,10 +107,12 @@ _WORKER_FEATURIZER: GraphFeaturizer | None = None
 def exit_with_parent(poll_s: float = 1.0) -> None:
     """In a pool worker: exit as soon as the parent process is gone (killed, crashed).
 
-    A worker blocked on its task queue would otherwise outlive a ``kill -9`` of its parent
-    forever. A daemon thread polls the parent pid; it costs nothing while the parent lives.
+    A worker busy with (or stuck in) a task would otherwise outlive a ``kill -9`` of its parent
+    until the task ends, or forever. A daemon thread polls the parent pid; it costs nothing
+    while the parent lives.
     """
-    parent = os.getppid()
+    origin = multiprocessing.parent_process()
+    parent = origin.pid if origin is not None else os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -46,43 +46,56 @@ def test_featurize_many_with_workers_after_torch_work_does_not_hang() -> None:
     assert proc.stdout.split() == ["60", "0"]
 
 
+_SLOW_FEATURIZER = """
+import os, time
+from pathlib import Path
+from molssl.featurize import MolGraphFeaturizer
+
+class SlowFeaturizer(MolGraphFeaturizer):
+    def __call__(self, smiles):
+        Path(os.environ["READY_DIR"], str(os.getpid())).touch()
+        time.sleep(0.5)  # a chunk of 1,000 rows keeps a worker busy for minutes
+        return super().__call__(smiles)
+"""
 _KILLED_PARENT = """
-import multiprocessing, sys, threading, time
-from molssl.featurize import MolGraphFeaturizer, featurize_many
-
-def report():
-    while len(multiprocessing.active_children()) < 2:
-        time.sleep(0.2)
-    print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
-
-threading.Thread(target=report, daemon=True).start()
-featurize_many(["CC(=O)Oc1ccccc1C(=O)O"] * 200_000, MolGraphFeaturizer(), workers=2, chunksize=50)
+from slowfeat import SlowFeaturizer
+from molssl.featurize import featurize_many
+if __name__ == "__main__":
+    featurize_many(["CCO"] * 2_000, SlowFeaturizer(), workers=2, chunksize=1_000)
 """
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (exited, not yet reaped by init) counts as gone
+    try:  # a zombie (exited, not yet reaped) counts as gone
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return False
 
 
 @pytest.mark.slow
-def test_workers_exit_when_the_parent_is_killed() -> None:
-    parent = subprocess.Popen(
-        [PYTHON, "-c", _KILLED_PARENT], env=subprocess_env(), stdout=subprocess.PIPE, text=True
-    )
+def test_busy_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
+    (tmp_path / "slowfeat.py").write_text(_SLOW_FEATURIZER)
+    (tmp_path / "driver.py").write_text(_KILLED_PARENT)
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    env = subprocess_env()
+    env = {
+        **env,
+        "PYTHONPATH": f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}",
+        "READY_DIR": str(ready),
+    }
+    parent = subprocess.Popen([PYTHON, str(tmp_path / "driver.py")], env=env)
     try:
-        workers = [int(pid) for pid in parent.stdout.readline().split()]
-        assert len(workers) == 2
+        deadline = time.monotonic() + 300
+        while len(list(ready.iterdir())) < 2 and time.monotonic() < deadline:
+            assert parent.poll() is None, "the driver exited early"
+            time.sleep(0.5)
+        workers = [int(p.name) for p in ready.iterdir()]
+        assert len(workers) == 2, "the workers never started featurizing"
     finally:
         parent.kill()
         parent.wait()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 30
     while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.5)
     left = [pid for pid in workers if _alive(pid)]
