@@ -124,7 +124,7 @@ def test_embed_outputs_are_written_atomically(
             yield block
 
     monkeypatch.setattr(molssl.embed, "_embedded_blocks", crash_on_third_block)
-    assert main(argv) != 0  # the CLI reports "interrupted"
+    assert main([*argv, "--batch-size", "4"]) != 0  # the CLI reports "interrupted"
     assert len(calls) == 3
     assert (out.read_bytes(), out.with_name("emb.csv.failures.csv").read_bytes()) == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
