@@ -71,8 +71,8 @@ def _first_record(path: Path) -> str | None:
     try:
         with _open_text(path) as handle:
             return next(iter(_skip_preamble(handle)), None)
-    except (OSError, EOFError, UnicodeDecodeError) as err:
-        raise DataFormatError(f"cannot read {path}: {err}") from err
+    except (OSError, EOFError, UnicodeDecodeError):
+        return None  # not sniffable: reading the rows reports what is wrong with the file
 
 
 def _base_name(path: Path) -> str:
