@@ -200,7 +200,13 @@ def apply_overrides(cfg: T, overrides: Mapping[str, Any]) -> T:
                 ) from err
         node = data
         parts = dotted.split(".")
+        free = _free_mapping_depth(type(cfg), parts)
         for depth, part in enumerate(parts):
+            if free is not None and depth > free and isinstance(node, dict):
+                # below a free-form mapping field (e.g. ``encoder``): its consumer checks keys
+                if depth < len(parts) - 1:
+                    node = node.setdefault(part, {})
+                continue
             if not isinstance(node, dict) or part not in node:
                 known = _dotted_keys(data) if isinstance(node, dict) else []
                 what = "section" if depth < len(parts) - 1 else "key"
@@ -211,6 +217,28 @@ def apply_overrides(cfg: T, overrides: Mapping[str, Any]) -> T:
                 node = node[part]
         node[parts[-1]] = value
     return from_dict(type(cfg), data)
+
+
+def _free_mapping_depth(cls: type, parts: Sequence[str]) -> int | None:
+    """The depth of the first field on ``parts`` typed as a free-form mapping (``dict[str, Any]``).
+
+    Keys below such a field (``--set encoder.num_layers=2``) are not known to the config class;
+    the component that receives the mapping validates them.
+    """
+    owner: Any = cls
+    for depth, part in enumerate(parts[:-1]):
+        if not dataclasses.is_dataclass(owner):
+            return None
+        hint = get_type_hints(owner).get(part)
+        if hint is None:
+            return None
+        candidates = [a for a in get_args(hint) if a is not type(None)] or [hint]
+        if get_origin(hint) in (Union, types.UnionType) and len(candidates) == 1:
+            hint = candidates[0]
+        if get_origin(hint) in (dict, Mapping) or hint in (dict, Mapping):
+            return depth
+        owner = hint
+    return None
 
 
 def _dotted_keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:

@@ -15,10 +15,8 @@ encoder's ``h`` and scores them with :mod:`molssl.contrastive.probe`:
 
 from __future__ import annotations
 
-import csv
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,7 +26,7 @@ from torch_geometric.data import Batch
 from molssl.config import ConfigError
 from molssl.contrastive.probe import classification_scores, regression_scores
 
-__all__ = ["MoleculeProbe", "ProbeConfig", "probe_task", "read_tpsa_table"]
+__all__ = ["MoleculeProbe", "ProbeConfig", "probe_task"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,24 +63,6 @@ class ProbeConfig:
             )
 
 
-def read_tpsa_table(path: str | Path) -> tuple[list[str], np.ndarray]:
-    """SMILES and TPSA of RDKit's ``first_5k.tpsa.csv``.
-
-    Only the leading comment lines are skipped: inside the table ``#`` is the SMILES triple
-    bond, so a ``comment="#"`` reader would cut those molecules short.
-    """
-    smiles, values = [], []
-    with open(path, newline="") as handle:
-        rows = csv.reader(handle)
-        for row in rows:
-            if not smiles and row and row[0].startswith("#"):
-                continue
-            if len(row) >= 2:
-                smiles.append(row[0].strip())
-                values.append(float(row[1]))
-    return smiles, np.asarray(values, dtype=np.float32)
-
-
 def probe_task(cfg: ProbeConfig) -> tuple[str, list[str], np.ndarray, str]:
     """``(description, smiles, targets float [n], task_type)`` of ``cfg.task``.
 
@@ -90,7 +70,12 @@ def probe_task(cfg: ProbeConfig) -> tuple[str, list[str], np.ndarray, str]:
         molssl.data.DatasetNotFoundError: A named MoleculeNet file that is not found locally.
         molssl.data.UnknownDatasetError: An unknown task name.
     """
-    from molssl.data import DatasetNotFoundError, embedded_tpsa_path, load_dataset
+    from molssl.data import (
+        DatasetNotFoundError,
+        embedded_tpsa_path,
+        load_dataset,
+        read_tpsa_table,
+    )
 
     name = cfg.task.lower()
     if name != "tpsa":
@@ -105,7 +90,8 @@ def probe_task(cfg: ProbeConfig) -> tuple[str, list[str], np.ndarray, str]:
                 raise
             logger.info("probe: BBBP not found locally; using RDKit's TPSA table")
     path = embedded_tpsa_path()
-    smiles, y = read_tpsa_table(path)
+    table = read_tpsa_table(path)
+    smiles, y = table["smiles"].tolist(), table["tpsa"].to_numpy(np.float32)
     return f"TPSA ({path})", smiles, y, "regression"
 
 

@@ -91,3 +91,15 @@ def test_to_dict_is_plain():
         "max_steps": None,
         "amp": False,
     }
+
+
+def test_set_reaches_into_free_form_mapping_fields() -> None:
+    """``--set encoder.num_layers=2``: keys below a ``dict[str, Any]`` field go to its consumer."""
+    from molssl.finetune.config import FinetuneConfig
+
+    cfg = apply_overrides(FinetuneConfig(task="bbbp"), {"encoder.num_layers": "2"})
+    assert cfg.encoder == {"num_layers": 2}
+    with pytest.raises(ConfigError, match="did you mean 'num_layers'"):
+        apply_overrides(FinetuneConfig(task="bbbp"), {"encoder.num_layerz": "2"})
+    with pytest.raises(ConfigError, match="unknown key 'encoder_lrr'"):
+        apply_overrides(FinetuneConfig(task="bbbp"), {"encoder_lrr": "1e-4"})

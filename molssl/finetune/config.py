@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import torch
 
-from molssl.config import ConfigError, load_yaml, to_dict
+from molssl.config import ConfigError, did_you_mean, load_yaml, to_dict
 from molssl.finetune.profiles import get_profile
 from molssl.finetune.tasks import TaskSource
 
@@ -110,12 +110,28 @@ class FinetuneConfig:
             raise ConfigError(
                 f"conformal must be a coverage in (0, 1), e.g. 0.9; got {self.conformal}"
             )
+        _check_encoder_keys(self.encoder)
         get_profile(self.profile)
 
     def source(self) -> TaskSource:
         """The task's :class:`~molssl.finetune.tasks.TaskSource`."""
         return TaskSource(self.task, self.csv, self.smiles_col, tuple(self.targets),
                           self.task_type, self.data_dir)  # fmt: skip
+
+
+def _check_encoder_keys(encoder: dict[str, Any]) -> None:
+    """Refuse ``encoder`` keys that :class:`~molssl.models.EncoderConfig` does not have."""
+    from dataclasses import fields
+
+    from molssl.models.config import EncoderConfig
+
+    known = [f.name for f in fields(EncoderConfig)]
+    for key in encoder:
+        if key not in known:
+            raise ConfigError(
+                f"encoder.{key}: unknown encoder setting{did_you_mean(key, known)}; "
+                f"valid: {', '.join(known)}"
+            )
 
 
 def load_finetune_config(path: str | Path) -> FinetuneConfig:

@@ -1,4 +1,4 @@
-"""The live probe of molecular pretraining: task choice, the TPSA reader, probe rows."""
+"""The live probe of molecular pretraining: task choice and probe rows."""
 
 from __future__ import annotations
 
@@ -10,16 +10,7 @@ import pytest
 from _pretrain_helpers import TINY
 
 from molssl.cli import main
-from molssl.data import embedded_tpsa_path
-from molssl.probe import ProbeConfig, probe_task, read_tpsa_table
-
-
-def test_tpsa_reader_keeps_triple_bonds() -> None:
-    smiles, tpsa = read_tpsa_table(embedded_tpsa_path())
-    assert len(smiles) == len(tpsa) == 4999
-    triple = [s for s in smiles if "#" in s]
-    assert triple and all(len(s) > s.index("#") + 1 for s in triple)  # not cut at the '#'
-    assert smiles[0] == "CC1=CC(=O)C=CC1=O" and math.isclose(tpsa[0], 34.14, rel_tol=1e-6)
+from molssl.probe import ProbeConfig, probe_task
 
 
 def test_auto_task_falls_back_to_tpsa_without_bbbp(
