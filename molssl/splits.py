@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
-from molssl.featurize.parsing import InvalidSmilesError, parse_smiles
+from molssl.featurize.parsing import InvalidSmilesError, parse_smiles, quiet_rdkit_log
 
 logger = logging.getLogger(__name__)
 
@@ -102,12 +102,13 @@ def scaffold_sets(smiles: Sequence[str], include_chirality: bool = False) -> lis
     """
     groups: dict[str, list[int]] = {}
     invalid: list[int] = []
-    for index, smi in enumerate(smiles):
-        scaffold = murcko_scaffold(smi, include_chirality)
-        if scaffold is None:
-            invalid.append(index)
-        else:
-            groups.setdefault(scaffold, []).append(index)
+    with quiet_rdkit_log():  # invalid rows are counted below, not printed by RDKit
+        for index, smi in enumerate(smiles):
+            scaffold = murcko_scaffold(smi, include_chirality)
+            if scaffold is None:
+                invalid.append(index)
+            else:
+                groups.setdefault(scaffold, []).append(index)
     if invalid:
         logger.warning(
             "%d of %d SMILES could not be parsed and are left out of every split "

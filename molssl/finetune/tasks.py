@@ -287,8 +287,11 @@ def task_fingerprints(task: TaskData, radius: int = 2, n_bits: int = 2048) -> np
 
     key = json.dumps([task.key or task.name, len(task), radius, n_bits])
     if key not in _FINGERPRINTS:
+        from molssl.featurize.parsing import quiet_rdkit_log
+
         fps = np.zeros((len(task), n_bits), dtype=bool)
-        for i, smi in enumerate(task.smiles):
-            fps[i] = ecfp_bits(parse_smiles(smi), radius=radius, n_bits=n_bits).numpy()[0]
+        with quiet_rdkit_log():
+            for i, smi in enumerate(task.smiles):
+                fps[i] = ecfp_bits(parse_smiles(smi), radius=radius, n_bits=n_bits).numpy()[0]
         _FINGERPRINTS[key] = fps
     return _FINGERPRINTS[key]

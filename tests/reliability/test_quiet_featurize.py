@@ -38,3 +38,13 @@ def test_featurize_many_keeps_rdkit_quiet(capfd) -> None:
     result = featurize_many(["CCO", *BAD])
     assert len(result.failures) == len(BAD)
     assert "SMILES Parse Error" not in capfd.readouterr().err
+
+
+def test_scaffold_split_keeps_rdkit_quiet(capfd: pytest.CaptureFixture[str]) -> None:
+    """Splitting (as the benchmark and the demo do) prints no raw RDKit messages."""
+    from molssl.splits import scaffold_split
+
+    smiles = ["c1ccccc1CC", "not a smiles", "C1CC", "[H]", "CCO", "c1ccncc1O"] * 3
+    capfd.readouterr()
+    scaffold_split(smiles)
+    assert "SMILES Parse Error" not in capfd.readouterr().err
