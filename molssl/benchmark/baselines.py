@@ -167,7 +167,6 @@ def ecfp_baseline(
     fps = task_fingerprints(task, radius, n_bits)
     train, valid, test = split
     classification = task.spec.task_type == "classification"
-    metric = get_metric(task.spec.metric)
     n_targets = task.targets.shape[1]
     pred = np.full((len(valid) + len(test), n_targets), np.nan)
     evaluate_rows = np.concatenate([valid, test])
@@ -182,12 +181,26 @@ def ecfp_baseline(
                            task.name, task.target_names[t])  # fmt: skip
         pred[:, t] = _fit_predict(fps[labelled], task.targets[labelled, t], fps[evaluate_rows],
                                   classification, factory)  # fmt: skip
-    valid_value, _ = evaluate(metric, task.targets[valid], pred[: len(valid)], task.target_names,
+    return score_baseline(task, split, pred[: len(valid)], pred[len(valid) :], start)
+
+
+def score_baseline(
+    task: TaskData, split: Split, valid_pred: np.ndarray, test_pred: np.ndarray, start: float
+) -> BaselineResult:
+    """Score a baseline's validation and test predictions as every method is scored.
+
+    Args:
+        task, split: The prepared task and its ``(train, valid, test)`` indices.
+        valid_pred, test_pred: Predictions ``[len(valid), T]`` and ``[len(test), T]``
+            (probabilities for classification).
+        start: ``time.perf_counter()`` when the baseline started (for ``seconds``).
+    """
+    metric = get_metric(task.spec.metric)
+    train, valid, test = split
+    valid_value, _ = evaluate(metric, task.targets[valid], valid_pred, task.target_names,
                               quiet=True)  # fmt: skip
-    value, per_target = evaluate(metric, task.targets[test], pred[len(valid) :],
-                                 task.target_names, quiet=False)  # fmt: skip
-    extra = extra_metrics(task.spec.extra_metrics, task.targets[test], pred[len(valid) :],
-                          task.target_names)  # fmt: skip
+    value, per_target = evaluate(metric, task.targets[test], test_pred, task.target_names,
+                                 quiet=False)  # fmt: skip
     return BaselineResult(
         metric=metric.name,
         value=value,
@@ -197,5 +210,7 @@ def ecfp_baseline(
         n_train=len(train),
         n_valid=len(valid),
         n_test=len(test),
-        extra_metrics=extra,
+        extra_metrics=extra_metrics(
+            task.spec.extra_metrics, task.targets[test], test_pred, task.target_names
+        ),  # fmt: skip
     )

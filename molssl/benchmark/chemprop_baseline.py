@@ -24,10 +24,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from molssl.benchmark.baselines import BaselineResult
+from molssl.benchmark.baselines import BaselineResult, score_baseline
 from molssl.finetune.tasks import TaskData
-from molssl.finetune.training import evaluate, extra_metrics
-from molssl.metrics import get_metric
 from molssl.splits import Split
 
 logger = logging.getLogger(__name__)
@@ -181,24 +179,7 @@ def chemprop_dmpnn(
             _stack(trainer.predict(model, loader, ckpt_path=best.best_model_path, **weights))
             for loader in loaders[1:]
         ]
-    metric = get_metric(task.spec.metric)
-    train, valid, test = split
-    valid_value, _ = evaluate(metric, task.targets[valid], preds[0], task.target_names, quiet=True)
-    value, per_target = evaluate(metric, task.targets[test], preds[1], task.target_names,
-                                 quiet=False)  # fmt: skip
-    return BaselineResult(
-        metric=metric.name,
-        value=value,
-        per_target=dict(zip(task.target_names, per_target, strict=True)),
-        valid_value=valid_value,
-        seconds=time.perf_counter() - start,
-        n_train=len(train),
-        n_valid=len(valid),
-        n_test=len(test),
-        extra_metrics=extra_metrics(
-            task.spec.extra_metrics, task.targets[test], preds[1], task.target_names
-        ),  # fmt: skip
-    )
+    return score_baseline(task, split, preds[0], preds[1], start)
 
 
 def _stack(batches) -> np.ndarray:
