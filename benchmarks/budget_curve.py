@@ -17,6 +17,9 @@ through ``molssl benchmark``'s ledger (``results.csv`` + ``protocol.json`` in ``
 which skips finished cells; checkpoints are named by paths relative to the working directory,
 so run it from the repository root on every machine.
 
+The BYOL and MoCo objectives (``--objectives molclr,imolclr,byol,moco``) put issue 13's
+comparison of the four objectives on the same corpus, budget and ledger.
+
 Usage (full run, from the repository root)::
 
     python benchmarks/budget_curve.py                     # all budgets, both objectives
@@ -37,7 +40,12 @@ import sys
 import time
 from pathlib import Path
 
-CONFIGS = {"molclr": "configs/molclr_gin.yaml", "imolclr": "configs/imolclr_gin.yaml"}
+CONFIGS = {
+    "molclr": "configs/molclr_gin.yaml",
+    "imolclr": "configs/imolclr_gin.yaml",
+    "byol": "configs/byol_gin.yaml",
+    "moco": "configs/moco_gin.yaml",
+}
 TASKS = ["bbbp", "bace", "sider", "esol", "lipophilicity"]
 
 
@@ -50,7 +58,10 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--budgets", default="0,10000,100000,1000000",
                         help="molecule-passes, comma-separated (0 = random init)")  # fmt: skip
-    parser.add_argument("--objectives", default="molclr,imolclr")
+    parser.add_argument("--objectives", default="molclr,imolclr",
+                        help=f"comma-separated, of {','.join(CONFIGS)}")  # fmt: skip
+    parser.add_argument("--pretrain-only", action="store_true",
+                        help="write the snapshots and stop (fine-tune later, other budgets)")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--corpus", default=None, help="default: MOSES train (shared data)")
     parser.add_argument("--tasks", default=",".join(TASKS))
@@ -181,6 +192,10 @@ def main() -> None:
         args.corpus = shared / "pretrain" / "moses_train.smi.gz"
     budgets = [int(b) for b in args.budgets.split(",")]
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
+    unknown = sorted(set(objectives) - set(CONFIGS))
+    if unknown:
+        sys.exit(f"budget_curve.py: unknown objective(s) {unknown} in --objectives; "
+                 f"choose from {sorted(CONFIGS)}")  # fmt: skip
     methods, labels = [], {}
     if 0 in budgets:
         methods.append("budget-0=random-init")
@@ -191,6 +206,9 @@ def main() -> None:
             label = f"{objective}-{passes}"
             methods.append(f"{label}=ckpt:{snap}")
             labels[label] = (objective, passes)
+    if args.pretrain_only:
+        log(f"snapshots written; {(time.perf_counter() - start) / 60:.1f} min in all")
+        return
     finetune = {k: v for k, v in (("epochs", args.epochs), ("max_molecules", args.max_molecules))
                 if v is not None}  # fmt: skip
     ledger = Path(args.ledger)

@@ -51,7 +51,7 @@ class TrainerConfig:
         probe_every: Every this many steps, run the probe given to the trainer (a kNN, and
             optionally linear, probe of the frozen encoder on a small labelled set, supplied by
             the package) and log its scores as ``split=probe`` rows of ``metrics.csv`` and on
-            the progress bar (None: never, the default; the presets turn it on).
+            the progress bar (None or 0: never, the default; the presets turn it on).
         tensorboard: Also write TensorBoard events to ``out_dir/tb`` (default False).
         progress: Show a tqdm progress bar on rank 0 (default True).
         keep_cpu_memory: When training on CPU, keep freed memory in the process for reuse
@@ -90,6 +90,8 @@ class TrainerConfig:
     keep_cpu_memory: bool = True
 
     def __post_init__(self) -> None:
+        if self.probe_every == 0:  # `--set trainer.probe_every=0` turns a preset's probe off
+            self.probe_every = None
         positive = {
             "epochs": self.epochs,
             "batch_size": self.batch_size,
@@ -102,7 +104,8 @@ class TrainerConfig:
         for name in ("max_steps", "checkpoint_every_steps", "probe_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ValueError(f"TrainerConfig.{name} must be >= 1 or None, got {value}")
+                off = " (0 also turns the probe off)" if name == "probe_every" else ""
+                raise ValueError(f"TrainerConfig.{name} must be >= 1 or None{off}, got {value}")
         if self.lr <= 0 or self.min_lr < 0 or self.weight_decay < 0:
             raise ValueError(
                 f"need lr > 0, min_lr >= 0, weight_decay >= 0; got lr={self.lr}, "

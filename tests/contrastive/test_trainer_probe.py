@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 import torch
 from torch import nn
 
 from molssl.contrastive.checkpoint import load_checkpoint
 from molssl.contrastive.trainer import Trainer
+from molssl.contrastive.trainer_config import TrainerConfig
 from tests.contrastive.test_trainer_loop import _config, _data, _model, toy_objective
 
 
@@ -52,3 +54,13 @@ def test_probe_is_off_by_default_and_needs_a_probe(tmp_path: Path) -> None:
     _run(tmp_path / "no_probe", None, probe_every=2)  # nothing to run: no error, no rows
     with open(tmp_path / "no_probe" / "metrics.csv", newline="") as handle:
         assert all(r["split"] != "probe" for r in csv.DictReader(handle))
+
+
+def test_probe_every_zero_turns_the_probe_off(tmp_path: Path) -> None:
+    """`--set trainer.probe_every=0` is how a user turns a preset's probe off."""
+    assert TrainerConfig(probe_every=0).probe_every is None
+    probe = RecordingProbe()
+    _run(tmp_path / "zero", probe, probe_every=0)
+    assert probe.calls == []
+    with pytest.raises(ValueError, match="probe_every.*0 also turns the probe off"):
+        TrainerConfig(probe_every=-3)
