@@ -379,7 +379,9 @@ def _predict_args(parser: argparse.ArgumentParser) -> None:
                         help="molecules: .csv/.tsv (optionally .gz), .parquet, .smi/.txt")  # fmt: skip
     parser.add_argument("-o", "--output", required=True, help="predictions: .csv or .parquet")
     parser.add_argument("--smiles-col", default=None,
-                        help="SMILES column of --input (default: the training file's, or smiles)")  # fmt: skip
+                        help="SMILES column of --input: a name or a 0-based index (default: the "
+                             "training file's, or smiles)")  # fmt: skip
+    parser.add_argument("--format", choices=["smi", "csv", "tsv"], default=None, help=_FORMAT_HELP)
     parser.add_argument("--batch-size", type=int, default=256, help="molecules per forward pass")
     parser.add_argument("--workers", type=non_negative_int, default=None,
                         help="processes that featurize ahead of the model (0: none; default 1 "
@@ -391,7 +393,7 @@ def _predict_args(parser: argparse.ArgumentParser) -> None:
 def _predict(args: argparse.Namespace) -> int:
     from molssl.finetune.predictor import predict_file
 
-    summary = predict_file(args.model, args.input, args.output, args.smiles_col,
+    summary = predict_file(args.model, args.input, args.output, args.smiles_col, fmt=args.format,
                            batch_size=args.batch_size, workers=args.workers,
                            device=args.device)  # fmt: skip
     members = f" (ensemble of {summary.members})" if summary.members > 1 else ""

@@ -48,6 +48,23 @@ _SMILES_HEADERS = frozenset({"smiles", "smi", "canonical_smiles", "isomeric_smil
 # PubChem's CID-SMILES: "<CID>\t<SMILES>", no header (https://ftp.ncbi.nlm.nih.gov/pubchem/Compound/Extras/)
 _PUBCHEM_NAME = re.compile(r"^cid-smiles(\.[a-z]+)?$", re.IGNORECASE)
 _PUBCHEM_LINE = re.compile(r"^\d+\t\S+\s*$")
+# A column name: a word (letters, digits, _ . - and spaces), not SMILES syntax ([]()=#@+/\%).
+_NAME_LIKE = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .-]*$")
+
+
+def looks_like_column_name(cell: str) -> bool:
+    """Whether a first-row cell of the SMILES column is a header, not a molecule: named like
+    ``smiles``, or a word that RDKit cannot parse (``structure``, ``mol_smiles``; ``CCO`` and
+    ``Cl`` are molecules)."""
+    cell = cell.strip()
+    if cell.lower() in _SMILES_HEADERS:
+        return True
+    if not _NAME_LIKE.match(cell):
+        return False
+    from rdkit import Chem, rdBase
+
+    with rdBase.BlockLogs():
+        return Chem.MolFromSmiles(cell) is None
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -104,8 +121,9 @@ class SmilesSource:
 
     Attributes:
         path: The file.
-        smiles_column: CSV column name, or 0-based index (then ``header`` defaults to ``False``
-            unless the first row names a SMILES column). Ignored for ``smi``.
+        smiles_column: CSV column name, or 0-based index (then the first row is a header when
+            its cell in that column is named like SMILES or is a word that is not a SMILES, see
+            :func:`looks_like_column_name`). Ignored for ``smi``.
         header: Whether the CSV has a header line; ``None`` detects it (a cell named like
             ``smiles``, or ``smiles_column`` given as a name).
         fmt: ``"smi"``, ``"csv"`` or ``"tsv"``; ``None`` infers it from the name (``.gz``
@@ -243,7 +261,14 @@ class SmilesSource:
         has_header = self.header if self.header is not None else (
             isinstance(self.smiles_column, str) or bool(named))  # fmt: skip
         if isinstance(self.smiles_column, int):
-            return self.smiles_column, has_header
+            column = self.smiles_column
+            if self.header is None and not has_header and column < len(cells):
+                # `--smiles-col 2` on a file with a header: the header is not a failed row 0
+                has_header = looks_like_column_name(cells[column])
+                if has_header:
+                    logger.info("%s: first line read as a header (%r in column %d is not a "
+                                "SMILES)", self.path, cells[column], column)  # fmt: skip
+            return column, has_header
         if not has_header:
             if self.smiles_column is not None:
                 raise DataFormatError(

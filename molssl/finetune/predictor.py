@@ -257,28 +257,60 @@ def predict(
     return pd.DataFrame({"smiles": smiles, **preds.columns(taken=["smiles"])})
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read an input table as text (``.csv``/``.tsv``, optionally ``.gz``; ``.parquet``;
-    ``.smi``/``.txt``: one SMILES per line, column ``smiles``), keeping every column."""
+def read_table(
+    path: str | Path, fmt: str | None = None, smiles_col: str | int | None = None
+) -> pd.DataFrame:
+    """Read an input table as text, keeping every column and every row.
+
+    ``.csv``/``.tsv`` (optionally ``.gz``; ``fmt`` ``"csv"``/``"tsv"`` for other names): every
+    column, the header as column names. ``.parquet``. ``.smi``/``.txt`` (or ``fmt="smi"``) and
+    PubChem's ``CID-SMILES``: the rows of :class:`~molssl.data.smiles_source.SmilesSource`, as
+    columns ``smiles`` and, when the file has them (a second token, PubChem's CID), ``id``.
+    Blank lines after the first record stay rows (an empty SMILES, reported as a failure), so
+    output row i is input row i. With ``smiles_col`` a 0-based index, a CSV whose first line
+    holds a molecule in that column has no header; its columns are then named ``"0"``, ``"1"``...
+    """
+    from molssl.data.smiles_source import (
+        FORMATS,
+        SmilesSource,
+        is_pubchem_cid_smiles,
+        looks_like_column_name,
+    )
+
     path = Path(path)
+    if fmt is not None and fmt not in FORMATS:
+        raise ConfigError(f"unknown --format {fmt!r} for {path}; use one of {', '.join(FORMATS)}")
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-    kind = suffixes[-1] if suffixes else ""
-    if kind == ".parquet":
+    kind = fmt or (suffixes[-1].lstrip(".") if suffixes else "")
+    if kind == "parquet":
         return pd.read_parquet(path)
-    if kind in (".smi", ".txt"):
-        lines = pd.read_csv(path, header=None, sep="\t", dtype=str, keep_default_na=False,
-                            comment=None, names=["smiles"], usecols=[0], quoting=3,
-                            skip_blank_lines=False)  # fmt: skip
-        lines["smiles"] = lines["smiles"].str.split().str[0].fillna("")
-        return lines
+    if kind in ("smi", "smiles", "txt") or (kind != "csv" and is_pubchem_cid_smiles(path)):
+        source = SmilesSource(path, fmt="smi" if kind in ("smi", "smiles", "txt") else None)
+        records = list(source.records())
+        frame = pd.DataFrame({"smiles": [smiles for _, smiles, _ in records]}, dtype=str)
+        ids = [row_id for _, _, row_id in records]
+        if any(row_id is not None for row_id in ids):
+            frame.insert(0, "id", [row_id or "" for row_id in ids])
+        return frame
     # Blank lines stay rows (an empty SMILES, reported as a failure): output row i = input row i.
-    return pd.read_csv(path, sep="\t" if kind == ".tsv" else ",", dtype=str,
-                       keep_default_na=False, skip_blank_lines=False)  # fmt: skip
+    options = {"sep": "\t" if kind == "tsv" else ",", "dtype": str, "keep_default_na": False,
+               "skip_blank_lines": False}  # fmt: skip
+    frame = pd.read_csv(path, **options)
+    index = int(smiles_col) if str(smiles_col).isdigit() else None
+    if index is not None and str(smiles_col) not in frame.columns and index < frame.shape[1]:
+        if not looks_like_column_name(str(frame.columns[index])):  # no header: a molecule
+            frame = pd.read_csv(path, header=None, **options)
+            frame.columns = [str(i) for i in range(frame.shape[1])]
+            logger.info("%s has no header (column %d of its first line is a SMILES); its "
+                        "columns are named 0..%d", path, index, frame.shape[1] - 1)  # fmt: skip
+    return frame
 
 
-def smiles_column(frame: pd.DataFrame, wanted: str | None, source: str | Path, default: str) -> str:
-    """The SMILES column: ``wanted``, else ``default`` (the training file's), else ``smiles``
-    in any case.
+def smiles_column(
+    frame: pd.DataFrame, wanted: str | int | None, source: str | Path, default: str
+) -> str:
+    """The SMILES column: ``wanted`` (a name, or a 0-based index), else ``default`` (the
+    training file's), else ``smiles`` in any case.
 
     Raises:
         DataFormatError: No such column; the message lists the columns and names the flag.
@@ -286,6 +318,8 @@ def smiles_column(frame: pd.DataFrame, wanted: str | None, source: str | Path, d
     if wanted is not None:
         if wanted in frame.columns:
             return wanted
+        if str(wanted).isdigit() and int(wanted) < len(frame.columns):
+            return frame.columns[int(wanted)]
     else:
         for name in (default, "smiles"):
             if name in frame.columns:
@@ -295,8 +329,8 @@ def smiles_column(frame: pd.DataFrame, wanted: str | None, source: str | Path, d
             return lower["smiles"]
     shown = ", ".join(map(str, list(frame.columns)[:10]))
     raise DataFormatError(
-        f"{source} has no SMILES column {wanted or default!r} (columns: {shown}); pass "
-        "--smiles-col NAME"
+        f"{source} has no SMILES column {wanted if wanted is not None else default!r} "
+        f"(columns: {shown}); pass --smiles-col NAME or a 0-based index"
     )
 
 
@@ -347,8 +381,9 @@ def predict_file(
     models: str | Path | Sequence[str | Path],
     input: str | Path,
     output: str | Path,
-    smiles_col: str | None = None,
+    smiles_col: str | int | None = None,
     *,
+    fmt: str | None = None,
     batch_size: int = 256,
     workers: int | None = None,
     device: str = "cpu",
@@ -362,8 +397,10 @@ def predict_file(
         models: Model file(s) or folder(s) (see :func:`model_files`).
         input: ``.csv``/``.tsv`` (optionally ``.gz``), ``.parquet``, ``.smi``/``.txt``.
         output: ``.csv`` or ``.parquet``; written atomically.
-        smiles_col: SMILES column of ``input`` (default: the training file's, else
-            ``smiles``).
+        smiles_col: SMILES column of ``input``, a name or a 0-based index (default: the
+            training file's, else ``smiles``).
+        fmt: ``"smi"``, ``"csv"`` or ``"tsv"`` when the file's name does not say (default:
+            from the name; PubChem's ``CID-SMILES`` by name or content).
         batch_size: Molecules per forward pass (default 256).
         workers: Processes that featurize ahead of the models (default 1 if a CPU is left
             beside torch's threads, else 0; see :func:`~molssl.featurize.default_workers`).
@@ -388,7 +425,7 @@ def predict_file(
     members = load_ensemble(models, device)
     if not Path(input).is_file():
         raise FileNotFoundError(f"input {input} does not exist")
-    frame = read_table(input)
+    frame = read_table(input, fmt, smiles_col)
     default = members[0].info.get("task", {}).get("smiles_col") or "smiles"
     column = smiles_column(frame, smiles_col, input, default)
     paths = [models] if isinstance(models, str | Path) else list(models)

@@ -132,3 +132,17 @@ def test_tpsa_reader_names_a_bad_line(tmp_path) -> None:
         read_tpsa_table(path)
     path.write_text("# header\nCC#N,23.79\n")
     assert read_tpsa_table(path)["smiles"].tolist() == ["CC#N"]
+
+
+def test_column_index_on_a_file_with_a_header(tmp_path: Path) -> None:
+    """`--smiles-col 1` on a headered CSV: the header is not row 0 (a failed molecule)."""
+    headered = tmp_path / "h.csv"
+    headered.write_text("name,structure\nethanol,CCO\nphenol,c1ccccc1O\n")
+    assert list(SmilesSource(headered, smiles_column=1)) == [(0, "CCO"), (1, "c1ccccc1O")]
+    plain = tmp_path / "p.csv"  # no header: the first line is a molecule, kept as row 0
+    plain.write_text("ethanol,CCO\nchloride,Cl\n")
+    assert list(SmilesSource(plain, smiles_column=1)) == [(0, "CCO"), (1, "Cl")]
+    chlorine = tmp_path / "c.csv"  # "Cl" is a molecule even where a header could be
+    chlorine.write_text("x,Cl\ny,CCO\n")
+    assert [s for _, s in SmilesSource(chlorine, smiles_column=1)] == ["Cl", "CCO"]
+    assert list(SmilesSource(headered, smiles_column=1, header=False))[0] == (0, "structure")

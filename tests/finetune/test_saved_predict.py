@@ -261,3 +261,43 @@ def test_featurization_workers_change_no_prediction(regression_run, monkeypatch)
     np.testing.assert_array_equal(serial.mean, parallel.mean)
     assert serial.errors == parallel.errors
     assert [i for i, e in enumerate(serial.errors) if e] == [5, 6, 50, 99]
+
+
+def test_smi_header_ids_and_pubchem_layout_in_predict(regression_run, tmp_path) -> None:
+    """predict reads .smi and PubChem's CID-SMILES as embed does: header skipped, ids kept."""
+    _, out = regression_run
+    (tmp_path / "named.smi").write_text("SMILES Name\nCCO ethanol\n\nc1ccccc1O phenol\n")
+    summary = predict_file(out, tmp_path / "named.smi", tmp_path / "a.csv")
+    pred = pd.read_csv(tmp_path / "a.csv", keep_default_na=False)
+    assert summary.rows == 3 and summary.failed == 1  # the blank line is a row, reported
+    assert pred["id"].tolist() == ["ethanol", "", "phenol"]
+    assert pred["smiles"].tolist() == ["CCO", "", "c1ccccc1O"]
+    cid = tmp_path / "CID-SMILES"
+    cid.write_text("702\tCCO\n1001\tc1ccccc1O\n")
+    assert main(["predict", "--model", str(out), "--input", str(cid), "-o",
+                 str(tmp_path / "b.csv")]) == 0  # fmt: skip
+    pred = pd.read_csv(tmp_path / "b.csv")
+    assert pred["id"].tolist() == [702, 1001] and pred["tpsa"].notna().all()
+    weird = tmp_path / "molecules.dat"  # a name that says nothing: --format says
+    weird.write_text("CCO\nCCN\n")
+    argv = ["predict", "--model", str(out), "--input", str(weird), "--format", "smi", "-o",
+            str(tmp_path / "c.csv")]  # fmt: skip
+    assert main(argv) == 0
+    assert pd.read_csv(tmp_path / "c.csv")["smiles"].tolist() == ["CCO", "CCN"]
+
+
+def test_predict_smiles_col_index_with_and_without_header(regression_run, tmp_path) -> None:
+    _, out = regression_run
+    (tmp_path / "h.csv").write_text("name,structure\nethanol,CCO\nphenol,c1ccccc1O\n")
+    argv = ["predict", "--model", str(out), "--input", str(tmp_path / "h.csv"), "--smiles-col",
+            "1", "-o", str(tmp_path / "h_pred.csv")]  # fmt: skip
+    assert main(argv) == 0
+    pred = pd.read_csv(tmp_path / "h_pred.csv", keep_default_na=False)
+    assert pred["name"].tolist() == ["ethanol", "phenol"] and not pred["error"].any()
+    (tmp_path / "n.csv").write_text("CCO,1\nc1ccccc1O,2\nCCN,3\n")  # no header: 3 rows
+    summary = predict_file(out, tmp_path / "n.csv", tmp_path / "n_pred.csv", "0")
+    pred = pd.read_csv(tmp_path / "n_pred.csv", keep_default_na=False)
+    assert summary.rows == 3 and summary.failed == 0
+    assert pred["0"].tolist() == ["CCO", "c1ccccc1O", "CCN"] and pred["1"].tolist() == [1, 2, 3]
+    with pytest.raises(DataFormatError, match="0-based index"):
+        predict_file(out, tmp_path / "h.csv", tmp_path / "x.csv", "7")
