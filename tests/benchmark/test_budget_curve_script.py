@@ -1,0 +1,46 @@
+"""benchmarks/budget_curve.py: its objectives, budgets and argument checks (no pretraining)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from molssl.pretrain import load_pretrain_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def budget_curve():
+    spec = importlib.util.spec_from_file_location(
+        "budget_curve", ROOT / "benchmarks" / "budget_curve.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_objective_has_a_preset_of_that_objective(budget_curve) -> None:
+    assert set(budget_curve.CONFIGS) == {"molclr", "imolclr", "byol", "moco"}
+    for objective, path in budget_curve.CONFIGS.items():
+        cfg = load_pretrain_config(ROOT / path)
+        assert cfg.objective.name == objective, path
+        assert cfg.encoder.conv == "gin" and cfg.trainer.batch_size == 512, path
+
+
+def test_budgets_round_up_to_whole_batches(budget_curve) -> None:
+    assert budget_curve.steps_for(10_000, 512) == 20  # 10,240 passes
+    assert budget_curve.steps_for(100_000, 512) == 196  # 100,352 passes
+    assert budget_curve.steps_for(1_024, 128) == 8
+
+
+def test_unknown_objective_is_refused_before_any_work(budget_curve, monkeypatch, tmp_path) -> None:
+    argv = ["budget_curve.py", "--objectives", "molclr,simclr", "--work", str(tmp_path / "w"),
+            "--ledger", str(tmp_path / "l")]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit, match=r"unknown objective\(s\) \['simclr'\]"):
+        budget_curve.main()
+    assert not (tmp_path / "w").exists() and not (tmp_path / "l").exists()
