@@ -138,12 +138,9 @@ class MomentumObjective:
     def __call__(
         self, model: nn.Module, batch: Batch, generator: torch.Generator
     ) -> tuple[Tensor, Mapping[str, float]]:
-        from molssl.objectives import concat_views
+        from molssl.objectives import forward_two_views
 
-        view_a, view_b = self.augment(batch, generator)
-        x, edge_index, edge_attr, graph, num_graphs = concat_views(view_a, view_b)
-        out = model(x, edge_index, edge_attr, graph, num_graphs)
-        n = batch.num_graphs
+        out, n = forward_two_views(model, self.augment, batch, generator)
         p_a, p_b = out.prediction[:n], out.prediction[n:]
         t_a, t_b = out.target[:n], out.target[n:]
         if self.kind == "byol":

@@ -111,6 +111,20 @@ def concat_views(view_a: Batch, view_b: Batch) -> tuple[Tensor, Tensor, Tensor, 
     return x, edge_index, edge_attr, batch, view_a.num_graphs + view_b.num_graphs
 
 
+def forward_two_views(
+    model: nn.Module, augment: TwoViewTransform, batch: Batch, generator: torch.Generator
+) -> tuple[Any, int]:
+    """Augment ``batch`` into two views and run ``model`` once on both, stacked.
+
+    Returns:
+        ``(out, n)``: the model's output for the ``2n`` graphs (view a's first) and
+        ``n = batch.num_graphs``.
+    """
+    view_a, view_b = augment(batch, generator)
+    x, edge_index, edge_attr, graph, num_graphs = concat_views(view_a, view_b)
+    return model(x, edge_index, edge_attr, graph, num_graphs), batch.num_graphs
+
+
 class ContrastiveObjective:
     """Two augmented views -> encoder -> (weighted) NT-Xent [+ fragment NT-Xent].
 
@@ -168,10 +182,7 @@ class ContrastiveObjective:
     def __call__(
         self, model: nn.Module, batch: Batch, generator: torch.Generator
     ) -> tuple[Tensor, Mapping[str, float]]:
-        view_a, view_b = self.augment(batch, generator)
-        x, edge_index, edge_attr, graph, num_graphs = concat_views(view_a, view_b)
-        out = model(x, edge_index, edge_attr, graph, num_graphs)
-        n = batch.num_graphs
+        out, n = forward_two_views(model, self.augment, batch, generator)
         z_a, z_b = out.z[:n], out.z[n:]
         loss = self.loss(z_a, z_b, weight=self._weights(batch))
         metrics = {"loss_global": float(loss.detach())}
