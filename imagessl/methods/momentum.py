@@ -57,11 +57,20 @@ def _collate(cfg: ViewConfig, ctx: MethodContext) -> TwoViewCollate | None:
     return TwoViewCollate(_views(cfg, ctx)) if cfg.augment_in_workers else None
 
 
-def _two_views(views: SimCLRViews, batch: Any, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+def _forward_two_views(
+    model: nn.Module, views: SimCLRViews, batch: Any, generator: torch.Generator
+) -> tuple[Any, int]:
+    """Two views of the batch's images (or the two given), one forward pass over both stacked.
+
+    Returns:
+        ``(out, n)``: the model's output for the ``2n`` images (view a's first) and ``n``.
+    """
     images, _ = split_batch(batch)
     if isinstance(images, list | tuple):
-        return images[0], images[1]
-    return views(images, generator)
+        view_a, view_b = images[0], images[1]
+    else:
+        view_a, view_b = views(images, generator)
+    return model(torch.cat([view_a, view_b])), view_a.shape[0]
 
 
 class ImageMomentumModel(MomentumModel):
@@ -91,9 +100,7 @@ class MomentumObjective:
     def __call__(
         self, model: nn.Module, batch: Any, generator: torch.Generator
     ) -> tuple[Tensor, Mapping[str, float]]:
-        view_a, view_b = _two_views(self.views, batch, generator)
-        out = model(torch.cat([view_a, view_b]))
-        n = view_a.shape[0]
+        out, n = _forward_two_views(model, self.views, batch, generator)
         p_a, p_b, t_a, t_b = out.prediction[:n], out.prediction[n:], out.target[:n], out.target[n:]
         if self.kind == "byol":
             loss = 0.5 * (self.byol_loss(p_a, t_b) + self.byol_loss(p_b, t_a))
@@ -176,9 +183,7 @@ class SwAVObjective:
     def __call__(
         self, model: nn.Module, batch: Any, generator: torch.Generator
     ) -> tuple[Tensor, Mapping[str, float]]:
-        view_a, view_b = _two_views(self.views, batch, generator)
-        out = model(torch.cat([view_a, view_b]))
-        n = view_a.shape[0]
+        out, n = _forward_two_views(model, self.views, batch, generator)
         core = _unwrap(model)
         queue_scores = None
         if core.queue is not None and len(core.queue):
