@@ -64,7 +64,8 @@ class FinetuneResult:
         valid_value: Best validation metric (mean over models for the molclr protocol).
         epochs: Epochs run (the most of any model); best_epoch: epoch of the kept weights
             (median over models for the molclr protocol).
-        seconds: Wall time of the run; n_train/n_valid/n_test: split sizes;
+        seconds: Wall time of the run (a resumed run adds the training time of its earlier
+            calls); n_train/n_valid/n_test: split sizes;
         n_invalid: Rows dropped for invalid SMILES; config_hash: see :func:`config_hash`.
         conformal: With ``cfg.conformal``: the calibration (``"calibration"``) and its test
             coverage and width / set size (:func:`molssl.finetune.conformal.summarize`).
@@ -217,7 +218,7 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
         valid_value=_mean_finite([o.best_valid for o in outcomes]),
         epochs=max(o.epochs for o in outcomes),
         best_epoch=int(np.median([o.best_epoch for o in outcomes])),
-        seconds=time.perf_counter() - start,
+        seconds=time.perf_counter() - start + sum(o.seconds_before for o in outcomes),
         n_train=len(split[0]),
         n_valid=len(split[1]),
         n_test=len(split[2]),

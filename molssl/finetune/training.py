@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ class TrainOutcome:
     best_epoch: int
     best_valid: float
     history: list[dict[str, float]] = field(default_factory=list)
+    seconds_before: float = 0.0
+    """Training time spent by earlier calls of an interrupted, resumed run (0 without resume)."""
 
 
 def evaluate(
@@ -129,6 +132,8 @@ def train_model(
     loop = _LoopState()
     if resume and state_file is not None and Path(state_file).is_file():
         loop = _restore(state_file, model, optimizer, generator, device)
+    seconds_before = loop.seconds
+    started = time.perf_counter()
     y_all = torch.as_tensor(targets, dtype=torch.float32)
     from tqdm.auto import tqdm
 
@@ -171,6 +176,7 @@ def train_model(
                 loop.done = True
         stop = loop.done  # the last epoch ends the loop by itself (the bar counts it)
         loop.done = loop.done or epoch == settings.epochs
+        loop.seconds = seconds_before + time.perf_counter() - started
         if state_file is not None:
             _save(state_file, loop, model, optimizer, generator)
         if stop:
@@ -182,7 +188,8 @@ def train_model(
         loop.best_epoch = loop.epoch
     else:
         model.load_state_dict(loop.best_state)
-    return TrainOutcome(model, loop.epoch, loop.best_epoch, loop.best_valid, loop.history)
+    return TrainOutcome(model, loop.epoch, loop.best_epoch, loop.best_valid, loop.history,
+                        seconds_before)  # fmt: skip
 
 
 @dataclass
@@ -193,6 +200,7 @@ class _LoopState:
     best_epoch: int = 0
     stale: int = 0
     done: bool = False
+    seconds: float = 0.0  # training time of all calls so far (a resumed run keeps counting)
     history: list[dict[str, float]] = field(default_factory=list)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -130,16 +131,27 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, tpsa_table, 
         if loop.epoch == 1:
             raise KeyboardInterrupt
 
+    predict = training.predict_graphs
+
+    def slow_predict(*args, **kwargs):  # the interrupted call's epoch takes at least 2 s
+        time.sleep(2.0)
+        return predict(*args, **kwargs)
+
     cut = replace(whole, out_dir=str(tmp_path / "cut"))
     monkeypatch.setattr(training, "_save", die_after_first_epoch)
+    monkeypatch.setattr(training, "predict_graphs", slow_predict)
     with pytest.raises(KeyboardInterrupt):
         finetune(cut)
     monkeypatch.setattr(training, "_save", save)
+    monkeypatch.setattr(training, "predict_graphs", predict)
     with pytest.raises(FileExistsError, match="--resume"):
         finetune(cut)  # nothing is overwritten without --resume
     with pytest.raises(ConfigError, match="other settings"):
         finetune(replace(cut, resume=True, batch_size=8))
-    finetune(replace(cut, resume=True))
+    started = time.perf_counter()
+    resumed = finetune(replace(cut, resume=True))
+    # the reported wall time includes the interrupted call's epoch, not only this call
+    assert resumed.seconds - (time.perf_counter() - started) >= 1.9
     a = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "cut" / "model.pt", weights_only=True)["state_dict"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
