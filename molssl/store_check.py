@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import logging
 import os
 from collections.abc import Iterator
@@ -25,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from molssl.contrastive.digest import file_sha256
+
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = ".lock"
-_HASH_BLOCK = 1 << 20
 
 
 class StoreError(RuntimeError):
@@ -87,15 +87,6 @@ def is_locked(directory: Path) -> bool:
     finally:
         os.close(fd)
     return False
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def record_files(directory: Path) -> dict[str, dict]:

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from molssl.contrastive.digest import file_sha256
+
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
@@ -51,15 +53,6 @@ SELECTION_RULES: dict[str, str] = {
 
 class ProtocolMismatchError(ValueError):
     """Two protocol records differ outside their methods."""
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def split_sha256(rows: np.ndarray, split: tuple[np.ndarray, ...]) -> str:
@@ -243,7 +236,7 @@ def task_protocol(ft: Any, seeds: list[int], path: Path | None) -> dict[str, Any
     spec = data.spec
     return {
         "file": path.name if path else None,
-        "file_sha256": sha256_file(path) if path else None,
+        "file_sha256": file_sha256(path) if path else None,
         "rows_in_file": data.num_rows,
         "max_molecules": cap or None,
         "molecules": len(data),

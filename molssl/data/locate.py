@@ -13,7 +13,6 @@ In every directory both the ``.csv`` and the ``.csv.gz`` variant of each file na
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import logging
 import os
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from molssl.contrastive.atomic import create_temp_beside
+from molssl.contrastive.digest import file_sha256
 from molssl.data.errors import ChecksumError, DatasetNotFoundError
 from molssl.data.registry import DatasetSpec, get_dataset_spec
 
@@ -107,15 +107,6 @@ def urllib_download(url: str, destination: Path, timeout_s: float = DEFAULT_TIME
                 bar.update(len(chunk))
 
 
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def download_file(
     url: str,
     destination: Path,
@@ -138,7 +129,7 @@ def download_file(
         logger.info("Downloading %s to %s", url, destination)
         fetch(url, tmp, timeout_s)
         if sha256 is not None:
-            actual = sha256_of(tmp)
+            actual = file_sha256(tmp)
             if actual != sha256.lower():
                 raise ChecksumError(
                     f"Download of {url} has SHA-256 {actual}, expected {sha256}. The file may "

@@ -23,7 +23,6 @@ reserved place for uncertainty calibration) without a format bump.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ import torch
 
 from molssl.config import from_dict, to_dict
 from molssl.contrastive.checkpoint import CheckpointError
+from molssl.contrastive.digest import file_sha256
 from molssl.featurize import GraphFeaturizer, featurizer_from_dict
 from molssl.finetune.model import FinetuneModel
 from molssl.models import EncoderConfig, MolEncoder
@@ -69,15 +69,6 @@ class SavedModel:
     target_names: list[str]
     path: Path | None = None
     info: dict[str, Any] = field(default_factory=dict)
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def versions() -> dict[str, str]:
