@@ -362,17 +362,17 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
 
     from molssl.benchmark.report import write_report
 
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    save_yaml(cfg, out / "benchmark_config.yaml")
-    results = out / "results.csv"
     methods = [parse_method(m) for m in cfg.methods]
-    if cfg.csv is not None:  # reject a bad CSV before any cell runs
+    if cfg.csv is not None:  # reject a bad CSV before anything is written or run
         from molssl.featurize import MolGraphFeaturizer
 
         ft = _finetune_config(Method("random-init", "random-init", None), _csv_name(cfg), 0, cfg)
         load_task(ft, MolGraphFeaturizer())
     tasks = resolve_tasks(cfg)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_yaml(cfg, out / "benchmark_config.yaml")
+    results = out / "results.csv"
     write_protocol(out, build_protocol(cfg, tasks, methods))
     cells = [Cell(t, m, s) for t in tasks for m in methods for s in cfg.seeds]
     searches: dict[tuple[str, str], Any] = {}

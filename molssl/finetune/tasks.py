@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from torch_geometric.data import Data
 
+from molssl.config import ConfigError
 from molssl.data import (
     TASK_TYPES,
     DataFormatError,
@@ -49,8 +50,8 @@ class TaskSource:
         download: Whether a missing registered dataset may be downloaded.
 
     Raises:
-        ValueError: If neither or both of ``task`` and ``csv`` are given, or ``csv`` comes
-            without a valid ``task_type``.
+        ConfigError: If neither or both of ``task`` and ``csv`` are given, or ``csv`` comes
+            without a valid ``task_type`` (a ``ValueError``; the CLIs print it as one line).
     """
 
     task: str | None = None
@@ -63,14 +64,14 @@ class TaskSource:
 
     def __post_init__(self) -> None:
         if (self.task is None) == (self.csv is None):
-            raise ValueError(
+            raise ConfigError(
                 "give exactly one of task (a MoleculeNet name such as 'bbbp') and csv (a file); "
                 f"got task={self.task!r}, csv={self.csv!r}"
             )
         if self.csv is not None and self.task_type not in TASK_TYPES:
-            raise ValueError(
-                f"a CSV task needs task_type in {TASK_TYPES}, got {self.task_type!r}; pass "
-                "--task-type classification or --task-type regression"
+            raise ConfigError(
+                f"{self.csv}: a CSV task needs its task type (got {self.task_type!r}); pass "
+                "--task-type classification (0/1 labels) or --task-type regression"
             )
         object.__setattr__(self, "targets", tuple(self.targets))
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from molssl.config import ConfigError
 from molssl.data import DataFormatError
 from molssl.featurize import MolGraphFeaturizer
 from molssl.finetune import (
@@ -146,9 +147,19 @@ def test_bad_csv_rejected_by_cli(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "runs").exists()  # nothing written by a run that could not start
 
 
-def test_csv_without_task_type_is_a_config_error(tmp_path):
-    with pytest.raises(ValueError, match="task_type"):
-        finetune(_config(csv=_write(tmp_path, pd.DataFrame({"smiles": ["C"], "y": [1]}))))
+def test_csv_without_task_type_is_a_config_error(tmp_path, monkeypatch, capsys):
+    from molssl.cli import main
+
+    csv = _write(tmp_path, pd.DataFrame({"smiles": ["C"], "y": [1]}))
+    with pytest.raises(ConfigError, match="task type"):
+        finetune(_config(csv=csv))
+    monkeypatch.chdir(tmp_path)  # the command line: one line naming the file and the flag
+    for command in (["finetune", "--csv", csv], ["finetune", "--csv", csv, "--search", "2"],
+                    ["benchmark", "--csv", csv, "--methods", "random-init"]):  # fmt: skip
+        assert main(command) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "--task-type" in err and str(csv) in err, err
+    assert not (tmp_path / "runs").exists()
 
 
 def test_molclr_gcn_init_loads_every_encoder_key(shared_data):
