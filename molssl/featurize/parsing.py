@@ -97,7 +97,7 @@ def _check_input(smiles: object, max_length: int) -> str:
         )
     stripped = smiles.strip()
     if not stripped:
-        reason = "empty string" if not smiles else "whitespace-only string"
+        reason = "empty SMILES" if not smiles else "whitespace-only SMILES"
         raise InvalidSmilesError(smiles, reason)
     return stripped
 

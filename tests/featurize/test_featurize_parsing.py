@@ -49,7 +49,7 @@ def test_dative_bond_is_kept() -> None:
         ("Xx", "syntax error"),
         ("c1cccc1", "kekulize"),
         ("C(C)(C)(C)(C)C", "valence"),
-        ("", "empty string"),
+        ("", "empty SMILES"),
         ("   ", "whitespace-only"),
         (None, "None"),
         (float("nan"), "NaN"),
