@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -40,6 +41,7 @@ from molssl.contrastive.checkpoint import (
     to_plain,
 )
 from molssl.contrastive.logging_utils import MetricsCSV, TensorBoardLogger, write_run_info
+from molssl.contrastive.runlock import run_lock
 from molssl.contrastive.schedule import build_scheduler
 from molssl.contrastive.seed import derive_seed, make_generator, seed_everything, seed_worker
 from molssl.contrastive.trainer_config import TrainerConfig, resolve_device
@@ -158,6 +160,7 @@ class Trainer:
 
         Raises:
             FileExistsError: If ``out_dir`` holds ``last.pt`` and ``resume`` is False.
+            RunInUseError: If another process trains into ``out_dir`` (a ``ConfigError``).
             ValueError: If the resumed checkpoint has another number of steps per epoch.
             FloatingPointError: If the logged training loss is not finite.
         """
@@ -170,7 +173,9 @@ class Trainer:
         self._ctx, self._device = ctx, device
         tb = None
         try:
-            with self._stop:
+            with self._stop, contextlib.ExitStack() as lock:
+                if ctx.is_main:  # one process per run folder (the other ranks are this job's)
+                    lock.enter_context(run_lock(self.out_dir, "training run"))
                 self._build(device)
                 self._load_or_start()
                 if ctx.is_main:

@@ -154,11 +154,18 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
         ``model.pt`` (:mod:`molssl.finetune.saved`) are written there.
 
     Raises:
-        ConfigError: Unknown device or CUDA missing; ``resume`` with another config.
+        ConfigError: Unknown device or CUDA missing; ``resume`` with another config;
+            ``RunInUseError`` when another process runs in ``out_dir``.
         FileExistsError: ``out_dir`` holds a run and ``resume`` is False.
         ValueError: Unknown init/task, bad CSV (``DataFormatError``), empty split part.
         FileNotFoundError: Missing dataset or checkpoint.
     """
+    with contextlib.ExitStack() as stack:
+        return _finetune(cfg, stack)
+
+
+def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack) -> FinetuneResult:
+    from molssl.contrastive.runlock import run_lock
     from molssl.contrastive.seed import seed_everything
 
     start = time.perf_counter()
@@ -171,7 +178,8 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
     out = None
     if cfg.out_dir is not None:  # written once the task is known to be good
         out = Path(cfg.out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        stack.enter_context(run_lock(out, "fine-tuning run"))  # held until the outputs are in
+        _check_out_dir(cfg)  # again under the lock: another process may have finished a run
         save_yaml(cfg, out / "config.yaml")
     metric = get_metric(task.spec.metric)
     settings = _settings(cfg, metric.name)

@@ -126,3 +126,26 @@ def test_seed_sets_initial_weights(store_dir: Path, tmp_path: Path) -> None:
     key = "atom_encoder.embeddings.0.weight"
     assert torch.equal(states["a"][key], states["b"][key])
     assert not torch.equal(states["a"][key], states["c"][key])
+
+
+def test_a_run_folder_in_use_is_refused_in_one_line(
+    store_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from molssl.contrastive.runlock import LOCK_FILE
+
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [PYTHON, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | "
+         "os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(120)",
+         str(out / LOCK_FILE)], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert _pretrain(store_dir, out, "--max-steps", "1", "--resume") == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "in use by another training run" in err, err
+        assert not (out / "last.pt").exists() and not (out / "config.yaml").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _pretrain(store_dir, out, "--max-steps", "1", "--resume") == 0  # free again

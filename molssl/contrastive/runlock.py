@@ -1,0 +1,76 @@
+"""One process per run folder: an advisory lock held for the whole run.
+
+Two processes training into the same ``--out`` (a second terminal, a resubmitted job, a retry
+loop) would interleave their checkpoints and logs. :func:`run_lock` holds ``fcntl.flock`` on
+``FOLDER/.run.lock`` while a run writes there; a second process gets :class:`RunInUseError`
+naming the folder and the holder at once instead of racing. The lock is released when the
+process exits, however it exits, so a killed run never leaves a stale lock. It is reentrant
+within one process (a command that locks its folder may call code that locks it again).
+Where ``fcntl`` is missing (Windows) it is a no-op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+from molssl.config import ConfigError
+
+__all__ = ["LOCK_FILE", "RunInUseError", "run_lock"]
+
+LOCK_FILE = ".run.lock"
+_HELD: dict[str, int] = {}
+
+
+class RunInUseError(ConfigError):
+    """Another process holds the run folder's lock."""
+
+
+@contextlib.contextmanager
+def run_lock(folder: str | os.PathLike[str], what: str = "run") -> Iterator[None]:
+    """Hold the run lock of ``folder`` (created if needed) for the ``with`` block.
+
+    Args:
+        folder: The run's output folder.
+        what: What runs there, for the message (``"pretraining run"``).
+
+    Raises:
+        RunInUseError: Another process holds it (message: folder, holder's pid and host, fix).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    key = str(folder.resolve())
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: single-process use only
+        yield
+        return
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise RunInUseError(
+                f"{folder} is in use by another {what} ({holder}); wait for it to finish, "
+                "or choose another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            del _HELD[key]
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
