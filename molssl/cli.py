@@ -323,7 +323,7 @@ def _finetune(args: argparse.Namespace) -> int:
         found, retrained = search_then_finetune(cfg, args.search, ensemble=args.ensemble)
         print(f"search: best validation {found.metric} = {found.best_value:.4f} at trial "
               f"{found.best_trial} of {found.n_trials} ({found.search_seconds:.0f} s of trials): "
-              f"{found.best_params}; recorded in {Path(cfg.out_dir) / 'search.json'}")  # fmt: skip
+              f"{_shown(found.best_params)}; recorded in {Path(cfg.out_dir) / 'search.json'}")  # fmt: skip
         _print_finetune(retrained, cfg)
         return 0
     if args.ensemble is not None:
@@ -331,6 +331,11 @@ def _finetune(args: argparse.Namespace) -> int:
         return 0
     _print_finetune(finetune(cfg), cfg)
     return 0
+
+
+def _shown(params: dict) -> dict:
+    """Settings as a user reads them: 0.15, not Optuna's 0.15000000000000002."""
+    return {k: float(f"{v:.6g}") if isinstance(v, float) else v for k, v in params.items()}
 
 
 def _print_finetune(done: Any, cfg: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,8 @@ def test_cli_search_then_conformal_model(tmp_path, csv, capsys):
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "search: best validation rmse" in printed and "test coverage" in printed
+    dropout = re.search(r"'dropout': ([^,}]+)", printed).group(1)
+    assert len(dropout) <= 4, dropout  # 0.15 as drawn on its 0.05 grid, not 0.15000000000000002
     record = json.loads((out / "search.json").read_text())["tasks"]["tpsa"]["random"]
     assert record["n_trials"] == 2 and record["retrained"][0]["seed"] == 0
     assert (out / "study.db").is_file()
