@@ -10,6 +10,7 @@ before it starts.
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -57,15 +58,46 @@ class CommandLine:
         parser.add_argument("--version", action="version", version=f"{self.prog} {self.version}")
         parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
         sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+        self._subparsers: dict[str, argparse.ArgumentParser] = {}
         for name, (help_text, configure, func) in self.commands.items():
             p = sub.add_parser(name, help=help_text, description=help_text)
             configure(p)
             p.set_defaults(func=func)
+            self._subparsers[name] = p
         return parser
+
+    def parse(self, argv: Sequence[str] | None = None) -> argparse.Namespace:
+        """Parse ``argv``. A mistyped flag is a usage error of its subcommand that names the
+        closest flag (``--profle``: did you mean ``--profile``?), reported before anything else
+        (also before "the following arguments are required"); exit status 2."""
+        argv = list(sys.argv[1:] if argv is None else argv)
+        parser = self.build_parser()
+        name = next((t for t in argv if t in self._subparsers), None)
+        if name is not None:
+            command = self._subparsers[name]
+            flags = [o for a in (*command._actions, *parser._actions) for o in a.option_strings]
+            unknown: list[str] = []
+            for token in argv[argv.index(name) + 1 :]:
+                if token == "--":
+                    break
+                key = token.split("=", 1)[0]
+                if token.startswith("--") and not any(f.startswith(key) for f in flags):
+                    unknown.append(key)  # neither a flag nor an abbreviation of one
+            if unknown:
+                names = {f[2:]: f for f in flags if f.startswith("--")}
+                named = []
+                for key in unknown:
+                    close = difflib.get_close_matches(key[2:], list(names), 1, cutoff=0.7)
+                    named.append(f"{key} (did you mean {names[close[0]]}?)" if close else key)
+                command.error(f"unrecognized argument{'s' * (len(named) > 1)}: {', '.join(named)}")
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # e.g. a second positional: the subcommand's usage, not the program's
+            self._subparsers[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+        return args
 
     def main(self, argv: Sequence[str] | None = None) -> int:
         """Parse ``argv``, run the subcommand and return its exit status."""
-        args = self.build_parser().parse_args(argv)
+        args = self.parse(argv)
         logging.basicConfig(
             level=logging.DEBUG if args.verbose else logging.INFO,
             format="%(levelname)s %(name)s: %(message)s",

@@ -127,6 +127,13 @@ def test_malformed_yaml_config_is_one_line(tmp_path, capsys) -> None:
         (["featurize", "x.smi", "-o", "S", "--featurizer", "rihc"], "did you mean 'rich'?"),
         (["finetune", "--task", "bbbp", "--init", "molclr-gcm:x.pth"],
          "did you mean 'molclr-gcn'?"),
+        (["finetune", "--task", "esol", "--profle", "full"],
+         "molssl finetune: error: unrecognized argument: --profle (did you mean --profile?)"),
+        (["predict", "--modle", "m.pt"],  # before "the following arguments are required"
+         "unrecognized argument: --modle (did you mean --model?)"),
+        (["finetune", "--task", "esol", "--sed=3", "--bogus"],
+         "unrecognized arguments: --sed (did you mean --seed?), --bogus"),
+        (["featurize", "x.smi", "y.smi", "-o", "S"], "molssl featurize: error: unrecognized"),
     ],
 )  # fmt: skip
 def test_molssl_usage_mistakes(argv, expected, tmp_path, capsys, monkeypatch) -> None:
@@ -148,6 +155,10 @@ def test_molssl_usage_mistakes(argv, expected, tmp_path, capsys, monkeypatch) ->
         (["pretrain", "--batch-size", "100000"], "--batch-size 100000 is larger than the"),
         (["pretrain", "--set", "simclr.temprature=0.5"], "did you mean 'simclr.temperature'?"),
         (["eval", "--checkpoint", "x.pt", "--epochs", "0"], "--epochs"),
+        (
+            ["pretrain", "--metod", "simclr"],
+            "unrecognized argument: --metod (did you mean --method?)",
+        ),
     ],
 )
 def test_imagessl_usage_mistakes(argv, expected, tmp_path, capsys) -> None:
