@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The long measurements of issues 11 and 12 that are still open, in priority order, for one of
+# two single-thread processes at low priority that share the committed ledgers under
+# benchmarks/ledgers/ (cells are claimed while they run; finished cells, rows, snapshots and
+# search trials are skipped), so any session on any machine resumes them with:
+#
+#     nohup benchmarks/run_pending.sh a > runs/pending_a.log 2>&1 &
+#     nohup benchmarks/run_pending.sh b > runs/pending_b.log 2>&1 &
+#
+# Run it from the repository root (ledger cells name checkpoints by relative paths) with the
+# shared data at ../shared/data or MOLSSL_SHARED_DATA. Only process b pretrains (the 1M-pass
+# snapshots of the budget curve, about 2 h per objective on one thread), so the two never write
+# one run folder. `--dry-run` prints the commands. Commit the ledgers as they grow.
+set -euo pipefail
+
+part="${1:-}"
+dry=""
+[ "${2:-}" = "--dry-run" ] && dry=1
+if [ "$part" != a ] && [ "$part" != b ]; then
+    echo "usage: benchmarks/run_pending.sh a|b [--dry-run]" >&2
+    exit 2
+fi
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+export MOLSSL_SHARED_DATA="${MOLSSL_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
+export MOLSSL_DATA_DIR="${MOLSSL_DATA_DIR:-$MOLSSL_SHARED_DATA/moleculenet}"
+python="${PYTHON:-.venv/bin/python}"
+
+step() {
+    echo "[$(date -u +%FT%TZ)] $*"
+    [ -n "$dry" ] && return 0
+    nice -n 19 "$python" "$@" || echo "[$(date -u +%FT%TZ)] failed ($?): $*"
+}
+
+if [ "$part" = a ]; then
+    # issue 11: uncertainty (ESOL, FreeSolv, Lipophilicity), then half of the search
+    step benchmarks/uncertainty.py --seeds 0,1,2 --members 3 --out benchmarks/ledgers/uncertainty
+    step benchmarks/search.py --tasks esol,freesolv --out benchmarks/ledgers/search
+    # issue 12: budget-curve cells that need no new pretraining (budget 0, 10k, 100k; SIDER)
+    step benchmarks/budget_curve.py --budgets 0,10000,100000 --workers 1
+    # issue 12: the 14-task quick ledger, the methods that need no new checkpoint
+    step benchmarks/moleculenet.py --methods random-init,ecfp-rf,molclr-gcn,chemprop
+    step benchmarks/moleculenet.py --full-protocol
+    step benchmarks/moleculenet.py
+else
+    step benchmarks/search.py --tasks bbbp,bace --out benchmarks/ledgers/search
+    step benchmarks/budget_curve.py --budgets 0,10000,100000 --workers 1
+    # the 1M-pass snapshots (builds the MOSES store first on a new machine, about 30 min)
+    step benchmarks/budget_curve.py --objectives molclr --pretrain-only --workers 1
+    step benchmarks/budget_curve.py --objectives imolclr --pretrain-only --workers 1
+    step benchmarks/budget_curve.py --workers 1
+    step benchmarks/moleculenet.py
+    step benchmarks/moleculenet.py --full-protocol
+fi
+echo "[$(date -u +%FT%TZ)] part $part: nothing left"
