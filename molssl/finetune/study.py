@@ -10,18 +10,21 @@ resumes (``load_if_exists``) and a changed setting starts a new study. Trial ``k
 a TPE sampler seeded ``seed + k``, so a resumed search proposes exactly what an uninterrupted
 one would have. Only finished trials count towards ``N``: one cut short by Ctrl-C or a kill is
 run again, one that failed on its own (its error kept as a user attribute) is not. One process
-per study at a time.
+per study at a time: a second process (two benchmark processes sharing a folder, a second
+``finetune --search`` into the same ``--out``) waits on the study's lock file, then finds the
+study finished and uses its trials instead of running them twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,8 +150,6 @@ def run_study(
         KeyboardInterrupt: Passed on; the study keeps its finished trials.
     """
     optuna = _import_optuna()
-    from optuna.samplers import TPESampler
-
     if n_trials < 1:
         raise ValueError(f"--search needs at least 1 trial, got {n_trials}")
     start = time.perf_counter()
@@ -157,8 +158,52 @@ def run_study(
     storage = f"sqlite:///{(out / STUDY_FILE).resolve()}"
     name = study_name(task, method, {**identity, "trial_seed": trial_seed, "metric": metric})
     direction = "maximize" if higher_is_better else "minimize"
-    study = optuna.create_study(storage=storage, study_name=name, direction=direction,
-                                load_if_exists=True)  # fmt: skip
+    lock = out / f".{STUDY_FILE}.{hashlib.sha1(name.encode()).hexdigest()[:12]}.lock"
+    with _one_process(lock, name):
+        study = optuna.create_study(storage=storage, study_name=name, direction=direction,
+                                    load_if_exists=True)  # fmt: skip
+        return _run_trials(study, objective, space, space_info, task=task, method=method,
+                           metric=metric, n_trials=n_trials, sampler_seed=sampler_seed,
+                           trial_seed=trial_seed, start=start)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _one_process(path: Path, name: str) -> Iterator[None]:
+    """Hold ``path``'s exclusive lock; log once and wait while another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: single-process use only
+        yield
+        return
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("another process is running study %s; waiting for it to finish", name)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_trials(
+    study: Any,
+    objective: Callable[[dict[str, Any]], tuple[float, dict[str, Any]]],
+    space: Space,
+    space_info: dict[str, Any],
+    *,
+    task: str,
+    method: str,
+    metric: str,
+    n_trials: int,
+    sampler_seed: int,
+    trial_seed: int,
+    start: float,
+) -> SearchResult:
+    from optuna.samplers import TPESampler
+
+    name, direction = study.study_name, study.direction.name.lower()
 
     def wrapped(trial: Any) -> float:
         params = space(trial, space_info)

@@ -103,3 +103,47 @@ def test_failing_trials_and_bad_budget(tmp_path, tiny_cfg, monkeypatch):
         search_finetune(tiny_cfg, 2, tmp_path)
     assert len(_trials(tmp_path)) == 2  # failures count towards the budget: no endless retry
     assert load_search_record(tmp_path / "absent") == {"format_version": 1, "tasks": {}}
+
+
+def test_a_second_worker_waits_for_the_study_and_reuses_its_trials(tmp_path, caplog):
+    import threading
+    import time
+
+    from molssl.finetune.study import run_study
+
+    calls: list[dict] = []
+    release = threading.Event()
+
+    def objective(params: dict) -> tuple[float, dict]:
+        calls.append(params)
+        if len(calls) == 1:
+            release.wait(60)  # the first worker is still in its first trial
+        return float(params["x"]), {}
+
+    def space(trial, info):
+        return {"x": trial.suggest_float("x", 0.0, 1.0)}
+
+    kwargs = dict(task="t", method="m", metric="rmse", higher_is_better=False, n_trials=3,
+                  out_dir=tmp_path, identity={})  # fmt: skip
+    results: dict = {}
+
+    def worker(name: str) -> None:
+        results[name] = run_study(objective, space, {}, **kwargs)
+
+    caplog.set_level("INFO", logger="molssl.finetune.study")
+    first = threading.Thread(target=worker, args=("first",))
+    first.start()
+    deadline = time.monotonic() + 60
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = threading.Thread(target=worker, args=("second",))  # e.g. a second process
+    second.start()
+    time.sleep(1.5)
+    assert len(calls) == 1  # the second worker waits instead of running trials of its own
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert len(calls) == 3  # three trials in all, none run twice
+    assert results["second"].n_trials == results["first"].n_trials == 3
+    assert results["second"].best_params == results["first"].best_params
+    assert "waiting for it to finish" in caplog.text
