@@ -36,6 +36,10 @@ if [ "$part" = a ]; then
     # issue 11: uncertainty (ESOL, FreeSolv, Lipophilicity), then half of the search
     step benchmarks/uncertainty.py --seeds 0,1,2 --members 3 --out benchmarks/ledgers/uncertainty
     step benchmarks/search.py --tasks esol,freesolv --out benchmarks/ledgers/search
+    # then BACE's studies in the other order than b's: each (task, method) study runs in one
+    # process (the other waits on its lock and reuses it), so the two rarely wait on each other
+    step benchmarks/search.py --tasks bace --methods pretrained,ecfp-rf,random-init \
+        --out benchmarks/ledgers/search
     # issue 12: budget-curve cells that need no new pretraining (budget 0, 10k, 100k; SIDER)
     step benchmarks/budget_curve.py --budgets 0,10000,100000 --workers 1
     # issue 12: the 14-task quick ledger, the methods that need no new checkpoint
