@@ -5,7 +5,9 @@ budgets differ and are rarely stated. Every ``molssl benchmark`` folder therefor
 task: the dataset file and its SHA-256, the split variant, sizes and seed, the SHA-256 of each run
 seed's split, the metric (and extra metrics), how single-class targets are handled, epochs and
 molecule cap; per method: its kind and how its tested weights are selected; and the search
-budget and package versions of the run. :func:`compare_protocols` names the first difference
+budget and package versions of the run; after a search (``--search N``), ``searches`` holds each
+(task, method)'s best settings, their validation value and the retrained seeds' test values
+(:func:`record_protocol_searches`). :func:`compare_protocols` names the first difference
 between two records outside their methods; ``molssl benchmark --compare A B`` refuses to put
 two folders in one table when there is one.
 
@@ -19,10 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import platform
 import socket
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,13 +30,15 @@ from typing import Any
 
 import numpy as np
 
+from molssl.contrastive.atomic import write_text_atomic
 from molssl.contrastive.digest import file_sha256
+from molssl.contrastive.ledger import locked
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 FILENAME = "protocol.json"
-NOT_COMPARED = ("methods", "runs")
+NOT_COMPARED = ("methods", "runs", "searches")
 """Top-level fields that may differ between two folders put in one table."""
 
 SINGLE_CLASS_RULE = (
@@ -165,7 +167,12 @@ def write_protocol(folder: str | Path, record: Mapping[str, Any]) -> Path:
             in a run-wide field; the message names the first difference and the fix.
     """
     path = Path(folder) / FILENAME
-    new = json.loads(json.dumps(record))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with locked(path.with_name(path.name + ".lock")):  # processes sharing a folder merge in turn
+        return _merge_protocol(folder, path, json.loads(json.dumps(record)))
+
+
+def _merge_protocol(folder: str | Path, path: Path, new: dict[str, Any]) -> Path:
     if path.is_file():
         old = json.loads(path.read_text())
         tasks = dict(old.get("tasks", {}))
@@ -192,12 +199,27 @@ def write_protocol(folder: str | Path, record: Mapping[str, Any]) -> Path:
                   "runs": old.get("runs", []) + new["runs"]}  # fmt: skip
     else:
         merged = new
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{FILENAME}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(merged, handle, indent=2, sort_keys=False)
-        handle.write("\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(merged, indent=2, sort_keys=False) + "\n")  # umask mode
+    return path
+
+
+def record_protocol_searches(folder: str | Path, entries: Mapping[str, Mapping[str, Any]]) -> Path:
+    """Merge ``{task: {method: search entry}}`` into ``searches`` of ``folder/protocol.json``.
+
+    An entry is what ``search.json`` holds for that task and method (best settings, their
+    validation value, trials, study name, seeds, the retrained seeds' test values); a later
+    search of the same task and method replaces it. ``searches`` is not compared between folders.
+    """
+    path = Path(folder) / FILENAME
+    with locked(path.with_name(path.name + ".lock")):
+        record = json.loads(path.read_text()) if path.is_file() else {}
+        searches = record.setdefault("searches", {})
+        for task, methods in entries.items():
+            searches[task] = {
+                **searches.get(task, {}),
+                **json.loads(json.dumps(methods, default=str)),
+            }
+        write_text_atomic(path, json.dumps(record, indent=2, sort_keys=False) + "\n")
     return path
 
 

@@ -135,14 +135,20 @@ def searched_config(cell: Any, cfg: Any, searches: dict[tuple[str, str], Any]) -
 
 
 def record_searches(out: Path, searches: dict[tuple[str, str], Any], ledger: Any) -> None:
-    """Write every finished search into ``out/search.json`` with its cells' test values."""
+    """Write every finished search into ``out/search.json`` with its cells' test values, and
+    the same entries into ``searches`` of ``out/protocol.json`` (the folder's protocol record)."""
     from molssl.benchmark.ledger import latest_ok
+    from molssl.benchmark.protocol import record_protocol_searches
 
     done = latest_ok(ledger)
+    entries: dict[str, dict[str, Any]] = {}
     for (task, label), found in searches.items():
         if isinstance(found, Exception):
             continue
         rows = done[(done["task"] == task) & (done["method"] == label)]
         retrained = [{"seed": int(r.seed), "value": float(r.value),
                       "valid_value": float(r.valid_value)} for r in rows.itertuples()]  # fmt: skip
-        record_search(out, found, retrained)
+        record = record_search(out, found, retrained)
+        entries.setdefault(task, {})[label] = record["tasks"][found.task][found.method]
+    if entries:
+        record_protocol_searches(out, entries)

@@ -293,6 +293,7 @@ def record_search(
     Returns:
         The whole record after the merge.
     """
+    from molssl.contrastive.atomic import write_text_atomic
     from molssl.contrastive.ledger import locked
 
     path = Path(out_dir) / RECORD_FILE
@@ -303,7 +304,5 @@ def record_search(
         if retrained is not None:
             entry["retrained"] = retrained
         record.setdefault("tasks", {}).setdefault(result.task, {})[result.method] = entry
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(record, indent=2, default=str))
-        tmp.replace(path)
+        write_text_atomic(path, json.dumps(record, indent=2, default=str))  # the user's mode
     return record

@@ -10,6 +10,7 @@ import pytest
 
 from molssl.benchmark.baselines import ecfp_rf
 from molssl.benchmark.ledger import read_ledger
+from molssl.benchmark.protocol import read_protocol
 from molssl.benchmark.runner import BenchmarkConfig, benchmark
 from molssl.benchmark.tuning import search_ecfp_rf
 from molssl.featurize import MolGraphFeaturizer
@@ -62,7 +63,17 @@ def test_benchmark_search_runs_each_method_with_its_best_settings(tmp_path, tiny
         assert entry["n_trials"] == 2 and [r["seed"] for r in entry["retrained"]] == [0, 1]
         # the seed the trials trained with reproduces the best trial's validation value
         assert ledger.loc[(method, 0), "valid_value"] == pytest.approx(entry["best_value"])
-    again = benchmark(cfg)
+    protocol = read_protocol(cfg.out_dir)  # the protocol record holds the searched settings too
+    assert protocol["search_budget"] == 2
+    for method in ("random-init", "ecfp-rf"):
+        searched = protocol["searches"]["ESOL"][method]
+        assert searched["best_params"] == record[method]["best_params"]
+        assert [r["seed"] for r in searched["retrained"]] == [0, 1]
+    again = benchmark(cfg)  # resuming the folder is not refused, and keeps the record
+    kept = read_protocol(cfg.out_dir)["searches"]["ESOL"]
+    for method in ("random-init", "ecfp-rf"):
+        for key in ("best_params", "best_value", "n_trials", "retrained"):
+            assert kept[method][key] == protocol["searches"]["ESOL"][method][key], key
     assert (again.ran, again.skipped) == (0, 4)
     storage = f"sqlite:///{tmp_path / 'bench' / STUDY_FILE}"
     assert [s.n_trials for s in optuna.get_all_study_summaries(storage)] == [2, 2]  # none added

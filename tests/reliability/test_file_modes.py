@@ -40,11 +40,32 @@ def _download(path: Path) -> Path:
                          downloader=lambda url, dest, timeout: dest.write_text("smiles\nCCO\n"))  # fmt: skip
 
 
+def _write_protocol(path: Path) -> Path:
+    from molssl.benchmark.protocol import record_protocol_searches, run_entry, write_protocol
+
+    written = write_protocol(path.parent, {"tasks": {}, "methods": {}, "runs": [run_entry()]})
+    record_protocol_searches(path.parent, {"ESOL": {"random-init": {"best_params": {}}}})
+    return written
+
+
+def _write_search_record(path: Path) -> Path:
+    from molssl.finetune.study import RECORD_FILE, SearchResult, record_search
+
+    result = SearchResult(task="t", method="m", metric="rmse", direction="minimize",
+                          best_params={}, best_value=1.0, best_trial=0, n_trials=1,
+                          search_seconds=1.0, seconds=1.0, study_name="s", storage="study.db",
+                          sampler_seed=0, trial_seed=0)  # fmt: skip
+    record_search(path.parent, result)
+    return path.parent / RECORD_FILE
+
+
 WRITERS: dict[str, Callable[[Path], Path]] = {
     "checkpoint": _write_checkpoint,
     "results-ledger": _write_ledger,
     "predictions": _write_predictions,
     "download": _download,
+    "protocol-record": _write_protocol,
+    "search-record": _write_search_record,
 }
 
 
