@@ -150,6 +150,8 @@ def run_study(
         KeyboardInterrupt: Passed on; the study keeps its finished trials.
     """
     optuna = _import_optuna()
+    from optuna.samplers import TPESampler
+
     if n_trials < 1:
         raise ValueError(f"--search needs at least 1 trial, got {n_trials}")
     start = time.perf_counter()
@@ -162,9 +164,56 @@ def run_study(
     with _one_process(lock, name):
         study = optuna.create_study(storage=storage, study_name=name, direction=direction,
                                     load_if_exists=True)  # fmt: skip
-        return _run_trials(study, objective, space, space_info, task=task, method=method,
-                           metric=metric, n_trials=n_trials, sampler_seed=sampler_seed,
-                           trial_seed=trial_seed, start=start)  # fmt: skip
+
+        def wrapped(trial: Any) -> float:
+            params = space(trial, space_info)
+            try:
+                value, attrs = objective(params)
+            except Exception as err:
+                trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:500])
+                raise
+            for key, item in attrs.items():
+                trial.set_user_attr(key, item)
+            if math.isnan(value):
+                trial.set_user_attr("error", f"validation {metric} is NaN")
+            return value
+
+        done = sum(_counted(t) for t in study.get_trials(deepcopy=False))
+        if done:
+            logger.info("resuming study %s: %d of %d trials done", name, done, n_trials)
+        while done < n_trials:
+            study.sampler = TPESampler(seed=sampler_seed + done)
+            study.optimize(wrapped, n_trials=1, catch=(Exception,))
+            done = sum(_counted(t) for t in study.get_trials(deepcopy=False))
+        trials = [t for t in study.get_trials(deepcopy=False) if _counted(t)]
+        complete = [t for t in trials if t.state.name == "COMPLETE"]
+        if not complete:
+            first = trials[0].user_attrs.get("error", "unknown error") if trials else "no trials"
+            raise SearchError(
+                f"{task} / {method}: all {len(trials)} search trials failed ({first})"
+            )
+        best = study.best_trial
+        result = SearchResult(
+            task=task,
+            method=method,
+            metric=metric,
+            direction=direction,
+            best_params=dict(best.params),
+            best_value=float(best.value),
+            best_trial=best.number,
+            n_trials=len(trials),
+            search_seconds=sum(t.duration.total_seconds() for t in trials if t.duration),
+            seconds=time.perf_counter() - start,
+            study_name=name,
+            storage=STUDY_FILE,
+            sampler_seed=sampler_seed,
+            trial_seed=trial_seed,
+            extra={"best_attrs": dict(best.user_attrs)},
+        )
+        logger.info("search %s / %s: best validation %s %.4f at trial %d of %d (%.0f s)", task,
+                    method, metric, result.best_value, best.number, len(trials),
+                    result.search_seconds)  # fmt: skip
+        return result
 
 
 @contextlib.contextmanager
@@ -185,73 +234,6 @@ def _one_process(path: Path, name: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _run_trials(
-    study: Any,
-    objective: Callable[[dict[str, Any]], tuple[float, dict[str, Any]]],
-    space: Space,
-    space_info: dict[str, Any],
-    *,
-    task: str,
-    method: str,
-    metric: str,
-    n_trials: int,
-    sampler_seed: int,
-    trial_seed: int,
-    start: float,
-) -> SearchResult:
-    from optuna.samplers import TPESampler
-
-    name, direction = study.study_name, study.direction.name.lower()
-
-    def wrapped(trial: Any) -> float:
-        params = space(trial, space_info)
-        try:
-            value, attrs = objective(params)
-        except Exception as err:
-            trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:500])
-            raise
-        for key, item in attrs.items():
-            trial.set_user_attr(key, item)
-        if math.isnan(value):
-            trial.set_user_attr("error", f"validation {metric} is NaN")
-        return value
-
-    done = sum(_counted(t) for t in study.get_trials(deepcopy=False))
-    if done:
-        logger.info("resuming study %s: %d of %d trials done", name, done, n_trials)
-    while done < n_trials:
-        study.sampler = TPESampler(seed=sampler_seed + done)
-        study.optimize(wrapped, n_trials=1, catch=(Exception,))
-        done = sum(_counted(t) for t in study.get_trials(deepcopy=False))
-    trials = [t for t in study.get_trials(deepcopy=False) if _counted(t)]
-    complete = [t for t in trials if t.state.name == "COMPLETE"]
-    if not complete:
-        first = trials[0].user_attrs.get("error", "unknown error") if trials else "no trials"
-        raise SearchError(f"{task} / {method}: all {len(trials)} search trials failed ({first})")
-    best = study.best_trial
-    result = SearchResult(
-        task=task,
-        method=method,
-        metric=metric,
-        direction=direction,
-        best_params=dict(best.params),
-        best_value=float(best.value),
-        best_trial=best.number,
-        n_trials=len(trials),
-        search_seconds=sum(t.duration.total_seconds() for t in trials if t.duration),
-        seconds=time.perf_counter() - start,
-        study_name=name,
-        storage=STUDY_FILE,
-        sampler_seed=sampler_seed,
-        trial_seed=trial_seed,
-        extra={"best_attrs": dict(best.user_attrs)},
-    )
-    logger.info("search %s / %s: best validation %s %.4f at trial %d of %d (%.0f s)", task,
-                method, metric, result.best_value, best.number, len(trials),
-                result.search_seconds)  # fmt: skip
-    return result
 
 
 def best_settings(result: SearchResult) -> dict[str, Any]:
