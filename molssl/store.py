@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
+from molssl.contrastive.digest import file_sha256
 from molssl.store_check import (
     DamagedStoreError,
     StoreError,
@@ -263,6 +264,11 @@ def build_graph_store(
         meta_path = out / "meta.json"
         if meta_path.exists():
             meta = json.loads(meta_path.read_text())
+            if meta.get("key") != key and _same_bytes_new_mtime(meta, identity, source):
+                logger.info("%s: the source %s has a new modification time but the same bytes "
+                            "(SHA-256); reusing the store", out, source)  # fmt: skip
+                meta.update(key=key, source=src)
+                _write_meta(meta_path, meta)
             _check_identity(out, meta, key, identity)
             if meta.get("complete"):
                 _repair(out, meta, reader, fconfig, full=verify, progress=progress)
@@ -274,6 +280,7 @@ def build_graph_store(
                 "format_version": STORE_FORMAT_VERSION,
                 "key": key,
                 **identity,
+                "source_sha256": file_sha256(source),  # a copied or touched file is still ours
                 "request": {"format": fmt, "smiles_column": smiles_column},
                 "atom_feature_sizes": list(featurizer.atom_feature_sizes),
                 "bond_feature_sizes": list(featurizer.bond_feature_sizes),
@@ -350,9 +357,32 @@ def _featurizer_pool(fconfig: dict, workers: int) -> Iterator:
         pool.join()
 
 
+def _same_bytes_new_mtime(meta: dict, identity: dict, source: Path) -> bool:
+    """Whether only the source's modification time changed and its SHA-256 is the recorded one
+    (a re-provisioned, copied or touched file: the store stays valid)."""
+    old = meta.get("source") or {}
+    now = identity["source"]
+    if any(meta.get(part) != identity[part] for part in identity if part != "source"):
+        return False
+    if {k: v for k, v in old.items() if k != "mtime_ns"} != {
+        k: v for k, v in now.items() if k != "mtime_ns"
+    }:
+        return False
+    return meta.get("source_sha256") is not None and meta["source_sha256"] == file_sha256(source)
+
+
 def _check_identity(out: Path, meta: dict, key: str, identity: dict) -> None:
     if meta.get("key") == key:
         return
+    old_source, new_source = meta.get("source") or {}, identity["source"]
+    if "source_sha256" not in meta and {k: v for k, v in old_source.items() if k != "mtime_ns"} == {
+        k: v for k, v in new_source.items() if k != "mtime_ns"
+    }:
+        raise StoreError(
+            f"{out}: only the modification time of its source {new_source.get('path')} changed, "
+            "and this store predates the content hash that would show the bytes are the same; "
+            "delete the store to rebuild it, or write to another output directory (-o)"
+        )
     what = []
     for part, now in identity.items():
         old = meta.get(part)

@@ -137,3 +137,46 @@ def test_kill_between_shard_and_meta_resumes(
     _assert_same_graphs(resumed, GraphStore(store_dir))
     assert [int(f["row"]) for f in _read_failures(out)] == [row for row, _ in BAD_ROWS]
     assert resumed.meta["failures"] == len(BAD_ROWS)
+
+
+def test_a_touched_or_copied_source_keeps_its_store_a_changed_one_does_not(
+    tmp_path: Path, caplog
+) -> None:
+    import os
+
+    source = tmp_path / "corpus.smi"
+    source.write_text("\n".join(small_smiles()[:40]) + "\n")
+    out = tmp_path / "store"
+    featurizer = MolGraphFeaturizer()
+    built = len(build_graph_store(source, out, featurizer=featurizer, progress=False))
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.npy")}
+    # the same bytes with a new modification time (re-provisioned data, cp without -p, touch)
+    os.utime(source, ns=(1_000_000_000, 1_000_000_000))
+    with caplog.at_level("INFO", logger="molssl.store"):
+        store = build_graph_store(source, out, featurizer=featurizer, progress=False)
+    assert "same bytes" in caplog.text and len(store) == built
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.npy")} == before  # nothing rebuilt
+    caplog.clear()
+    with caplog.at_level("INFO", logger="molssl.store"):  # recorded: the next open is quiet
+        build_graph_store(source, out, featurizer=featurizer, progress=False)
+    assert "same bytes" not in caplog.text
+    # other bytes of the same size are another source
+    text = source.read_text()
+    source.write_text(text.replace("C", "N", 1) if "C" in text else text[::-1])
+    with pytest.raises(StoreError, match="built differently"):
+        build_graph_store(source, out, featurizer=featurizer, progress=False)
+
+
+def test_a_store_without_a_content_hash_names_the_mtime(tmp_path: Path) -> None:
+    import os
+
+    source = tmp_path / "corpus.smi"
+    source.write_text("\n".join(small_smiles()[:20]) + "\n")
+    out = tmp_path / "store"
+    build_graph_store(source, out, featurizer=MolGraphFeaturizer(), progress=False)
+    meta = json.loads((out / "meta.json").read_text())
+    del meta["source_sha256"]  # as written by molssl before it recorded one
+    (out / "meta.json").write_text(json.dumps(meta))
+    os.utime(source, ns=(1_000_000_000, 1_000_000_000))
+    with pytest.raises(StoreError, match="only the modification time"):
+        build_graph_store(source, out, featurizer=MolGraphFeaturizer(), progress=False)
