@@ -29,7 +29,9 @@ python="${PYTHON:-.venv/bin/python}"
 step() {
     echo "[$(date -u +%FT%TZ)] $*"
     [ -n "$dry" ] && return 0
-    nice -n 19 "$python" "$@" || echo "[$(date -u +%FT%TZ)] failed ($?): $*"
+    local rc=0
+    nice -n 19 "$python" "$@" || rc=$?
+    [ "$rc" -eq 0 ] || echo "[$(date -u +%FT%TZ)] failed (exit $rc): $*"
 }
 
 if [ "$part" = a ]; then
