@@ -118,6 +118,12 @@ def pretrain_snapshots(objective: str, budgets: list[int], args, log) -> dict[in
         start = time.perf_counter()
         log(f"{objective}: pretraining to step {steps} ({steps * args.batch_size:,} passes)")
         subprocess.run(cmd, check=True)
+        import torch
+
+        reached = torch.load(run / "last.pt", map_location="cpu", weights_only=True)["step"]
+        if reached != steps:  # SIGTERM/SIGINT end `molssl pretrain` cleanly (exit 0) early
+            sys.exit(f"budget_curve.py: {run / 'last.pt'} is at step {reached}, not {steps} "
+                     "(the run was interrupted); run the same command again to resume it")  # fmt: skip
         snaps.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(run / "last.pt", snap)
         log(f"{objective}: {snap} after {(time.perf_counter() - start) / 60:.1f} min")

@@ -44,3 +44,21 @@ def test_unknown_objective_is_refused_before_any_work(budget_curve, monkeypatch,
     with pytest.raises(SystemExit, match=r"unknown objective\(s\) \['simclr'\]"):
         budget_curve.main()
     assert not (tmp_path / "w").exists() and not (tmp_path / "l").exists()
+
+
+def test_an_interrupted_pretraining_is_never_taken_for_a_snapshot(budget_curve, monkeypatch,
+                                                                   tmp_path) -> None:  # fmt: skip
+    import argparse
+
+    from molssl.contrastive.checkpoint import save_checkpoint
+
+    def stopped_early(cmd, check):  # `molssl pretrain` ended by SIGTERM: exit 0, fewer steps
+        out = Path(cmd[cmd.index("--out") + 1])
+        save_checkpoint(out / "last.pt", {}, config={}, step=7)
+
+    monkeypatch.setattr(budget_curve.subprocess, "run", stopped_early)
+    args = argparse.Namespace(work=str(tmp_path), batch_size=128, corpus="rdkit", workers=1,
+                              device="auto")  # fmt: skip
+    with pytest.raises(SystemExit, match="at step 7, not 8"):
+        budget_curve.pretrain_snapshots("molclr", [1024], args, print)
+    assert not (tmp_path / "molclr" / "snapshots" / "passes_1024.pt").exists()
