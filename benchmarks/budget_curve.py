@@ -94,6 +94,8 @@ def steps_for(passes: int, batch: int) -> int:
 
 def pretrain_snapshots(objective: str, budgets: list[int], args, log) -> dict[int, Path]:
     """Continue one run from budget to budget; a snapshot per budget (existing ones kept)."""
+    import torch
+
     run = Path(args.work) / objective
     snaps = run / "snapshots"
     out: dict[int, Path] = {}
@@ -118,8 +120,6 @@ def pretrain_snapshots(objective: str, budgets: list[int], args, log) -> dict[in
         start = time.perf_counter()
         log(f"{objective}: pretraining to step {steps} ({steps * args.batch_size:,} passes)")
         subprocess.run(cmd, check=True)
-        import torch
-
         reached = torch.load(run / "last.pt", map_location="cpu", weights_only=True)["step"]
         if reached != steps:  # SIGTERM/SIGINT end `molssl pretrain` cleanly (exit 0) early
             sys.exit(f"budget_curve.py: {run / 'last.pt'} is at step {reached}, not {steps} "

@@ -360,26 +360,28 @@ def _featurizer_pool(fconfig: dict, workers: int) -> Iterator:
 def _same_bytes_new_mtime(meta: dict, identity: dict, source: Path) -> bool:
     """Whether only the source's modification time changed and its SHA-256 is the recorded one
     (a re-provisioned, copied or touched file: the store stays valid)."""
-    old = meta.get("source") or {}
-    now = identity["source"]
-    if any(meta.get(part) != identity[part] for part in identity if part != "source"):
-        return False
-    if {k: v for k, v in old.items() if k != "mtime_ns"} != {
-        k: v for k, v in now.items() if k != "mtime_ns"
-    }:
-        return False
-    return meta.get("source_sha256") is not None and meta["source_sha256"] == file_sha256(source)
+    recorded = meta.get("source_sha256")
+    return _only_mtime_changed(meta, identity) and recorded == file_sha256(source)
+
+
+def _only_mtime_changed(meta: dict, identity: dict) -> bool:
+    """Whether ``meta`` records ``identity`` except for the source's modification time."""
+
+    def without_mtime(source: dict) -> dict:
+        return {k: v for k, v in source.items() if k != "mtime_ns"}
+
+    same_rest = all(meta.get(part) == identity[part] for part in identity if part != "source")
+    return same_rest and without_mtime(meta.get("source") or {}) == without_mtime(
+        identity["source"]
+    )
 
 
 def _check_identity(out: Path, meta: dict, key: str, identity: dict) -> None:
     if meta.get("key") == key:
         return
-    old_source, new_source = meta.get("source") or {}, identity["source"]
-    if "source_sha256" not in meta and {k: v for k, v in old_source.items() if k != "mtime_ns"} == {
-        k: v for k, v in new_source.items() if k != "mtime_ns"
-    }:
+    if "source_sha256" not in meta and _only_mtime_changed(meta, identity):
         raise StoreError(
-            f"{out}: only the modification time of its source {new_source.get('path')} changed, "
+            f"{out}: only the modification time of its source {identity['source'].get('path')} changed, "
             "and this store predates the content hash that would show the bytes are the same; "
             "delete the store to rebuild it, or write to another output directory (-o)"
         )

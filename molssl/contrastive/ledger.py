@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,15 +109,23 @@ class ResultsLedger:
 
 
 @contextlib.contextmanager
-def locked(lock_path: str | os.PathLike[str]) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``lock_path`` (a no-op where ``fcntl`` is missing)."""
+def locked(
+    lock_path: str | os.PathLike[str], on_wait: Callable[[], None] | None = None
+) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``lock_path`` (a no-op where ``fcntl`` is missing);
+    ``on_wait`` is called once if another process holds it and this one has to wait."""
     try:
         import fcntl
     except ImportError:  # Windows: single-process use only
         yield
         return
     with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:

@@ -17,14 +17,13 @@ study finished and uses its trials instead of running them twice.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,6 +151,8 @@ def run_study(
     optuna = _import_optuna()
     from optuna.samplers import TPESampler
 
+    from molssl.contrastive.ledger import locked
+
     if n_trials < 1:
         raise ValueError(f"--search needs at least 1 trial, got {n_trials}")
     start = time.perf_counter()
@@ -161,7 +162,11 @@ def run_study(
     name = study_name(task, method, {**identity, "trial_seed": trial_seed, "metric": metric})
     direction = "maximize" if higher_is_better else "minimize"
     lock = out / f".{STUDY_FILE}.{hashlib.sha1(name.encode()).hexdigest()[:12]}.lock"
-    with _one_process(lock, name):
+
+    def waiting() -> None:
+        logger.info("another process is running study %s; waiting for it to finish", name)
+
+    with locked(lock, on_wait=waiting):
         study = optuna.create_study(storage=storage, study_name=name, direction=direction,
                                     load_if_exists=True)  # fmt: skip
 
@@ -214,26 +219,6 @@ def run_study(
                     method, metric, result.best_value, best.number, len(trials),
                     result.search_seconds)  # fmt: skip
         return result
-
-
-@contextlib.contextmanager
-def _one_process(path: Path, name: str) -> Iterator[None]:
-    """Hold ``path``'s exclusive lock; log once and wait while another process holds it."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: single-process use only
-        yield
-        return
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            logger.info("another process is running study %s; waiting for it to finish", name)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def best_settings(result: SearchResult) -> dict[str, Any]:
