@@ -170,7 +170,7 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack) -> FinetuneResul
 
     start = time.perf_counter()
     device = resolve_device(cfg.device)
-    _check_out_dir(cfg)
+    check_out_dir(cfg)
     generator = seed_everything(cfg.seed)
     loaded = load_pretrained(cfg.init, cfg.dropout, cfg.encoder)
     task = load_task(cfg, loaded.featurizer)
@@ -179,7 +179,7 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack) -> FinetuneResul
     if cfg.out_dir is not None:  # written once the task is known to be good
         out = Path(cfg.out_dir)
         stack.enter_context(run_lock(out, "fine-tuning run"))  # held until the outputs are in
-        _check_out_dir(cfg)  # again under the lock: another process may have finished a run
+        check_out_dir(cfg)  # again under the lock: another process may have finished a run
         save_yaml(cfg, out / "config.yaml")
     metric = get_metric(task.spec.metric)
     settings = _settings(cfg, metric.name)
@@ -252,7 +252,7 @@ def _state_name(cfg: FinetuneConfig, k: int) -> str:
 _RUN_FILES = ("config.yaml", "result.json", "model.pt", "train_state.pt")
 
 
-def _check_out_dir(cfg: FinetuneConfig) -> None:
+def check_out_dir(cfg: FinetuneConfig) -> None:
     """Refuse to overwrite a run in ``out_dir`` unless resuming that same run."""
     if cfg.out_dir is None:
         return

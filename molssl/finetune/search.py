@@ -145,14 +145,19 @@ def search_then_finetune(
 
     Raises:
         ConfigError: ``cfg.out_dir`` is ``None``.
+        FileExistsError: ``cfg.out_dir`` holds a finished run (or ensemble member) and
+            ``cfg.resume`` is False; raised before the search.
     """
     from molssl.config import ConfigError
     from molssl.finetune import run
-    from molssl.finetune.ensemble import finetune_ensemble
+    from molssl.finetune.ensemble import finetune_ensemble, member_dir
     from molssl.finetune.study import best_settings, record_search
 
     if cfg.out_dir is None:
         raise ConfigError("--search keeps its study in the output folder: give --out (out_dir)")
+    if not cfg.resume:  # refuse a finished run now, not after a search of many trials
+        for folder in (cfg.out_dir, member_dir(cfg.out_dir, 0)):
+            run.check_out_dir(dataclasses.replace(cfg, out_dir=str(folder)))
     found = search_finetune(cfg, n_trials, cfg.out_dir, sampler_seed=sampler_seed)
     best = apply_params(cfg, best_settings(found))
     if ensemble is not None:

@@ -9,7 +9,8 @@ the method and a hash of everything else that determines a trial, so an interrup
 resumes (``load_if_exists``) and a changed setting starts a new study. Trial ``k`` samples with
 a TPE sampler seeded ``seed + k``, so a resumed search proposes exactly what an uninterrupted
 one would have. Only finished trials count towards ``N``: one cut short by Ctrl-C or a kill is
-run again, one that failed on its own (its error kept as a user attribute) is not. One process
+run again, one that failed on its own (its error kept as a user attribute) is not; a trial a killed
+process left RUNNING is marked FAIL when the study is next opened. One process
 per study at a time: a second process (two benchmark processes sharing a folder, a second
 ``finetune --search`` into the same ``--out``) waits on the study's lock file, then finds the
 study finished and uses its trials instead of running them twice.
@@ -111,6 +112,21 @@ def _counted(trial: Any) -> bool:
     )
 
 
+def _fail_abandoned(study: Any) -> None:
+    """Mark trials that a killed process left RUNNING as FAIL (call under the study lock).
+
+    Only the lock holder runs trials, so a RUNNING trial seen here belongs to a process that
+    died (SIGKILL, out of memory, a lost machine). Marked FAIL without an ``error`` it still does
+    not count towards the budget and TPE ignores it as before; it just stops looking alive.
+    """
+    from optuna.trial import TrialState
+
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        logger.info("study %s: trial %d was cut short by a killed process; it runs again",
+                    study.study_name, trial.number)  # fmt: skip
+        study.tell(trial.number, state=TrialState.FAIL)
+
+
 def run_study(
     objective: Callable[[dict[str, Any]], tuple[float, dict[str, Any]]],
     space: Space,
@@ -183,6 +199,7 @@ def run_study(
                 trial.set_user_attr("error", f"validation {metric} is NaN")
             return value
 
+        _fail_abandoned(study)
         done = sum(_counted(t) for t in study.get_trials(deepcopy=False))
         if done:
             logger.info("resuming study %s: %d of %d trials done", name, done, n_trials)

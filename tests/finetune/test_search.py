@@ -147,3 +147,40 @@ def test_a_second_worker_waits_for_the_study_and_reuses_its_trials(tmp_path, cap
     assert results["second"].n_trials == results["first"].n_trials == 3
     assert results["second"].best_params == results["first"].best_params
     assert "waiting for it to finish" in caplog.text
+
+
+def test_a_trial_left_running_by_a_killed_process_is_failed_and_run_again(tmp_path, tiny_cfg):
+    search_finetune(tiny_cfg, 2, tmp_path)
+    storage = f"sqlite:///{tmp_path / STUDY_FILE}"
+    (summary,) = optuna.get_all_study_summaries(storage)
+    optuna.load_study(study_name=summary.study_name, storage=storage).ask()  # then SIGKILL
+    assert [t.state.name for t in _trials(tmp_path)] == ["COMPLETE", "COMPLETE", "RUNNING"]
+
+    result = search_finetune(tiny_cfg, 3, tmp_path)
+    assert [t.state.name for t in _trials(tmp_path)] == ["COMPLETE", "COMPLETE", "FAIL", "COMPLETE"]
+    assert result.n_trials == 3
+    assert "error" not in _trials(tmp_path)[2].user_attrs  # not a trial that failed on its own
+
+
+def test_search_then_finetune_refuses_a_finished_run_before_searching(tmp_path, tiny_cfg,
+                                                                        monkeypatch):  # fmt: skip
+    import dataclasses
+
+    import molssl.finetune.search as search
+
+    cfg = dataclasses.replace(tiny_cfg, out_dir=str(tmp_path / "run"))
+    search.search_then_finetune(cfg, 1)
+    assert (tmp_path / "run" / "result.json").is_file()
+
+    def searched(*args, **kwargs):
+        raise AssertionError("the search ran before the refusal")
+
+    monkeypatch.setattr(search, "search_finetune", searched)
+    with pytest.raises(FileExistsError, match="already holds a fine-tuning run.*--resume"):
+        search.search_then_finetune(cfg, 1)
+    ensemble = dataclasses.replace(tiny_cfg, out_dir=str(tmp_path / "ens"))
+    monkeypatch.undo()
+    search.search_then_finetune(ensemble, 1, ensemble=2)
+    monkeypatch.setattr(search, "search_finetune", searched)
+    with pytest.raises(FileExistsError, match="member-0"):
+        search.search_then_finetune(ensemble, 1, ensemble=2)
