@@ -67,6 +67,23 @@ def append_row(path: str | Path, row: Mapping[str, Any]) -> pd.DataFrame:
     return read_ledger(path)
 
 
+def relabel_cells(path: str | Path, old: CellKey, config_hash: str) -> int:
+    """Give the rows of cell ``old`` (any status) the new ``config_hash``, under the lock.
+
+    How a ledger written before cell identities became portable is upgraded: the runner finds a
+    cell finished under the path-based hash it computes for the same settings and relabels it
+    instead of running it again. Returns the number of rows changed.
+    """
+    want = tuple(str(part) for part in old)
+
+    def change(row: dict[str, str]) -> dict[str, str] | None:
+        if tuple(row[c] for c in KEY_COLUMNS) != want:
+            return None
+        return {**row, "config_hash": config_hash}
+
+    return results_ledger(path).rewrite(change)
+
+
 def ledger_lock(path: str | Path) -> contextlib.AbstractContextManager[None]:
     """The exclusive lock every append to ``results.csv`` holds (not re-entrant: do not append
     while holding it)."""

@@ -36,7 +36,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from molssl.benchmark.baselines import BaselineResult, ecfp_mlp, ecfp_rf
-from molssl.benchmark.ledger import append_row, finished_cells, ledger_lock, read_ledger
+from molssl.benchmark.ledger import (
+    append_row,
+    finished_cells,
+    ledger_lock,
+    read_ledger,
+    relabel_cells,
+)
 from molssl.benchmark.protocol import FORMAT_VERSION as PROTOCOL_VERSION
 from molssl.benchmark.protocol import (
     SELECTION_RULES,
@@ -215,10 +221,13 @@ def _baseline_settings(kind: str, cfg: BenchmarkConfig) -> dict[str, Any]:
     return {"chemprop_epochs": _chemprop_epochs(cfg), "chemprop": "2.x defaults"}
 
 
-def _baseline_hash(ft: FinetuneConfig, kind: str, cfg: BenchmarkConfig) -> str:
+def _baseline_hash(ft: FinetuneConfig, kind: str, cfg: BenchmarkConfig, *,
+                   portable: bool = True) -> str:  # fmt: skip
     data = {k: v for k, v in to_dict(ft).items() if k in (
         "task", "csv", "smiles_col", "targets", "task_type", "data_dir", "profile", "split",
         "split_sizes", "split_seed", "max_molecules")}  # fmt: skip
+    if portable:  # as config_hash(portable=True): the files are pinned by protocol.json
+        data.update(data_dir=None, csv=Path(ft.csv).name if ft.csv else None)
     data.update(_baseline_settings(kind, cfg))
     return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
 
@@ -338,11 +347,26 @@ def _versions() -> str:
     return ";".join(f"{k}={v}" for k, v in versions.items())
 
 
-def _cell_hash(cell: Cell, cfg: BenchmarkConfig) -> str:
+def _cell_hash(cell: Cell, cfg: BenchmarkConfig, *, portable: bool = True) -> str:
+    """A cell's ``config_hash``: its settings with files named by content, not by path
+    (``portable=False``: the path-based hash of ledgers written before, to upgrade them)."""
     if cell.method.kind in BASELINES:
         ft = _finetune_config(Method("random-init", "random-init", None), cell.task, 0, cfg)
-        return _baseline_hash(ft, cell.method.kind, cfg)
-    return config_hash(_finetune_config(cell.method, cell.task, cell.seed, cfg))
+        return _baseline_hash(ft, cell.method.kind, cfg, portable=portable)
+    return config_hash(_finetune_config(cell.method, cell.task, cell.seed, cfg), portable=portable)
+
+
+def _upgrade_cell(results: Path, cell: Cell, cfg: BenchmarkConfig, key_hash: str,
+                  done: set) -> bool:  # fmt: skip
+    """Relabel ``cell``'s rows written under its old path-based hash with ``key_hash``; whether
+    a finished row was relabeled (the cell is then done)."""
+    old = (cell.task, cell.method.label, cell.seed, _cell_hash(cell, cfg, portable=False))
+    if old[3] == key_hash or old not in done:
+        return False
+    relabel_cells(results, old, key_hash)
+    logger.info("%s / %s / seed %d: finished under the path-based identity of an older version; "
+                "relabeled, not run again", *old[:3])  # fmt: skip
+    return True
 
 
 def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
@@ -394,6 +418,8 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
             continue
         key_hash = _cell_hash(cell, cell_cfg)
         key = (cell.task, cell.method.label, cell.seed, key_hash)
+        if key not in done and _upgrade_cell(results, cell, cell_cfg, key_hash, done):
+            done.add(key)
         if key in done or not _claim(results, claims, key):
             skipped += 1
             continue

@@ -94,6 +94,30 @@ class ResultsLedger:
             self._write(rows)
         return rows
 
+    def rewrite(self, change: Callable[[dict[str, str]], dict[str, str] | None]) -> int:
+        """Change rows in place under the lock (to upgrade a ledger written by an older version).
+
+        Args:
+            change: Called with every row (as text); returns the replacement row, or ``None``
+                to keep it.
+
+        Returns:
+            How many rows changed (the file is rewritten, atomically, only when some did).
+        """
+        if not self.path.is_file():
+            return 0
+        with locked(self.lock_path):
+            rows, changed = [], 0
+            for row in self.rows():
+                new = change(dict(row))
+                if new is not None and new != row:
+                    changed += 1
+                    row = {c: "" if new.get(c) is None else str(new[c]) for c in self.columns}
+                rows.append(row)
+            if changed:
+                self._write(rows)
+        return changed
+
     def _write(self, rows: list[dict[str, str]]) -> None:
         fd, tmp = create_temp_beside(self.path)  # the user's file mode, not mkstemp's 0600
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -139,10 +140,44 @@ def load_finetune_config(path: str | Path) -> FinetuneConfig:
     return load_yaml(FinetuneConfig, path)
 
 
-def config_hash(cfg: FinetuneConfig) -> str:
-    """Short hash of what determines a run's result besides its seed and where it is written."""
+def config_hash(cfg: FinetuneConfig, *, portable: bool = False) -> str:
+    """Short hash of what determines a run's result besides its seed and where it is written.
+
+    Args:
+        cfg: The run's configuration.
+        portable: Identify files by content, not by where they are on this machine: no
+            ``data_dir`` (a benchmark's ``protocol.json`` pins each dataset file's SHA-256), a
+            ``csv`` by its file name, a checkpoint in ``init`` by its SHA-256
+            (:func:`init_identity`). Benchmark cells use this, so a ledger committed on one
+            machine resumes on another whose data lives elsewhere; the default (paths as given)
+            is what ``finetune --resume`` compares.
+    """
     data = {k: v for k, v in to_dict(cfg).items() if k not in _NOT_HASHED}
+    if portable:
+        data.update(data_dir=None, csv=Path(cfg.csv).name if cfg.csv else None,
+                    init=init_identity(cfg.init))  # fmt: skip
     return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def init_identity(init: str) -> str:
+    """``init`` with its checkpoint path replaced by the file's SHA-256: ``KIND:sha256=HEX``.
+
+    ``"random"`` / ``"random:gcn"`` and a path that is not a file (its run fails with its own
+    message) come back unchanged. Digests are cached per path, size and modification time.
+    """
+    kind, _, arg = init.partition(":")
+    path = Path(arg)
+    if kind == "random" or not arg or not path.is_file():
+        return init
+    stat = path.stat()
+    return f"{kind}:sha256={_digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)}"
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    from molssl.contrastive.digest import file_sha256
+
+    return file_sha256(path)
 
 
 def resolve_device(name: str) -> torch.device:
