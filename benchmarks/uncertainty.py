@@ -77,9 +77,21 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _hash(cfg: FinetuneConfig, members: int) -> str:
-    blob = json.dumps([config_hash(cfg), cfg.conformal, members], sort_keys=True)
+def _hash(cfg: FinetuneConfig, members: int, *, portable: bool = True) -> str:
+    """A row's identity; files named by content (as benchmark cells), so the committed ledger
+    resumes where the data lives elsewhere (``portable=False``: the older, path-based one)."""
+    blob = json.dumps([config_hash(cfg, portable=portable), cfg.conformal, members], sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+def _relabel(ledger: ResultsLedger, task: str, seed: int, old: str, new: str) -> int:
+    """Rows written under the older path-based identity get the new one (not run again)."""
+
+    def change(row: dict[str, str]) -> dict[str, str] | None:
+        mine = (row["task"], row["seed"], row["config_hash"]) == (task, str(seed), old)
+        return {**row, "config_hash": new} if mine else None
+
+    return ledger.rewrite(change) if old != new else 0
 
 
 def measure(cfg: FinetuneConfig, members: int) -> dict:
@@ -160,6 +172,7 @@ def main() -> None:
                                  conformal=args.confidence, resume=True,
                                  out_dir=str(out / "runs" / f"{task}-{seed}"))  # fmt: skip
             key = _hash(cfg, args.members)
+            _relabel(ledger, task, seed, _hash(cfg, args.members, portable=False), key)
             if (task, str(seed), key) in ledger.keys(ok_rows(ledger)):
                 print(f"{task} seed {seed}: done, skipped")
                 continue
