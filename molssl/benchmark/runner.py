@@ -63,6 +63,7 @@ from molssl.finetune import (
     load_task,
     task_split,
 )
+from molssl.finetune.config import portable_settings
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +228,7 @@ def _baseline_hash(ft: FinetuneConfig, kind: str, cfg: BenchmarkConfig, *,
         "task", "csv", "smiles_col", "targets", "task_type", "data_dir", "profile", "split",
         "split_sizes", "split_seed", "max_molecules")}  # fmt: skip
     if portable:  # as config_hash(portable=True): the files are pinned by protocol.json
-        data.update(data_dir=None, csv=Path(ft.csv).name if ft.csv else None)
+        data = portable_settings(data)
     data.update(_baseline_settings(kind, cfg))
     return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
 

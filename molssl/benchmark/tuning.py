@@ -56,6 +56,7 @@ def search_ecfp_rf(
     from molssl.benchmark.baselines import ecfp_rf
     from molssl.featurize import MolGraphFeaturizer
     from molssl.finetune import load_task, task_split
+    from molssl.finetune.config import portable_settings
     from molssl.metrics import get_metric
 
     task = load_task(cfg, MolGraphFeaturizer())
@@ -71,7 +72,8 @@ def search_ecfp_rf(
     identity = {k: v for k, v in to_dict(cfg).items() if k in keep}
     return run_study(objective, RF_SPACE, {}, task=task.name, method=method,
                      metric=metric.name, higher_is_better=metric.higher_is_better,
-                     n_trials=n_trials, out_dir=out_dir, identity=identity,
+                     n_trials=n_trials, out_dir=out_dir,
+                     identity=portable_settings(identity), former_identities=[identity],
                      sampler_seed=sampler_seed, trial_seed=cfg.seed)  # fmt: skip
 
 

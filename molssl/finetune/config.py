@@ -154,9 +154,21 @@ def config_hash(cfg: FinetuneConfig, *, portable: bool = False) -> str:
     """
     data = {k: v for k, v in to_dict(cfg).items() if k not in _NOT_HASHED}
     if portable:
-        data.update(data_dir=None, csv=Path(cfg.csv).name if cfg.csv else None,
-                    init=init_identity(cfg.init))  # fmt: skip
+        data = portable_settings(data)
     return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def portable_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """Settings (a :func:`~molssl.config.to_dict` of a config, or part of one) with files named
+    by content: ``data_dir`` dropped, ``csv`` by file name, ``init``'s checkpoint by SHA-256."""
+    out = dict(data)
+    if "data_dir" in out:
+        out["data_dir"] = None
+    if out.get("csv"):
+        out["csv"] = Path(out["csv"]).name
+    if out.get("init"):
+        out["init"] = init_identity(out["init"])
+    return out
 
 
 def init_identity(init: str) -> str:

@@ -98,6 +98,7 @@ def search_finetune(
             checkpoint, bad CSV) are raised before the first trial.
     """
     from molssl.finetune import run
+    from molssl.finetune.config import portable_settings
     from molssl.finetune.profiles import get_profile
     from molssl.metrics import get_metric
     from molssl.models.pretrained import load_pretrained
@@ -118,11 +119,13 @@ def search_finetune(
     exclude = (*PARAM_NAMES_FINETUNE, "out_dir", "device", "progress", "save_model", "seed",
                "resume", "conformal", "flush_denormal")  # fmt: skip
     info = {"max_epochs": max_epochs, "pooling": cfg.init.partition(":")[0] == "random"}
+    identity = {**_identity(base, exclude), **info}
     result = run_study(objective, FINETUNE_SPACE, info, task=task.name,
                        method=method or cfg.init, metric=metric.name,
                        higher_is_better=metric.higher_is_better, n_trials=n_trials,
-                       out_dir=out_dir, identity={**_identity(base, exclude), **info},
-                       sampler_seed=sampler_seed, trial_seed=cfg.seed)  # fmt: skip
+                       out_dir=out_dir, identity=portable_settings(identity),
+                       former_identities=[identity], sampler_seed=sampler_seed,
+                       trial_seed=cfg.seed)  # fmt: skip
     return dataclasses.replace(result, extra={**result.extra, "fixed": fixed})
 
 

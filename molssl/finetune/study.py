@@ -24,7 +24,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,21 @@ def _counted(trial: Any) -> bool:
     )
 
 
+def _rename_former(optuna: Any, storage: str, name: str, former: list[str]) -> None:
+    """Give the first study found under a ``former`` name ``name``, unless ``name`` exists."""
+    names = optuna.get_all_study_names(storage)
+    if name in names:
+        return
+    for old in former:
+        if old in names and old != name:
+            optuna.copy_study(from_study_name=old, from_storage=storage, to_storage=storage,
+                              to_study_name=name)  # fmt: skip
+            optuna.delete_study(study_name=old, storage=storage)
+            logger.info("study %s renamed %s (its identity now names files by content)", old,
+                        name)  # fmt: skip
+            return
+
+
 def _fail_abandoned(study: Any) -> None:
     """Mark trials that a killed process left RUNNING as FAIL (call under the study lock).
 
@@ -141,6 +156,7 @@ def run_study(
     identity: dict[str, Any],
     sampler_seed: int = 0,
     trial_seed: int = 0,
+    former_identities: Sequence[dict[str, Any]] = (),
 ) -> SearchResult:
     """Run (or resume) a study until it holds ``n_trials`` finished trials.
 
@@ -152,9 +168,14 @@ def run_study(
         higher_is_better: Direction of ``metric``.
         n_trials: Total finished trials wanted in the study (not trials of this call).
         out_dir: Folder of ``study.db``.
-        identity: Everything that determines a trial besides its sampled settings.
+        identity: Everything that determines a trial besides its sampled settings, files
+            named by content (:func:`~molssl.finetune.config.portable_settings`), so a
+            ``study.db`` copied to another machine resumes there.
         sampler_seed: Trial ``k`` samples with ``TPESampler(seed=sampler_seed + k)``.
         trial_seed: Recorded; the seed the objective trains with.
+        former_identities: What older versions named this study by (paths as given): a study
+            found under such a name, and none under the new one, is renamed (copied, then the
+            old one deleted) instead of searched again.
 
     Returns:
         :class:`SearchResult`.
@@ -183,6 +204,9 @@ def run_study(
         logger.info("another process is running study %s; waiting for it to finish", name)
 
     with locked(lock, on_wait=waiting):
+        former = [study_name(task, method, {**f, "trial_seed": trial_seed, "metric": metric})
+                  for f in former_identities]  # fmt: skip
+        _rename_former(optuna, storage, name, former)
         study = optuna.create_study(storage=storage, study_name=name, direction=direction,
                                     load_if_exists=True)  # fmt: skip
 

@@ -184,3 +184,47 @@ def test_search_then_finetune_refuses_a_finished_run_before_searching(tmp_path, 
     monkeypatch.setattr(search, "search_finetune", searched)
     with pytest.raises(FileExistsError, match="member-0"):
         search.search_then_finetune(ensemble, 1, ensemble=2)
+
+
+def test_a_study_resumes_with_the_csv_elsewhere(tmp_path, tiny_cfg, monkeypatch):
+    import dataclasses
+    import shutil
+
+    first = search_finetune(tiny_cfg, 2, tmp_path / "out")
+    moved = tmp_path / "elsewhere" / "tiny.csv"
+    moved.parent.mkdir()
+    shutil.move(tiny_cfg.csv, moved)
+
+    def trained(cfg):
+        raise AssertionError("a trial ran again")
+
+    monkeypatch.setattr(molssl.finetune.run, "finetune", trained)
+    again = search_finetune(dataclasses.replace(tiny_cfg, csv=str(moved)), 2, tmp_path / "out")
+    assert (again.study_name, again.best_params) == (first.study_name, first.best_params)
+
+
+def test_a_study_under_its_former_name_is_renamed_not_searched_again(tmp_path):
+    from molssl.finetune.study import run_study
+
+    calls = []
+
+    def objective(params):
+        calls.append(params)
+        return params["x"], {}
+
+    def space(trial, info):
+        return {"x": trial.suggest_float("x", 0.0, 1.0)}
+
+    common = {"task": "T", "method": "m", "metric": "rmse", "higher_is_better": False,
+              "out_dir": tmp_path}  # fmt: skip
+    old = run_study(objective, space, {}, n_trials=3, identity={"data_dir": "/a"}, **common)
+    new = run_study(objective, space, {}, n_trials=3, identity={"data_dir": None},
+                    former_identities=[{"data_dir": "/a"}], **common)  # fmt: skip
+    assert len(calls) == 3 and new.study_name != old.study_name
+    assert (new.best_params, new.best_value, new.best_trial) == (
+        old.best_params, old.best_value, old.best_trial)  # fmt: skip
+    storage = f"sqlite:///{tmp_path / STUDY_FILE}"
+    assert optuna.get_all_study_names(storage) == [new.study_name]
+    run_study(objective, space, {}, n_trials=4, identity={"data_dir": None},
+              former_identities=[{"data_dir": "/a"}], **common)  # fmt: skip
+    assert len(calls) == 4  # the renamed study resumes: one more trial
