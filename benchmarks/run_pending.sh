@@ -10,7 +10,8 @@
 # Run it from the repository root (ledger cells name checkpoints by relative paths) with the
 # shared data at ../shared/data or MOLSSL_SHARED_DATA. Only process b pretrains (the 1M-pass
 # snapshots of the budget curve, about 2 h per objective on one thread), so the two never write
-# one run folder. `--dry-run` prints the commands. Commit the ledgers as they grow.
+# one run folder. Stop a queue by killing its bash first (`pkill -f "run_pending.sh b"`; the
+# running step finishes or is killed on its own), never by editing this file under it. `--dry-run` prints the commands. Commit the ledgers as they grow.
 set -euo pipefail
 
 part="${1:-}"
@@ -51,9 +52,15 @@ if [ "$part" = a ]; then
 else
     step benchmarks/search.py --tasks bbbp,bace --out benchmarks/ledgers/search
     step benchmarks/budget_curve.py --budgets 0,10000,100000 --workers 1
-    # the 1M-pass snapshots (builds the MOSES store first on a new machine, about 30 min)
+    # the 1M-pass snapshots (builds the MOSES store first on a new machine, about 30 min); the
+    # snapshots are not in git, so the cells that use each one run as soon as it exists (their
+    # rows are kept even if the next session lands on a machine without runs/)
     step benchmarks/budget_curve.py --objectives molclr --pretrain-only --workers 1
+    step benchmarks/budget_curve.py --objectives molclr --workers 1
+    step benchmarks/moleculenet.py --methods ours-molclr
     step benchmarks/budget_curve.py --objectives imolclr --pretrain-only --workers 1
+    step benchmarks/budget_curve.py --objectives imolclr --workers 1
+    step benchmarks/moleculenet.py --methods ours-imolclr
     step benchmarks/budget_curve.py --workers 1
     step benchmarks/moleculenet.py
     step benchmarks/moleculenet.py --full-protocol
