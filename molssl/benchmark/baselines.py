@@ -42,6 +42,8 @@ class BaselineResult:
     n_valid: int
     n_test: int
     extra_metrics: dict[str, float] = field(default_factory=dict)
+    best_epoch: int = 0
+    """Epoch (1-based) of the selected weights for a trained model (chemprop); 0 otherwise."""
 
 
 ModelFactory = Callable[[bool], object]

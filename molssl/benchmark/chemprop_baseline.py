@@ -17,10 +17,13 @@ benchmark runner records it as a failed cell and goes on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import re
 import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -179,7 +182,15 @@ def chemprop_dmpnn(
             _stack(trainer.predict(model, loader, ckpt_path=best.best_model_path, **weights))
             for loader in loaders[1:]
         ]
-    return score_baseline(task, split, preds[0], preds[1], start)
+        best_epoch = _epoch_of(best.best_model_path)
+    result = score_baseline(task, split, preds[0], preds[1], start)
+    return dataclasses.replace(result, best_epoch=best_epoch)
+
+
+def _epoch_of(path: str) -> int:
+    """1-based epoch of a Lightning checkpoint named ``epoch=E-step=S.ckpt`` (E is 0-based)."""
+    found = re.search(r"epoch=(\d+)", Path(path).name)
+    return int(found.group(1)) + 1 if found else 0
 
 
 def _stack(batches) -> np.ndarray:

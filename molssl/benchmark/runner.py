@@ -246,7 +246,6 @@ def _baseline_record(ft: FinetuneConfig, data, res: BaselineResult, epochs: int,
         **{k: v for k, v in vars(res).items()},
         "split": ft.split or data.spec.default_split,
         "epochs": epochs,
-        "best_epoch": 0,
         "n_invalid": len(data.failures),
         "config_hash": key,
     }

@@ -57,6 +57,7 @@ def test_chemprop_dmpnn_on_our_split(tmp_path, tpsa_table) -> None:
     result = chemprop_dmpnn(reg, split, seed=0, epochs=2)
     assert (result.n_train, result.n_valid, result.n_test) == tuple(len(p) for p in split)
     assert result.metric == "rmse" and 0 < result.value < 5 and math.isfinite(result.valid_value)
+    assert 1 <= result.best_epoch <= 2  # the epoch of the lowest validation loss
     again = chemprop_dmpnn(reg, split, seed=0, epochs=2)
     assert again.value == pytest.approx(result.value, rel=1e-5)  # seeded
     cls = _task(tmp_path, frame[["smiles", "polar"]], "classification")
