@@ -144,6 +144,9 @@ def read_protocol(folder: str | Path) -> dict[str, Any]:
             a ``molssl benchmark`` folder).
     """
     path = Path(folder) / FILENAME
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder (give two `molssl benchmark --out` "
+                                "folders)")  # fmt: skip
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} does not exist: {folder} is not a molssl benchmark results folder, or was "

@@ -111,6 +111,8 @@ def test_compare_names_a_folder_without_protocol(tmp_path, tiny_data_dir):
     (tmp_path / "b").mkdir()
     with pytest.raises(FileNotFoundError, match="protocol.json"):
         compare_folders(tmp_path / "a", tmp_path / "b")
+    with pytest.raises(FileNotFoundError, match="no such folder"):  # a typo in the path
+        compare_folders(tmp_path / "a", tmp_path / "c")
     assert json.loads((tmp_path / "a" / "protocol.json").read_text())["format_version"] == 1
 
 
