@@ -16,6 +16,7 @@ from molssl.benchmark.stats import (
     method_averages,
     paired_tests,
     summarize,
+    wall_times,
 )
 from molssl.contrastive.atomic import write_text_atomic
 from molssl.metrics import get_metric
@@ -79,10 +80,15 @@ def format_summary(ledger: pd.DataFrame, title: str = "Benchmark summary") -> st
     if not averages.empty:
         lines += ["", "## Per-method averages", "",
                   "Mean of the task means: ROC-AUC over classification tasks, RMSE / MAE over "
-                  "regression tasks.", ""]  # fmt: skip
+                  "regression tasks; the last two columns average only the tasks every method "
+                  "of that metric has finished, which is the fair comparison while some cells "
+                  "are missing.", ""]  # fmt: skip
         rows = [[r.method, f"{METRIC_LABELS.get(r.metric, r.metric)} {_direction(r.metric)}",
-                 f"{r.mean:.3f}", r.tasks] for r in averages.itertuples()]  # fmt: skip
-        lines += _table(["method", "metric", "average", "tasks"], rows)
+                 f"{r.mean:.3f}", r.tasks,
+                 "-" if math.isnan(r.shared_mean) else f"{r.shared_mean:.3f}", r.shared_tasks]
+                for r in averages.itertuples()]  # fmt: skip
+        lines += _table(["method", "metric", "average", "tasks", "shared-task average",
+                         "shared tasks"], rows)  # fmt: skip
     tests = paired_tests(ledger)
     if not tests.empty:
         lines += ["", "## Paired comparisons", "",
@@ -94,6 +100,7 @@ def format_summary(ledger: pd.DataFrame, title: str = "Benchmark summary") -> st
                  (r.method_a if r.a_better else r.method_b) if r.diff != 0 else "tie"]
                 for r in tests.itertuples()]  # fmt: skip
         lines += _table(["task", "A", "B", "seeds", "diff", "t", "p", "better"], rows)
+    lines += _wall_time_table(ledger, methods)
     latest = ledger.drop_duplicates(["task", "method", "seed"], keep="last")
     failed = latest[latest["status"] == "failed"]
     if not failed.empty:
@@ -102,6 +109,25 @@ def format_summary(ledger: pd.DataFrame, title: str = "Benchmark summary") -> st
                         [[r.task, r.method, r.seed, str(r.error).replace("|", "/")]
                          for r in failed.itertuples()])  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _wall_time_table(ledger: pd.DataFrame, methods: list[str]) -> list[str]:
+    times = wall_times(ledger)
+    if times.empty:
+        return []
+    lines = ["", "## Wall time", "",
+             "Seconds per finished cell (mean over its seeds) as each cell recorded it, on the "
+             "machine that ran it (`protocol.json` lists the runs' hosts); the last row sums every "
+             "cell, in minutes.", ""]  # fmt: skip
+    rows = []
+    for task, group in times.groupby("task", sort=False):
+        by_method = group.set_index("method")
+        rows.append([task] + [
+            f"{by_method.loc[m, 'seconds'] / by_method.loc[m, 'cells']:.0f}"
+            if m in by_method.index else "-" for m in methods])  # fmt: skip
+    totals = times.groupby("method", sort=False)["seconds"].sum()
+    rows.append(["total (min)"] + [f"{totals.get(m, 0.0) / 60:.1f}" for m in methods])
+    return lines + _table(["task", *methods], rows)
 
 
 def plot_summary(ledger: pd.DataFrame, path: str | Path) -> Path | None:

@@ -63,16 +63,49 @@ def extra_summary(ledger: pd.DataFrame) -> pd.DataFrame:
 
 
 def method_averages(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per method and metric: the mean of the task means and how many tasks it covers.
+    """Per method and metric: the mean of the task means and how many tasks it covers, and the
+    same over the shared tasks only (those every method of that metric has results on).
+
+    While a ledger is incomplete, methods cover different tasks, and only the shared average
+    compares them on equal terms.
 
     Returns:
-        Columns ``method, metric, mean, tasks``; classification tasks average ROC-AUC,
-        regression tasks their RMSE or MAE (never mixed).
+        Columns ``method, metric, mean, tasks, shared_mean, shared_tasks``; classification
+        tasks average ROC-AUC, regression tasks their RMSE or MAE (never mixed).
     """
+    columns = ["method", "metric", "mean", "tasks", "shared_mean", "shared_tasks"]
     if summary.empty:
-        return pd.DataFrame(columns=["method", "metric", "mean", "tasks"])
-    grouped = summary.groupby(["method", "metric"], sort=False)["mean"]
-    return grouped.agg(mean="mean", tasks="count").reset_index()
+        return pd.DataFrame(columns=columns)
+    known = summary.dropna(subset=["mean"])
+    grouped = known.groupby(["method", "metric"], sort=False)["mean"]
+    table = grouped.agg(mean="mean", tasks="count").reset_index()
+    shared_mean, shared_tasks = [], []
+    for row in table.itertuples(index=False):
+        part = known[known["metric"] == row.metric]
+        methods = part["method"].nunique()
+        per_task = part.groupby("task")["method"].nunique()
+        shared = set(per_task[per_task == methods].index)
+        mine = part[(part["method"] == row.method) & part["task"].isin(shared)]["mean"]
+        shared_mean.append(float(mine.mean()) if len(mine) else math.nan)
+        shared_tasks.append(len(mine))
+    table["shared_mean"], table["shared_tasks"] = shared_mean, shared_tasks
+    return table[columns]
+
+
+def wall_times(ledger: pd.DataFrame) -> pd.DataFrame:
+    """Recorded wall time of the finished cells (the newest row of each), per task and method.
+
+    Returns:
+        Columns ``task, method, cells, seconds`` (summed), tasks and methods in order of first
+        appearance.
+    """
+    ok = latest_ok(ledger)
+    columns = ["task", "method", "cells", "seconds"]
+    if ok.empty:
+        return pd.DataFrame(columns=columns)
+    ok["seconds"] = pd.to_numeric(ok["seconds"], errors="coerce")
+    grouped = ok.groupby(["task", "method"], sort=False)["seconds"]
+    return grouped.agg(cells="count", seconds="sum").reset_index()[columns]
 
 
 def paired_tests(ledger: pd.DataFrame, methods: Sequence[str] | None = None) -> pd.DataFrame:

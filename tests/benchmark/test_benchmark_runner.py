@@ -175,3 +175,24 @@ def test_method_labels():
     method = parse_method("ours=ckpt:runs/x/best.pt")
     assert (method.label, method.kind, method.arg) == ("ours", "ckpt", "runs/x/best.pt")
     assert parse_method("molclr-gcn:a/b.pth").label == "molclr-gcn:a/b.pth"
+
+
+def test_shared_task_averages_and_wall_times_of_an_incomplete_ledger():
+    from molssl.benchmark.report import format_summary
+    from molssl.benchmark.stats import method_averages, wall_times
+
+    rows = [("A", "m1", 0.9, 10.0), ("A", "m2", 0.7, 30.0), ("B", "m1", 0.5, 20.0)]
+    ledger = pd.DataFrame([{c: None for c in COLUMNS} | {
+        "task": t, "method": m, "seed": 0, "metric": "roc_auc", "value": v, "seconds": s,
+        "status": "ok"} for t, m, v, s in rows])  # fmt: skip
+    from molssl.benchmark.stats import summarize
+
+    averages = method_averages(summarize(ledger)).set_index("method")
+    assert averages.loc["m1", "mean"] == pytest.approx(0.7) and averages.loc["m1", "tasks"] == 2
+    assert averages.loc["m1", "shared_mean"] == pytest.approx(0.9)  # only A has both methods
+    assert averages.loc["m2", "shared_tasks"] == 1
+    times = wall_times(ledger)
+    assert times[["task", "method", "cells", "seconds"]].values.tolist() == [
+        ["A", "m1", 1, 10.0], ["A", "m2", 1, 30.0], ["B", "m1", 1, 20.0]]  # fmt: skip
+    text = format_summary(ledger)
+    assert "## Wall time" in text and "| total (min) | 0.5 | 0.5 |" in text
