@@ -6,7 +6,8 @@ default 0, 10k, 100k and 1M, rounded up to whole batches) and fine-tunes every s
 BACE, SIDER, ESOL and Lipophilicity (quick profile, 3 seeds). Budget 0 is the random-init GIN.
 Writes the table (``budget_curve.md``, ``budget_curve.csv``) and the plot (``budget_curve.png``):
 average ROC-AUC over the classification tasks and average RMSE over the regression tasks
-against the budget, one line per objective.
+against the budget, one line per objective, for every objective and budget in the ledger; each
+objective averages the same tasks at all of its budgets.
 
 Everything resumes. The budgets of one objective are one pretraining run: it is continued with
 ``--resume`` from one budget to the next (resume is exact) and ``last.pt`` is copied to
@@ -130,29 +131,45 @@ def pretrain_snapshots(objective: str, budgets: list[int], args, log) -> dict[in
     return out
 
 
-def curve_table(ledger_dir: Path, labels: dict[str, tuple[str, int]]):
-    """Average ROC-AUC (classification) and RMSE (regression) per objective and budget."""
+def curve_table(ledger_dir: Path):
+    """Average ROC-AUC (classification) and RMSE (regression) per objective and budget, for
+    every objective and budget in the ledger (not only this call's), so a partial call
+    (``--objectives molclr``) never shrinks the table.
+
+    Each objective averages the same tasks at every budget, budget 0 included: the tasks that
+    all of its budgets have finished (BYOL and MoCo, run on four tasks, average those four at
+    budget 0 too), so a curve never moves because a task joined it.
+    """
     import pandas as pd
 
     from molssl.benchmark.ledger import latest_ok, read_ledger
     from molssl.benchmark.stats import summarize
 
-    summary = summarize(read_ledger(ledger_dir / "results.csv"))
+    ledger = read_ledger(ledger_dir / "results.csv")
+    summary, ok = summarize(ledger), latest_ok(ledger)
+    budgets: dict[str, dict[int, str]] = {}
+    for label in dict.fromkeys(summary["method"]):
+        objective, _, passes = str(label).rpartition("-")
+        if objective in CONFIGS and passes.isdigit():
+            budgets.setdefault(objective, {})[int(passes)] = label
     rows = []
-    for label, (objective, passes) in labels.items():
-        part = summary[summary["method"] == label]
+    for objective, labels in budgets.items():
+        if "budget-0" in set(summary["method"]):
+            labels = {0: "budget-0", **labels}
         for metric in ("roc_auc", "rmse"):
-            tasks = part[part["metric"] == metric]
-            if tasks.empty:
+            part = summary[(summary["metric"] == metric) & summary["mean"].notna()]
+            tasks = [set(part[part["method"] == label]["task"]) for label in labels.values()]
+            shared = set.intersection(*tasks) if tasks else set()
+            if not shared:
                 continue
-            seeds = latest_ok(read_ledger(ledger_dir / "results.csv"))
-            n = int(
-                seeds[(seeds["method"] == label) & (seeds["metric"] == metric)]["seed"].nunique()
-            )
-            rows.append({"objective": objective, "passes": passes, "metric": metric,
-                         "average": float(tasks["mean"].mean()), "tasks": len(tasks),
-                         "seeds": n})  # fmt: skip
-    return pd.DataFrame(rows)
+            for passes, label in sorted(labels.items()):
+                mine = part[(part["method"] == label) & part["task"].isin(shared)]
+                seeds = ok[(ok["method"] == label) & ok["task"].isin(shared)]["seed"].nunique()
+                rows.append({"objective": objective, "passes": passes, "metric": metric,
+                             "average": float(mine["mean"].mean()), "tasks": len(shared),
+                             "seeds": int(seeds)})  # fmt: skip
+    columns = ["objective", "passes", "metric", "average", "tasks", "seeds"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["metric", "objective", "passes"])
 
 
 def markdown(table) -> str:
@@ -188,7 +205,6 @@ def plot(table, path: Path) -> None:
 def main() -> None:
     args = parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    import pandas as pd
     import torch
 
     from molssl.benchmark.runner import BenchmarkConfig, benchmark
@@ -205,16 +221,11 @@ def main() -> None:
     if unknown:
         sys.exit(f"budget_curve.py: unknown objective(s) {unknown} in --objectives; "
                  f"choose from {sorted(CONFIGS)}")  # fmt: skip
-    methods, labels = [], {}
-    if 0 in budgets:
-        methods.append("budget-0=random-init")
-        labels["budget-0"] = ("random init", 0)
+    methods = ["budget-0=random-init"] if 0 in budgets else []
     for objective in objectives:
         for snap in pretrain_snapshots(objective, budgets, args, log).values():
             passes = int(snap.stem.split("_")[1])
-            label = f"{objective}-{passes}"
-            methods.append(f"{label}=ckpt:{snap}")
-            labels[label] = (objective, passes)
+            methods.append(f"{objective}-{passes}=ckpt:{snap}")
     if args.pretrain_only:
         log(f"snapshots written; {(time.perf_counter() - start) / 60:.1f} min in all")
         return
@@ -226,13 +237,7 @@ def main() -> None:
         seeds=[int(s) for s in args.seeds.split(",")], profile="quick", out_dir=str(ledger),
         data_dir=args.data_dir or str(shared / "moleculenet"), device=args.device,
         finetune=finetune))  # fmt: skip
-    table = curve_table(ledger, labels)
-    zero = table[table["passes"] == 0]
-    if not zero.empty:  # budget 0 (random init) starts every objective's curve
-        table = pd.concat([table, *(zero.assign(objective=o) for o in objectives)])
-    table = table[table["objective"] != "random init"].sort_values(
-        ["metric", "objective", "passes"]
-    )
+    table = curve_table(ledger)
     table.to_csv(ledger / "budget_curve.csv", index=False)
     text = markdown(table)
     (ledger / "budget_curve.md").write_text(text)

@@ -62,3 +62,26 @@ def test_an_interrupted_pretraining_is_never_taken_for_a_snapshot(budget_curve, 
     with pytest.raises(SystemExit, match="at step 7, not 8"):
         budget_curve.pretrain_snapshots("molclr", [1024], args, print)
     assert not (tmp_path / "molclr" / "snapshots" / "passes_1024.pt").exists()
+
+
+def test_table_holds_every_budget_of_the_ledger_over_each_objectives_shared_tasks(
+    budget_curve, tmp_path
+) -> None:
+    from molssl.benchmark.ledger import append_row
+
+    values = {("budget-0", "A"): 0.6, ("budget-0", "B"): 0.7, ("budget-0", "C"): 0.5,
+              ("molclr-100", "A"): 0.8, ("molclr-100", "B"): 0.8, ("molclr-100", "C"): 0.5,
+              ("byol-100", "A"): 0.7, ("byol-100", "B"): 0.6, ("smoke-x", "A"): 0.1}  # fmt: skip
+    for (method, task), value in values.items():
+        for seed in (0, 1):
+            append_row(tmp_path / "results.csv", {"task": task, "method": method, "seed": seed,
+                                                  "metric": "roc_auc", "value": value,
+                                                  "status": "ok"})  # fmt: skip
+    table = budget_curve.curve_table(tmp_path)
+    rows = {(r.objective, r.passes): (round(r.average, 6), r.tasks, r.seeds)
+            for r in table.itertuples()}  # fmt: skip
+    assert rows == {
+        ("molclr", 0): (0.6, 3, 2), ("molclr", 100): (0.7, 3, 2),
+        ("byol", 0): (0.65, 2, 2), ("byol", 100): (0.65, 2, 2),  # C is not BYOL's: left out
+    }  # fmt: skip
+    assert "| byol | 100 | roc_auc | 0.650 | 2 | 2 |" in budget_curve.markdown(table)
