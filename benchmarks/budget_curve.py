@@ -193,7 +193,9 @@ def plot(table, path: Path) -> None:
         part = table[table["metric"] == metric]
         for objective, rows in part.groupby("objective"):
             rows = rows.sort_values("passes")
-            ax.plot(rows["passes"].clip(lower=1), rows["average"], "o-", label=objective)
+            tasks = int(rows["tasks"].iloc[0])  # the same at every budget of an objective
+            ax.plot(rows["passes"].clip(lower=1), rows["average"], "o-",
+                    label=f"{objective} ({tasks} task{'s' * (tasks != 1)})")  # fmt: skip
         ax.set_xscale("log")
         ax.set_xlabel("pretraining molecule-passes (budget 0 plotted at 1)")
         ax.set_ylabel(label)
