@@ -7,11 +7,13 @@
 #     nohup benchmarks/run_pending.sh a > runs/pending_a.log 2>&1 &
 #     nohup benchmarks/run_pending.sh b > runs/pending_b.log 2>&1 &
 #
-# Run it from the repository root (ledger cells name checkpoints by relative paths) with the
-# shared data at ../shared/data or MOLSSL_SHARED_DATA. Only process b pretrains (the 1M-pass
+# Run it from the repository root (the scripts name our snapshots by paths relative to it) with
+# the shared data at ../shared/data or MOLSSL_SHARED_DATA. Only process b pretrains (the 1M-pass
 # snapshots of the budget curve, about 2 h per objective on one thread), so the two never write
 # one run folder. Stop a queue by killing its bash first (`pkill -f "run_pending.sh b"`; the
-# running step finishes or is killed on its own), never by editing this file under it. `--dry-run` prints the commands. Commit the ledgers as they grow.
+# running step finishes or is killed on its own), never by editing this file or the package
+# under a running queue: a lazily imported module changed on disk breaks the running step.
+# `--dry-run` prints the commands. Commit the ledgers as they grow.
 set -euo pipefail
 
 part="${1:-}"

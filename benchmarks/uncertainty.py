@@ -84,16 +84,6 @@ def _hash(cfg: FinetuneConfig, members: int, *, portable: bool = True) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
 
-def _relabel(ledger: ResultsLedger, task: str, seed: int, old: str, new: str) -> int:
-    """Rows written under the older path-based identity get the new one (not run again)."""
-
-    def change(row: dict[str, str]) -> dict[str, str] | None:
-        mine = (row["task"], row["seed"], row["config_hash"]) == (task, str(seed), old)
-        return {**row, "config_hash": new} if mine else None
-
-    return ledger.rewrite(change) if old != new else 0
-
-
 def measure(cfg: FinetuneConfig, members: int) -> dict:
     """Train (or resume) one ensemble and measure its uncertainty on the test split."""
     ensemble = finetune_ensemble(cfg, members)
@@ -172,7 +162,9 @@ def main() -> None:
                                  conformal=args.confidence, resume=True,
                                  out_dir=str(out / "runs" / f"{task}-{seed}"))  # fmt: skip
             key = _hash(cfg, args.members)
-            _relabel(ledger, task, seed, _hash(cfg, args.members, portable=False), key)
+            former = _hash(cfg, args.members, portable=False)  # rows of older versions
+            if former != key:
+                ledger.relabel((task, seed, former), config_hash=key)
             if (task, str(seed), key) in ledger.keys(ok_rows(ledger)):
                 print(f"{task} seed {seed}: done, skipped")
                 continue

@@ -74,14 +74,7 @@ def relabel_cells(path: str | Path, old: CellKey, config_hash: str) -> int:
     cell finished under the path-based hash it computes for the same settings and relabels it
     instead of running it again. Returns the number of rows changed.
     """
-    want = tuple(str(part) for part in old)
-
-    def change(row: dict[str, str]) -> dict[str, str] | None:
-        if tuple(row[c] for c in KEY_COLUMNS) != want:
-            return None
-        return {**row, "config_hash": config_hash}
-
-    return results_ledger(path).rewrite(change)
+    return results_ledger(path).relabel(old, config_hash=config_hash)
 
 
 def ledger_lock(path: str | Path) -> contextlib.AbstractContextManager[None]:

@@ -118,6 +118,17 @@ class ResultsLedger:
                 self._write(rows)
         return changed
 
+    def relabel(self, key: Sequence[Any], **values: Any) -> int:
+        """Set ``values`` on the rows whose key columns equal ``key`` (compared as text), e.g. a
+        new ``config_hash`` for rows an older version identified otherwise; returns how many."""
+        want = tuple(str(k) for k in key)
+
+        def change(row: dict[str, str]) -> dict[str, str] | None:
+            mine = tuple(row[c] for c in self.key_columns) == want
+            return {**row, **values} if mine else None
+
+        return self.rewrite(change)
+
     def _write(self, rows: list[dict[str, str]]) -> None:
         fd, tmp = create_temp_beside(self.path)  # the user's file mode, not mkstemp's 0600
         try:

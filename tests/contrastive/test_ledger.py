@@ -39,3 +39,14 @@ def test_a_ledger_with_new_columns_reads_an_older_file(tmp_path: Path) -> None:
     new = ResultsLedger(tmp_path / "r.csv", COLUMNS, ("method", "seed"))
     rows = new.append({"method": "b", "seed": 1, "accuracy": 0.25})
     assert [r["method"] for r in rows] == ["a", "b"] and rows[0]["accuracy"] == ""
+
+
+def test_relabel_sets_values_on_the_rows_of_one_key_only(tmp_path):
+    ledger = ResultsLedger(tmp_path / "r.csv", ("task", "seed", "value"), ("task", "seed"))
+    for task, seed, value in (("a", 0, 1.5), ("a", 1, 2.5), ("b", 0, 3.5), ("a", 0, 4.5)):
+        ledger.append({"task": task, "seed": seed, "value": value})
+    before = (tmp_path / "r.csv").stat().st_mtime_ns
+    assert ledger.relabel(("c", 0), value=0) == 0
+    assert (tmp_path / "r.csv").stat().st_mtime_ns == before  # nothing changed: not rewritten
+    assert ledger.relabel(("a", 0), value="x") == 2
+    assert [r["value"] for r in ledger.rows()] == ["x", "2.5", "3.5", "x"]
