@@ -131,6 +131,9 @@ def main() -> None:
         finetune = {**finetune, "epochs": 1, "max_molecules": 300}
         extra = {"rf_estimators": 5}
     methods = method_specs(args, shared)
+    if not methods:
+        raise SystemExit("moleculenet.py: no method left to run (see the lines above); pretrain "
+                         "the checkpoints first or choose other --methods")  # fmt: skip
     cfg = BenchmarkConfig(
         tasks=[t.strip() for t in tasks.split(",") if t.strip()], methods=methods,
         seeds=[int(s) for s in args.seeds.split(",")], profile=profile, out_dir=args.out or out,

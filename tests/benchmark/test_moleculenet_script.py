@@ -1,0 +1,21 @@
+"""benchmarks/moleculenet.py: a run whose only method has no checkpoint ends in one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_no_method_left_is_one_line_not_a_traceback(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "moleculenet.py"), "--methods", "ours-imolclr",
+         "--ckpt-imolclr", str(tmp_path / "absent.pt"), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "skipping ours-imolclr" in done.stdout
+    assert "no method left to run" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()  # nothing written
