@@ -10,9 +10,13 @@ against the budget, one line per objective, for every objective and budget in th
 objective averages the same tasks at all of its budgets.
 
 Everything resumes. The budgets of one objective are one pretraining run: it is continued with
-``--resume`` from one budget to the next (resume is exact) and ``last.pt`` is copied to
-``snapshots/passes_N.pt`` at each budget, so each budget costs only its increment and a
-finished snapshot is never recomputed. All budgets stay inside MolCLR's 10 warm-up epochs at
+``--resume`` from one budget to the next (resume is exact) and the weights of ``last.pt`` are
+saved to ``snapshots/passes_N.pt`` at each budget (no optimizer state, a third of the size), so
+each budget costs only its increment and a finished snapshot is never recomputed. A snapshot
+committed to ``benchmarks/snapshots/OBJECTIVE_passes_N.pt`` is used where the run folder has none
+(the runs folder is not in git; a new machine would otherwise pretrain for hours again), and a
+budget whose cells the ledger has already finished on every task and seed needs no snapshot at
+all: it is not pretrained again (``--force-snapshots`` pretrains it anyway). All budgets stay inside MolCLR's 10 warm-up epochs at
 constant learning rate, as MolCLR's own run does at these budgets. The downstream cells go
 through ``molssl benchmark``'s ledger (``results.csv`` + ``protocol.json`` in ``--ledger``),
 which skips finished cells; checkpoints are named by paths relative to the working directory,
@@ -35,7 +39,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -48,6 +51,8 @@ CONFIGS = {
     "moco": "configs/moco_gin.yaml",
 }
 TASKS = ["bbbp", "bace", "sider", "esol", "lipophilicity"]
+COMMITTED = Path("benchmarks/snapshots")
+"""Snapshots kept in git (relative to the repository root, like every checkpoint path here)."""
 
 
 def shared_data_dir() -> Path:
@@ -63,6 +68,8 @@ def parse_args() -> argparse.Namespace:
                         help=f"comma-separated, of {','.join(CONFIGS)}")  # fmt: skip
     parser.add_argument("--pretrain-only", action="store_true",
                         help="write the snapshots and stop (fine-tune later, other budgets)")  # fmt: skip
+    parser.add_argument("--force-snapshots", action="store_true",
+                        help="pretrain a budget even when the ledger has all of its cells")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--corpus", default=None, help="default: MOSES train (shared data)")
     parser.add_argument("--tasks", default=",".join(TASKS))
@@ -93,8 +100,46 @@ def steps_for(passes: int, batch: int) -> int:
     return -(-passes // batch)
 
 
-def pretrain_snapshots(objective: str, budgets: list[int], args, log) -> dict[int, Path]:
-    """Continue one run from budget to budget; a snapshot per budget (existing ones kept)."""
+def finished_labels(ledger_dir: Path, tasks: list[str], seeds: list[int]) -> set[str]:
+    """Methods of the ledger with an ``ok`` row for every one of ``tasks`` x ``seeds``."""
+    from molssl.benchmark.ledger import latest_ok, read_ledger
+    from molssl.data.registry import get_dataset_spec
+
+    path = ledger_dir / "results.csv"
+    if not path.is_file():
+        return set()
+    ok = latest_ok(read_ledger(path))
+    wanted = {(get_dataset_spec(task).name, seed) for task in tasks for seed in seeds}
+    cells = {(str(r.method), str(r.task), int(r.seed)) for r in ok.itertuples(index=False)}
+    return {m for m in {c[0] for c in cells}
+            if all((m, task, seed) in cells for task, seed in wanted)}  # fmt: skip
+
+
+def save_snapshot(last: Path, snap: Path) -> None:
+    """``snap``: the weights, config and metadata of the checkpoint ``last``, without the
+    optimizer, scheduler, RNG and loop state that only resuming needs (about a third of the
+    size; fine-tuning reads the same ``state_dict``)."""
+    import torch
+
+    from molssl.contrastive.atomic import atomic_open
+    from molssl.contrastive.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(last)
+    ckpt.update(optimizer=None, scheduler=None, rng=None, trainer=None)
+    snap.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(snap, "wb") as handle:
+        torch.save(ckpt, handle)
+
+
+def pretrain_snapshots(objective: str, budgets: list[int], args, log,
+                       finished: frozenset[str] = frozenset()) -> dict[int, Path]:  # fmt: skip
+    """Continue one run from budget to budget; a snapshot per budget (existing ones kept).
+
+    A budget without a snapshot in the run folder takes the committed one
+    (:data:`COMMITTED`) when there is one, and is left out (no pretraining, no entry in the
+    result) when its method label ``OBJECTIVE-PASSES`` is in ``finished`` (the ledger holds all
+    of its cells) unless ``args.force_snapshots``.
+    """
     import torch
 
     run = Path(args.work) / objective
@@ -102,11 +147,22 @@ def pretrain_snapshots(objective: str, budgets: list[int], args, log) -> dict[in
     out: dict[int, Path] = {}
     for budget in sorted(b for b in budgets if b > 0):
         steps = steps_for(budget, args.batch_size)
-        snap = snaps / f"passes_{steps * args.batch_size}.pt"
-        out[budget] = snap
+        passes = steps * args.batch_size
+        snap = snaps / f"passes_{passes}.pt"
+        committed = COMMITTED / f"{objective}_passes_{passes}.pt"
         if snap.is_file():
             log(f"{objective}: snapshot {snap} exists")
+            out[budget] = snap
             continue
+        if committed.is_file():
+            log(f"{objective}: snapshot {committed} (committed)")
+            out[budget] = committed
+            continue
+        if f"{objective}-{passes}" in finished and not getattr(args, "force_snapshots", False):
+            log(f"{objective}: every cell of {passes:,} passes is in the ledger; not pretrained "
+                "again (--force-snapshots to write its snapshot anyway)")  # fmt: skip
+            continue
+        out[budget] = snap
         corpus = [] if args.corpus == "rdkit" else ["--data", str(args.corpus)]
         cmd = [sys.executable, "-m", "molssl", "pretrain", "--config", CONFIGS[objective],
                *corpus, "--out", str(run), "--batch-size", str(args.batch_size),
@@ -125,8 +181,7 @@ def pretrain_snapshots(objective: str, budgets: list[int], args, log) -> dict[in
         if reached != steps:  # SIGTERM/SIGINT end `molssl pretrain` cleanly (exit 0) early
             sys.exit(f"budget_curve.py: {run / 'last.pt'} is at step {reached}, not {steps} "
                      "(the run was interrupted); run the same command again to resume it")  # fmt: skip
-        snaps.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(run / "last.pt", snap)
+        save_snapshot(run / "last.pt", snap)
         log(f"{objective}: {snap} after {(time.perf_counter() - start) / 60:.1f} min")
     return out
 
@@ -224,8 +279,11 @@ def main() -> None:
         sys.exit(f"budget_curve.py: unknown objective(s) {unknown} in --objectives; "
                  f"choose from {sorted(CONFIGS)}")  # fmt: skip
     methods = ["budget-0=random-init"] if 0 in budgets else []
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    finished = frozenset(finished_labels(Path(args.ledger), tasks, seeds))
     for objective in objectives:
-        for snap in pretrain_snapshots(objective, budgets, args, log).values():
+        for snap in pretrain_snapshots(objective, budgets, args, log, finished).values():
             passes = int(snap.stem.split("_")[1])
             methods.append(f"{objective}-{passes}=ckpt:{snap}")
     if args.pretrain_only:
@@ -235,8 +293,7 @@ def main() -> None:
                 if v is not None}  # fmt: skip
     ledger = Path(args.ledger)
     result = benchmark(BenchmarkConfig(
-        tasks=[t.strip() for t in args.tasks.split(",") if t.strip()], methods=methods,
-        seeds=[int(s) for s in args.seeds.split(",")], profile="quick", out_dir=str(ledger),
+        tasks=tasks, methods=methods, seeds=seeds, profile="quick", out_dir=str(ledger),
         data_dir=args.data_dir or str(shared / "moleculenet"), device=args.device,
         finetune=finetune))  # fmt: skip
     table = curve_table(ledger)

@@ -9,8 +9,9 @@ Methods (``--methods``, default all six):
   data);
 - ``ours-molclr`` / ``ours-imolclr``: our GIN pretrained with the MolCLR / iMolCLR objective on
   the same corpus and budget (``--ckpt-molclr`` / ``--ckpt-imolclr``; by default the 1M
-  molecule-pass snapshots of ``benchmarks/budget_curve.py``). Skipped, with a message, when
-  the checkpoint does not exist.
+  molecule-pass snapshots of ``benchmarks/budget_curve.py``, the committed copy in
+  ``benchmarks/snapshots/`` where there is one). Skipped, with a message, when the checkpoint
+  does not exist.
 
 The ledger (``results.csv`` + ``protocol.json``, then ``summary.md`` / ``summary.png``) goes to a
 folder committed under ``benchmarks/ledgers/`` (``--out``), so a later run on another machine
@@ -77,12 +78,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--full-protocol", action="store_true",
                         help="100 epochs, no subsampling, MolCLR's GCN on 7 tasks")  # fmt: skip
     parser.add_argument("--smoke", action="store_true", help="tiny sizes into /tmp")
-    parser.add_argument(
-        "--ckpt-molclr", default="runs/budget_curve/molclr/snapshots/passes_1000448.pt"
-    )
-    parser.add_argument(
-        "--ckpt-imolclr", default="runs/budget_curve/imolclr/snapshots/passes_1000448.pt"
-    )
+    parser.add_argument("--ckpt-molclr", default=None, help="default: the 1M-pass snapshot")
+    parser.add_argument("--ckpt-imolclr", default=None, help="default: the 1M-pass snapshot")
     parser.add_argument("--molclr-gcn", default=None, help="default: <shared>/checkpoints/...")
     parser.add_argument("--data-dir", default=None, help="default: <shared data>/moleculenet")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (shared CPU: 1)")
@@ -90,12 +87,21 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def snapshot(objective: str, passes: int = 1_000_448) -> str:
+    """The budget curve's snapshot: the committed copy where there is one, else the run's."""
+    committed = Path("benchmarks/snapshots") / f"{objective}_passes_{passes}.pt"
+    if committed.is_file():
+        return str(committed)
+    return f"runs/budget_curve/{objective}/snapshots/passes_{passes}.pt"
+
+
 def method_specs(args: argparse.Namespace, shared: Path) -> list[str]:
     gcn = args.molclr_gcn or str(shared / "checkpoints" / "molclr_gcn.pth")
+    ours = {o: getattr(args, f"ckpt_{o}") or snapshot(o) for o in ("molclr", "imolclr")}
     specs = {"random-init": "random-init", "ecfp-rf": "ecfp-rf", "chemprop": "chemprop",
              "molclr-gcn": f"molclr-gcn=molclr-gcn:{gcn}",
-             "ours-molclr": f"ours-molclr=ckpt:{args.ckpt_molclr}",
-             "ours-imolclr": f"ours-imolclr=ckpt:{args.ckpt_imolclr}"}  # fmt: skip
+             "ours-molclr": f"ours-molclr=ckpt:{ours['molclr']}",
+             "ours-imolclr": f"ours-imolclr=ckpt:{ours['imolclr']}"}  # fmt: skip
     default = ["molclr-gcn"] if args.full_protocol else METHODS
     chosen = [m.strip() for m in (args.methods or ",".join(default)).split(",") if m.strip()]
     methods = []

@@ -85,3 +85,53 @@ def test_table_holds_every_budget_of_the_ledger_over_each_objectives_shared_task
         ("byol", 0): (0.65, 2, 2), ("byol", 100): (0.65, 2, 2),  # C is not BYOL's: left out
     }  # fmt: skip
     assert "| byol | 100 | roc_auc | 0.650 | 2 | 2 |" in budget_curve.markdown(table)
+
+
+def test_finished_budgets_are_not_pretrained_again_and_committed_snapshots_are_used(
+    budget_curve, monkeypatch, tmp_path
+) -> None:
+    import argparse
+
+    import torch
+
+    from molssl.benchmark.ledger import append_row
+    from molssl.contrastive.checkpoint import load_checkpoint, save_checkpoint
+
+    ledger = tmp_path / "ledger"
+    for task in ("BBBP", "ESOL"):
+        for seed in (0, 1):
+            append_row(ledger / "results.csv", {"task": task, "method": "molclr-1024",
+                                                "seed": seed, "status": "ok", "value": 0.5})  # fmt: skip
+    append_row(ledger / "results.csv", {"task": "BBBP", "method": "molclr-4096", "seed": 0,
+                                        "status": "ok", "value": 0.5})  # fmt: skip
+    finished = budget_curve.finished_labels(ledger, ["bbbp", "esol"], [0, 1])
+    assert finished == {"molclr-1024"}  # molclr-4096 lacks three of its four cells
+
+    committed = tmp_path / "committed"
+    monkeypatch.setattr(budget_curve, "COMMITTED", committed)
+    save_checkpoint(committed / "imolclr_passes_1024.pt", {}, config={}, step=8)
+    pretrained = []
+
+    def pretrain(cmd, check):
+        out = Path(cmd[cmd.index("--out") + 1])
+        steps = int(cmd[cmd.index("--max-steps") + 1])
+        pretrained.append((out.name, steps))
+        save_checkpoint(out / "last.pt", {"w": torch.zeros(3)}, config={"a": 1},
+                        optimizer={"state": {}, "param_groups": []}, step=steps)  # fmt: skip
+
+    monkeypatch.setattr(budget_curve.subprocess, "run", pretrain)
+    args = argparse.Namespace(work=str(tmp_path / "work"), batch_size=128, corpus="rdkit",
+                              workers=1, device="auto", force_snapshots=False)  # fmt: skip
+    snaps = budget_curve.pretrain_snapshots("molclr", [1024, 4096], args, print,
+                                            frozenset(finished))  # fmt: skip
+    assert pretrained == [("molclr", 32)]  # straight to 4,096 passes: 1,024 is finished
+    assert list(snaps) == [4096]
+    snap = load_checkpoint(snaps[4096])
+    assert snap["optimizer"] is None and snap["step"] == 32 and snap["config"] == {"a": 1}
+    assert snap["state_dict"]["w"].shape == (3,)
+    assert budget_curve.pretrain_snapshots("imolclr", [1024], args, print) == {
+        1024: committed / "imolclr_passes_1024.pt"
+    }
+    args.force_snapshots = True
+    budget_curve.pretrain_snapshots("molclr", [1024], args, print, frozenset(finished))
+    assert pretrained[-1] == ("molclr", 8)

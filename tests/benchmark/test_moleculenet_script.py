@@ -19,3 +19,19 @@ def test_no_method_left_is_one_line_not_a_traceback(tmp_path) -> None:
     assert "skipping ours-imolclr" in done.stdout
     assert "no method left to run" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_ours_checkpoints_default_to_the_committed_snapshot_where_there_is_one(
+    tmp_path, monkeypatch
+) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mnet", ROOT / "benchmarks" / "moleculenet.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.chdir(tmp_path)  # paths are relative to the repository root
+    committed = Path("benchmarks/snapshots/imolclr_passes_1000448.pt")
+    committed.parent.mkdir(parents=True)
+    committed.write_bytes(b"x")
+    assert module.snapshot("imolclr") == str(committed)
+    assert module.snapshot("molclr") == "runs/budget_curve/molclr/snapshots/passes_1000448.pt"
