@@ -283,8 +283,8 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     finished = frozenset(finished_labels(Path(args.ledger), tasks, seeds))
     for objective in objectives:
-        for snap in pretrain_snapshots(objective, budgets, args, log, finished).values():
-            passes = int(snap.stem.split("_")[1])
+        for budget, snap in pretrain_snapshots(objective, budgets, args, log, finished).items():
+            passes = steps_for(budget, args.batch_size) * args.batch_size
             methods.append(f"{objective}-{passes}=ckpt:{snap}")
     if args.pretrain_only:
         log(f"snapshots written; {(time.perf_counter() - start) / 60:.1f} min in all")

@@ -135,3 +135,30 @@ def test_finished_budgets_are_not_pretrained_again_and_committed_snapshots_are_u
     args.force_snapshots = True
     budget_curve.pretrain_snapshots("molclr", [1024], args, print, frozenset(finished))
     assert pretrained[-1] == ("molclr", 8)
+
+
+def test_a_committed_snapshot_is_fine_tuned_under_its_budgets_label(
+    budget_curve, monkeypatch, tmp_path
+) -> None:
+    import molssl.benchmark.runner as runner
+    from molssl.contrastive.checkpoint import save_checkpoint
+
+    committed = tmp_path / "committed"
+    monkeypatch.setattr(budget_curve, "COMMITTED", committed)
+    save_checkpoint(committed / "imolclr_passes_1024.pt", {}, config={}, step=8)
+    seen = []
+
+    def benchmark(cfg):
+        seen.append(cfg.methods)
+        raise SystemExit(0)  # stop before any fine-tuning
+
+    monkeypatch.setattr(runner, "benchmark", benchmark)
+    monkeypatch.setattr(budget_curve.subprocess, "run", lambda *a, **k: pytest.fail("pretrained"))
+    argv = ["budget_curve.py", "--objectives", "imolclr", "--budgets", "0,1000",
+            "--batch-size", "128", "--work", str(tmp_path / "w"), "--ledger", str(tmp_path / "l")]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit):
+        budget_curve.main()
+    assert seen == [
+        ["budget-0=random-init", f"imolclr-1024=ckpt:{committed / 'imolclr_passes_1024.pt'}"]
+    ]
