@@ -13,7 +13,7 @@ Everything resumes. The budgets of one objective are one pretraining run: it is 
 ``--resume`` from one budget to the next (resume is exact) and the weights of ``last.pt`` are
 saved to ``snapshots/passes_N.pt`` at each budget (no optimizer state, a third of the size), so
 each budget costs only its increment and a finished snapshot is never recomputed. A snapshot
-committed to ``benchmarks/snapshots/OBJECTIVE_passes_N.pt`` is used where the run folder has none
+copied into ``benchmarks/snapshots/OBJECTIVE_passes_N.pt`` (ignored by git) is used where the run folder has none
 (the runs folder is not in git; a new machine would otherwise pretrain for hours again), and a
 budget whose cells the ledger has already finished on every task and seed needs no snapshot at
 all: it is not pretrained again (``--force-snapshots`` pretrains it anyway). All budgets stay inside MolCLR's 10 warm-up epochs at

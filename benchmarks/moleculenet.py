@@ -9,7 +9,7 @@ Methods (``--methods``, default all six):
   data);
 - ``ours-molclr`` / ``ours-imolclr``: our GIN pretrained with the MolCLR / iMolCLR objective on
   the same corpus and budget (``--ckpt-molclr`` / ``--ckpt-imolclr``; by default the 1M
-  molecule-pass snapshots of ``benchmarks/budget_curve.py``, the committed copy in
+  molecule-pass snapshots of ``benchmarks/budget_curve.py``, a copy placed in
   ``benchmarks/snapshots/`` where there is one). Skipped, with a message, when the checkpoint
   does not exist.
 

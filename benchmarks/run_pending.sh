@@ -55,7 +55,7 @@ else
     step benchmarks/search.py --tasks bbbp,bace --out benchmarks/ledgers/search
     step benchmarks/budget_curve.py --budgets 0,10000,100000 --workers 1
     # the 1M-pass snapshots (builds the MOSES store first on a new machine, 10-30 min). runs/ is
-    # not in git: a snapshot committed to benchmarks/snapshots/ is used where runs/ has none, and
+    # not in git: a snapshot copied into benchmarks/snapshots/ (ignored) is used where runs/ has none, and
     # a budget whose cells the ledger already holds on every task and seed is not pretrained
     # again, so on a new machine these steps pretrain only what pending cells need
     step benchmarks/budget_curve.py --objectives molclr --pretrain-only --workers 1
