@@ -26,7 +26,11 @@ Modes:
 - ``--full-protocol``: MolCLR's protocol (100 epochs, every molecule, best validation epoch,
   and one model per target as the authors' ``finetune.py`` trains ClinTox's 2 and SIDER's 27
   targets: ``protocol: molclr``) for MolCLR's released GCN on BBBP, BACE, ESOL, FreeSolv,
-  Lipophilicity, ClinTox and SIDER, ledger ``benchmarks/ledgers/moleculenet_full_molclr_gcn``;
+  Lipophilicity, ClinTox and SIDER, ledger ``benchmarks/ledgers/moleculenet_full_molclr_gcn``.
+  Each cell's run folder is kept under its ``cells/`` (``keep_cells``; a few hundred kB of
+  text, weights left out by ``.gitignore``): commit it with the ledger, and a SIDER cell (27
+  models, hours on one thread) cut short by the end of a session resumes after its last
+  finished target on any machine;
 - ``--smoke``: a tiny run (2 tasks, 1 seed, 1 epoch, 300 molecules, 5 trees) into /tmp, to
   check the script and its resume in minutes.
 
@@ -128,6 +132,7 @@ def main() -> None:
     if args.full_protocol:
         out, profile = "benchmarks/ledgers/moleculenet_full_molclr_gcn", "full"
         finetune = {"protocol": "molclr"}
+        extra = {"keep_cells": True}  # SIDER's 27 models resume target by target
     else:
         out, profile = "benchmarks/ledgers/moleculenet_quick", "quick"
     if args.smoke:
@@ -135,7 +140,7 @@ def main() -> None:
         tasks = args.tasks or "bbbp,esol"
         args.seeds = "0"
         finetune = {**finetune, "epochs": 1, "max_molecules": 300}
-        extra = {"rf_estimators": 5}
+        extra = {**extra, "rf_estimators": 5}
     methods = method_specs(args, shared)
     if not methods:
         raise SystemExit("moleculenet.py: no method left to run (see the lines above); pretrain "

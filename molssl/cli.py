@@ -426,6 +426,10 @@ def _benchmark_args(parser: argparse.ArgumentParser) -> None:
                         help="Optuna trials per task and method on the validation split before "
                              "its cells (study in OUT/study.db, best settings in "
                              "OUT/search.json); 0: default settings")  # fmt: skip
+    parser.add_argument("--keep-cells", action="store_true",
+                        help="keep each fine-tuning cell's run folder (config, history, "
+                             "predictions; with --set protocol=molclr one record per finished "
+                             "target) in OUT/cells/, so an interrupted cell resumes there")  # fmt: skip
     _task_args(parser)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a FinetuneConfig field in every cell, e.g. epochs=5")  # fmt: skip
@@ -452,7 +456,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         profile=args.profile or "quick", out_dir=args.out or "runs/benchmark",
         data_dir=args.data_dir,
         device=args.device or "auto", finetune=dict(parse_set_arguments(args.set)),
-        search=args.search,
+        search=args.search, keep_cells=args.keep_cells,
     )  # fmt: skip
     result = benchmark(cfg)
     print(f"{result.ran} cells run, {result.skipped} skipped (already done), "

@@ -63,7 +63,7 @@ from molssl.finetune import (
     load_task,
     task_split,
 )
-from molssl.finetune.config import portable_settings
+from molssl.finetune.config import load_finetune_config, portable_settings
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,14 @@ class BenchmarkConfig:
             cell, e.g. ``{"epochs": 2, "encoder": {"num_layers": 2}}``.
         rf_estimators: Trees of ``ecfp-rf``; ``None`` takes the profile's (quick 100, full 500).
         rf_jobs: Processes per forest.
-        save_models: Keep every fine-tuned model under ``out_dir/cells/``.
+        save_models: Keep every fine-tuned model under ``out_dir/cells/`` (implies
+            ``keep_cells``).
+        keep_cells: Write each fine-tuning cell's run folder (``config.yaml``, ``result.json``,
+            history, predictions and, for ``protocol="molclr"``, one ``target-K.json`` per
+            finished target; weights only with ``save_models``) to
+            ``out_dir/cells/TASK__METHOD__SEED__SETTINGS`` and resume an interrupted cell
+            there: a cell of many single-target models skips the targets it finished, also on
+            another machine when the folder is committed with the ledger (``*.pt`` left out).
         progress: Show the progress bar over cells.
         search: Optuna trials per (task, method) on the validation split before its cells
             (``0``: default settings). Methods in :data:`molssl.benchmark.tuning.SEARCHABLE` only; others keep their
@@ -117,6 +124,7 @@ class BenchmarkConfig:
     rf_estimators: int | None = None
     rf_jobs: int = 1
     save_models: bool = False
+    keep_cells: bool = False
     progress: bool = True
     search: int = 0
     search_seed: int = 0
@@ -190,15 +198,34 @@ def _finetune_config(method: Method, task: str, seed: int, cfg: BenchmarkConfig)
         save_model=cfg.save_models,
     )
     cell = apply_overrides(base, cfg.finetune) if cfg.finetune else base
-    if cfg.save_models:  # one folder per settings, so a rerun resumes and never overwrites
-        name = f"{task}__{method.label}__{seed}__{config_hash(cell)}"
+    if cfg.save_models or cfg.keep_cells:  # one folder per settings: a rerun resumes there
+        name = f"{task}__{method.label}__{seed}__{config_hash(cell, portable=True)}"
         cell.out_dir = str(Path(cfg.out_dir) / "cells" / name)
         cell.resume = True
     return cell
 
 
+def _forget_moved_paths(ft: FinetuneConfig) -> None:
+    """Drop a cell folder's ``config.yaml`` that differs from ``ft`` only in where files are.
+
+    The folder's name holds the portable settings hash (data folder left out, checkpoints by
+    content), so a folder committed on one machine and resumed on another with its data
+    elsewhere has the same name but a ``config.yaml`` naming the old paths, which
+    ``finetune``'s resume check would refuse; the new one is written in its place.
+    """
+    path = Path(ft.out_dir or "") / "config.yaml"
+    if ft.out_dir is None or not path.is_file():
+        return
+    previous = load_finetune_config(path)
+    if config_hash(previous) != config_hash(ft):
+        logger.info("%s names other file locations (same settings, files by content); "
+                    "writing this machine's", path)  # fmt: skip
+        path.unlink()
+
+
 def _run_finetune(method: Method, task: str, seed: int, cfg: BenchmarkConfig) -> dict[str, Any]:
     ft = _finetune_config(method, task, seed, cfg)
+    _forget_moved_paths(ft)
     result = finetune(ft)
     record = {
         k: v

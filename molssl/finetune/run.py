@@ -190,8 +190,17 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack) -> FinetuneResul
     test_pred = np.full((len(split[2]), n_targets), np.nan)
     valid_pred = np.full((len(split[1]), n_targets), np.nan)
     outcomes: list[TrainOutcome] = []
+    records = None
+    if out is not None and cfg.protocol != "joint":
+        records = _TargetRecords(out, cfg, task, split)
     with _flush_denormal(cfg.flush_denormal):
         for k, cols in enumerate(columns):
+            done = None if records is None or not cfg.resume else records.load(k, cols[0])
+            if done is not None:  # finished by an earlier, interrupted run of this folder
+                valid_pred[:, cols], test_pred[:, cols] = done.valid, done.test
+                outcomes.append(done.outcome)
+                continue
+            target_start = time.perf_counter()
             if k:  # one fresh model per target, each from the same init and seed
                 generator = seed_everything(cfg.seed)
                 loaded = load_pretrained(cfg.init, cfg.dropout, cfg.encoder)
@@ -205,6 +214,9 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack) -> FinetuneResul
             test_pred[:, cols] = predict_graphs(model, task.graphs, split[2], device)
             valid_pred[:, cols] = predict_graphs(model, task.graphs, split[1], device)
             outcomes.append(outcome)
+            if records is not None:
+                seconds = time.perf_counter() - target_start + outcome.seconds_before
+                records.save(k, cols[0], outcome, valid_pred[:, cols], test_pred[:, cols], seconds)
     value, per_target = evaluate(metric, task.targets[split[2]], test_pred, task.target_names,
                                  quiet=False)  # fmt: skip
     kind = task.spec.task_type
@@ -245,6 +257,86 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack) -> FinetuneResul
     return result
 
 
+@dataclass
+class _DoneTarget:
+    valid: np.ndarray
+    test: np.ndarray
+    outcome: TrainOutcome
+
+
+class _TargetRecords:
+    """``target-K.json`` in a ``protocol="molclr"`` run folder: one finished target's
+    predictions (raw model outputs on the validation and test rows) and training summary.
+
+    Small text, no weights: a run of many single-target models (SIDER's 27 take hours) that is
+    interrupted resumes after its last finished target even where its ``train_state-K.pt``
+    files are gone (a benchmark ledger committed on one machine and resumed on another). A
+    record is used only when it was written for the same settings (portable
+    :func:`config_hash`: checkpoints by content), seed, molecules, labels and split; otherwise
+    that target is trained again and the record replaced.
+    """
+
+    VERSION = 1
+
+    def __init__(self, out: Path, cfg: FinetuneConfig, task: TaskData,
+                 split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:  # fmt: skip
+        import hashlib
+
+        self.out, self.task, self.split = out, task, split
+        self.settings = config_hash(cfg, portable=True)
+        self.seed = cfg.seed
+        digest = hashlib.sha256("\n".join(task.smiles).encode())
+        for part in split:
+            digest.update(np.asarray(part, dtype=np.int64).tobytes())
+        self.data = digest.hexdigest()
+
+    def _key(self, column: int) -> dict[str, Any]:
+        import hashlib
+
+        labels = np.ascontiguousarray(self.task.targets[:, column], dtype=np.float64)
+        return {"version": self.VERSION, "target": self.task.target_names[column],
+                "seed": self.seed, "settings": self.settings, "data": self.data,
+                "labels": hashlib.sha256(labels.tobytes()).hexdigest()}  # fmt: skip
+
+    def path(self, k: int) -> Path:
+        return self.out / f"target-{k}.json"
+
+    def load(self, k: int, column: int) -> _DoneTarget | None:
+        path = self.path(k)
+        if not path.is_file():
+            return None
+        try:
+            record = json.loads(path.read_text())
+            if {f: record.get(f) for f in self._key(column)} != self._key(column):
+                logger.info("%s was written for other settings or data; training target %s "
+                            "again", path, self.task.target_names[column])  # fmt: skip
+                return None
+            valid = np.asarray(record["valid"], dtype=np.float64).reshape(len(self.split[1]), 1)
+            test = np.asarray(record["test"], dtype=np.float64).reshape(len(self.split[2]), 1)
+            outcome = TrainOutcome(model=None, epochs=int(record["epochs"]),  # type: ignore[arg-type]
+                                   best_epoch=int(record["best_epoch"]),
+                                   best_valid=float(record["best_valid"]),
+                                   history=list(record["history"]),
+                                   seconds_before=float(record["seconds"]))  # fmt: skip
+        except (ValueError, KeyError, TypeError) as err:
+            logger.warning("%s is unreadable (%s); training target %s again", path, err,
+                           self.task.target_names[column])  # fmt: skip
+            return None
+        logger.info("target %s: finished before (%s), not trained again",
+                    self.task.target_names[column], path.name)  # fmt: skip
+        return _DoneTarget(valid, test, outcome)
+
+    def save(self, k: int, column: int, outcome: TrainOutcome, valid: np.ndarray,
+             test: np.ndarray, seconds: float) -> None:  # fmt: skip
+        def floats(a: np.ndarray) -> list[float | None]:
+            return [None if math.isnan(v) else float(v) for v in np.asarray(a).ravel()]
+
+        record = {**self._key(column), "epochs": outcome.epochs, "best_epoch": outcome.best_epoch,
+                  "best_valid": outcome.best_valid, "seconds": seconds,
+                  "history": outcome.history, "valid": floats(valid), "test": floats(test)}  # fmt: skip
+        write_text_atomic(self.path(k), json.dumps(record, default=float))
+
+
 def _state_name(cfg: FinetuneConfig, k: int) -> str:
     return "train_state.pt" if cfg.protocol == "joint" else f"train_state-{k}.pt"
 
@@ -257,7 +349,11 @@ def check_out_dir(cfg: FinetuneConfig) -> None:
     if cfg.out_dir is None:
         return
     out = Path(cfg.out_dir)
-    found = [p.name for p in out.glob("*") if p.name in _RUN_FILES or p.match("train_state-*.pt")]
+    found = [
+        p.name
+        for p in out.glob("*")
+        if p.name in _RUN_FILES or p.match("train_state-*.pt") or p.match("target-*.json")
+    ]
     if found and not cfg.resume:
         raise FileExistsError(
             f"{out} already holds a fine-tuning run ({', '.join(sorted(found))}); pass --resume "
