@@ -48,6 +48,15 @@ class _Counting:
         return self.real(*args, **kwargs)
 
 
+def _suite(csv: str, out: Path) -> BenchmarkConfig:
+    """One random-init cell of one model per target, its folder kept."""
+    return BenchmarkConfig(tasks=[], csv=csv, targets=TARGETS, task_type="regression",
+                           methods=["random-init"], seeds=[0], out_dir=str(out), device="cpu",
+                           keep_cells=True, progress=False,
+                           finetune={"epochs": 2, "encoder": TINY_ENCODER,
+                                     "protocol": "molclr"})  # fmt: skip
+
+
 def _drop_weights(folder: Path) -> None:
     """What a committed ledger folder is on another machine: ``*.pt`` are not in git."""
     for path in folder.glob("*.pt"):
@@ -124,11 +133,7 @@ def test_records_refused_without_resume(tmp_path, three_targets):
 
 def test_benchmark_keep_cells_resumes_a_cell_target_by_target(tmp_path, three_targets,
                                                               monkeypatch):  # fmt: skip
-    cfg = BenchmarkConfig(tasks=[], csv=three_targets, targets=TARGETS, task_type="regression",
-                          methods=["random-init"], seeds=[0], out_dir=str(tmp_path / "bench"),
-                          device="cpu", keep_cells=True, progress=False,
-                          finetune={"epochs": 2, "encoder": TINY_ENCODER,
-                                    "protocol": "molclr"})  # fmt: skip
+    cfg = _suite(three_targets, tmp_path / "bench")
     monkeypatch.setattr(run_module, "train_model", _Counting(fail_on=2))
     with pytest.raises(KeyboardInterrupt):  # a kill, not a failing cell: the suite stops
         benchmark(cfg)
@@ -151,11 +156,7 @@ def test_benchmark_keep_cells_resumes_a_cell_target_by_target(tmp_path, three_ta
 
 def test_benchmark_cell_folder_moved_to_other_paths(tmp_path, three_targets, monkeypatch):
     """A cell folder whose ``config.yaml`` names another machine's files is resumed."""
-    cfg = BenchmarkConfig(tasks=[], csv=three_targets, targets=TARGETS, task_type="regression",
-                          methods=["random-init"], seeds=[0], out_dir=str(tmp_path / "bench"),
-                          device="cpu", keep_cells=True, progress=False,
-                          finetune={"epochs": 2, "encoder": TINY_ENCODER,
-                                    "protocol": "molclr"})  # fmt: skip
+    cfg = _suite(three_targets, tmp_path / "bench")
     monkeypatch.setattr(run_module, "train_model", _Counting(fail_on=3))
     with pytest.raises(KeyboardInterrupt):
         benchmark(cfg)
