@@ -213,8 +213,7 @@ def _forget_moved_paths(ft: FinetuneConfig) -> None:
     elsewhere has the same name but a ``config.yaml`` naming the old paths, which
     ``finetune``'s resume check would refuse; the new one is written in its place.
     """
-    path = Path(ft.out_dir or "") / "config.yaml"
-    if ft.out_dir is None or not path.is_file():
+    if ft.out_dir is None or not (path := Path(ft.out_dir) / "config.yaml").is_file():
         return
     previous = load_finetune_config(path)
     if config_hash(previous) != config_hash(ft):

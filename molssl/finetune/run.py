@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -195,7 +196,7 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack) -> FinetuneResul
         records = _TargetRecords(out, cfg, task, split)
     with _flush_denormal(cfg.flush_denormal):
         for k, cols in enumerate(columns):
-            done = None if records is None or not cfg.resume else records.load(k, cols[0])
+            done = None if records is None or not cfg.resume else records.load(k)
             if done is not None:  # finished by an earlier, interrupted run of this folder
                 valid_pred[:, cols], test_pred[:, cols] = done.valid, done.test
                 outcomes.append(done.outcome)
@@ -216,7 +217,7 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack) -> FinetuneResul
             outcomes.append(outcome)
             if records is not None:
                 seconds = time.perf_counter() - target_start + outcome.seconds_before
-                records.save(k, cols[0], outcome, valid_pred[:, cols], test_pred[:, cols], seconds)
+                records.save(k, outcome, valid_pred[:, cols], test_pred[:, cols], seconds)
     value, per_target = evaluate(metric, task.targets[split[2]], test_pred, task.target_names,
                                  quiet=False)  # fmt: skip
     kind = task.spec.task_type
@@ -266,7 +267,8 @@ class _DoneTarget:
 
 class _TargetRecords:
     """``target-K.json`` in a ``protocol="molclr"`` run folder: one finished target's
-    predictions (raw model outputs on the validation and test rows) and training summary.
+    predictions (raw model outputs on the validation and test rows) and training summary; in
+    this protocol model K is target column K.
 
     Small text, no weights: a run of many single-target models (SIDER's 27 take hours) that is
     interrupted resumes after its last finished target even where its ``train_state-K.pt``
@@ -280,8 +282,6 @@ class _TargetRecords:
 
     def __init__(self, out: Path, cfg: FinetuneConfig, task: TaskData,
                  split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:  # fmt: skip
-        import hashlib
-
         self.out, self.task, self.split = out, task, split
         self.settings = config_hash(cfg, portable=True)
         self.seed = cfg.seed
@@ -291,8 +291,6 @@ class _TargetRecords:
         self.data = digest.hexdigest()
 
     def _key(self, column: int) -> dict[str, Any]:
-        import hashlib
-
         labels = np.ascontiguousarray(self.task.targets[:, column], dtype=np.float64)
         return {"version": self.VERSION, "target": self.task.target_names[column],
                 "seed": self.seed, "settings": self.settings, "data": self.data,
@@ -301,15 +299,17 @@ class _TargetRecords:
     def path(self, k: int) -> Path:
         return self.out / f"target-{k}.json"
 
-    def load(self, k: int, column: int) -> _DoneTarget | None:
+    def load(self, k: int) -> _DoneTarget | None:
         path = self.path(k)
         if not path.is_file():
             return None
+        name = self.task.target_names[k]
         try:
             record = json.loads(path.read_text())
-            if {f: record.get(f) for f in self._key(column)} != self._key(column):
+            key = self._key(k)
+            if {f: record.get(f) for f in key} != key:
                 logger.info("%s was written for other settings or data; training target %s "
-                            "again", path, self.task.target_names[column])  # fmt: skip
+                            "again", path, name)  # fmt: skip
                 return None
             valid = np.asarray(record["valid"], dtype=np.float64).reshape(len(self.split[1]), 1)
             test = np.asarray(record["test"], dtype=np.float64).reshape(len(self.split[2]), 1)
@@ -320,18 +320,17 @@ class _TargetRecords:
                                    seconds_before=float(record["seconds"]))  # fmt: skip
         except (ValueError, KeyError, TypeError) as err:
             logger.warning("%s is unreadable (%s); training target %s again", path, err,
-                           self.task.target_names[column])  # fmt: skip
+                           name)  # fmt: skip
             return None
-        logger.info("target %s: finished before (%s), not trained again",
-                    self.task.target_names[column], path.name)  # fmt: skip
+        logger.info("target %s: finished before (%s), not trained again", name, path.name)
         return _DoneTarget(valid, test, outcome)
 
-    def save(self, k: int, column: int, outcome: TrainOutcome, valid: np.ndarray,
-             test: np.ndarray, seconds: float) -> None:  # fmt: skip
+    def save(self, k: int, outcome: TrainOutcome, valid: np.ndarray, test: np.ndarray,
+             seconds: float) -> None:  # fmt: skip
         def floats(a: np.ndarray) -> list[float | None]:
             return [None if math.isnan(v) else float(v) for v in np.asarray(a).ravel()]
 
-        record = {**self._key(column), "epochs": outcome.epochs, "best_epoch": outcome.best_epoch,
+        record = {**self._key(k), "epochs": outcome.epochs, "best_epoch": outcome.best_epoch,
                   "best_valid": outcome.best_valid, "seconds": seconds,
                   "history": outcome.history, "valid": floats(valid), "test": floats(test)}  # fmt: skip
         write_text_atomic(self.path(k), json.dumps(record, default=float))
