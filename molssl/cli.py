@@ -274,6 +274,10 @@ def _finetune_args(parser: argparse.ArgumentParser) -> None:
                         help="output folder: config, per-epoch state, result, test predictions, "
                              "model.pt (default runs/finetune/TASK-SEED)")  # fmt: skip
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--join", action="store_true",
+                        help="help the --protocol molclr run (one model per target) that another "
+                             "process runs in --out: train the targets nobody is training, then "
+                             "exit; that run collects them and writes the results")  # fmt: skip
     parser.add_argument("--ensemble", type=int, default=None, metavar="N",
                         help="train N members (seeds SEED..SEED+N-1) into --out/member-i/")  # fmt: skip
     parser.add_argument("--conformal", type=float, default=None, metavar="COVERAGE",
@@ -317,6 +321,19 @@ def _finetune(args: argparse.Namespace) -> int:
     if cfg.out_dir is None:
         name = cfg.task or Path(cfg.csv or "task").name.split(".")[0]
         cfg.out_dir = str(Path("runs") / "finetune" / f"{name.lower()}-{cfg.seed}")
+    if args.join:
+        from molssl.finetune import join_finetune
+
+        if args.search is not None or args.ensemble is not None:
+            print("molssl finetune: --join helps one run; it cannot be combined with --search "
+                  "or --ensemble", file=sys.stderr)  # fmt: skip
+            return 2
+        names = join_finetune(cfg)
+        print(
+            f"trained {len(names)} target(s) for the run in {cfg.out_dir}"
+            + (f": {', '.join(names)}" if names else " (none was left to train)")
+        )
+        return 0
     if args.search is not None:
         from molssl.finetune.search import search_then_finetune
 

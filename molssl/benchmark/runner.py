@@ -14,7 +14,9 @@ A method string may carry a display label, ``LABEL=SPEC`` (``ours=ckpt:runs/x/be
 cell appends one row to ``results.csv`` (see :mod:`molssl.benchmark.ledger`); a failing cell is
 recorded with its error and the suite goes on; a rerun skips finished cells. Several processes
 may share one output folder: each re-reads the ledger under its lock before a cell and claims
-the cell (:class:`~molssl.contrastive.claims.CellClaims`), so every cell runs once. Before any
+the cell (:class:`~molssl.contrastive.claims.CellClaims`), so every cell runs once; a kept
+cell of one model per target (``keep_cells``, ``protocol: molclr``) that another process holds
+is shared out target by target (:func:`~molssl.finetune.join_finetune`). Before any
 cell, ``protocol.json`` records how the folder's results are made
 (:mod:`molssl.benchmark.protocol`). At the end ``summary.md`` and ``summary.png`` are written
 (:mod:`molssl.benchmark.report`).
@@ -53,13 +55,14 @@ from molssl.benchmark.protocol import (
 )
 from molssl.benchmark.tuning import record_searches, searched_config
 from molssl.config import ConfigError, apply_overrides, did_you_mean, save_yaml, to_dict
-from molssl.contrastive.claims import CellClaims
+from molssl.contrastive.claims import CellClaims, Claim
 from molssl.data import dataset_names, get_dataset_spec
 from molssl.finetune import (
     FinetuneConfig,
     config_hash,
     finetune,
     get_profile,
+    join_finetune,
     load_task,
     task_split,
 )
@@ -446,7 +449,13 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
         key = (cell.task, cell.method.label, cell.seed, key_hash)
         if key not in done and _upgrade_cell(results, cell, cell_cfg, key_hash, done):
             done.add(key)
-        if key in done or not _claim(results, claims, key):
+        if key in done:
+            skipped += 1
+            continue
+        holder = _claim(results, claims, key)
+        if holder is not None:
+            if holder is not _FINISHED:
+                _join_cell(cell, cell_cfg, holder)
             skipped += 1
             continue
         try:
@@ -463,17 +472,42 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
     return BenchmarkResult(out, results, md, png, ran, skipped, failed)
 
 
-def _claim(results: Path, claims: CellClaims, key: tuple) -> bool:
-    """Under the ledger lock: whether ``key`` is still to do here (not finished, not claimed
-    by another live process); if so, claim it."""
+_FINISHED = Claim(0, "", 0.0)
+"""What :func:`_claim` returns for a cell another process finished meanwhile."""
+
+
+def _claim(results: Path, claims: CellClaims, key: tuple) -> Claim | None:
+    """Under the ledger lock: claim ``key`` unless it is finished (:data:`_FINISHED`) or
+    another live process holds it (that process's claim); ``None`` when it is now ours."""
     with ledger_lock(results):
         if key in finished_cells(read_ledger(results)):
-            return False
-        holder = claims.claim(repr(key))
-    if holder is not None:
-        logger.info("cell %s / %s / seed %d is being run by %s; moving on", key[0], key[1],
-                    key[2], holder.describe())  # fmt: skip
-    return holder is None
+            return _FINISHED
+        return claims.claim(repr(key))
+
+
+def _join_cell(cell: Cell, cfg: BenchmarkConfig, holder: Claim) -> None:
+    """A cell that ``holder`` is running: help with its targets where they are shared out.
+
+    A kept fine-tuning cell of one model per target (``keep_cells`` or ``save_models`` and
+    ``protocol: molclr``) lets this process train the targets nobody is training
+    (:func:`~molssl.finetune.join_finetune`); the holder collects them and writes the row. Any
+    other cell is left to its holder. A failure here is the holder's to meet: it is logged, no
+    row is written.
+    """
+    what = f"cell {cell.task} / {cell.method.label} / seed {cell.seed}"
+    ft = None
+    if METHODS.get(cell.method.kind) is _run_finetune:
+        ft = _finetune_config(cell.method, cell.task, cell.seed, cfg)
+    if ft is None or ft.out_dir is None or ft.protocol != "molclr":
+        logger.info("%s is being run by %s; moving on", what, holder.describe())
+        return
+    logger.info("%s is being run by %s; training its free targets", what, holder.describe())
+    try:
+        names = join_finetune(ft)
+    except Exception as err:  # the holder runs the cell; this process goes on
+        logger.warning("helping with %s failed: %s: %s", what, type(err).__name__, err)
+        return
+    logger.info("%s: trained %d target(s) for %s", what, len(names), holder.describe())
 
 
 def _run_cell(cell: Cell, cfg: BenchmarkConfig, results: Path, versions: str, key_hash: str) -> int:

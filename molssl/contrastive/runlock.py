@@ -19,7 +19,7 @@ from pathlib import Path
 
 from molssl.config import ConfigError
 
-__all__ = ["LOCK_FILE", "RunInUseError", "run_lock"]
+__all__ = ["LOCK_FILE", "RunInUseError", "file_lock", "run_lock"]
 
 LOCK_FILE = ".run.lock"
 _HELD: dict[str, int] = {}
@@ -74,3 +74,38 @@ def run_lock(folder: str | os.PathLike[str], what: str = "run") -> Iterator[None
             del _HELD[key]
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike[str], *, wait: bool) -> Iterator[bool]:
+    """Hold ``fcntl.flock`` on ``path`` (created if needed) for the ``with`` block.
+
+    A finer lock than :func:`run_lock`, for one part of a run that several processes share
+    (one target of a per-target fine-tuning run). Released when the block ends or the process
+    dies. Not reentrant: a second ``file_lock`` on the same path in one process waits (or gets
+    ``False``) like another process would.
+
+    Args:
+        path: The lock file.
+        wait: Block until the lock is free; with ``False`` the block gets ``False`` at once,
+            without the lock, when another holder has it.
+
+    Yields:
+        Whether this block holds the lock (always ``True`` with ``wait=True``, and where
+        ``fcntl`` is missing).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: single-process use only
+        yield True
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)

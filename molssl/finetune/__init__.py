@@ -24,7 +24,7 @@ from molssl.finetune.config import FinetuneConfig, config_hash, load_finetune_co
 from molssl.finetune.model import FinetuneModel, collate
 from molssl.finetune.prediction import predict_graphs
 from molssl.finetune.profiles import PROFILES, Profile, get_profile
-from molssl.finetune.run import FinetuneResult, finetune, load_task
+from molssl.finetune.run import FinetuneResult, finetune, join_finetune, load_task
 from molssl.finetune.tasks import TaskData, TaskSource, clear_task_cache, prepare_task, task_split
 from molssl.finetune.training import TrainOutcome, TrainSettings, evaluate, train_model
 
@@ -44,6 +44,7 @@ __all__ = [
     "evaluate",
     "finetune",
     "get_profile",
+    "join_finetune",
     "load_finetune_config",
     "load_task",
     "predict_graphs",

@@ -162,11 +162,49 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
         FileNotFoundError: Missing dataset or checkpoint.
     """
     with contextlib.ExitStack() as stack:
-        return _finetune(cfg, stack)
+        result = _finetune(cfg, stack)
+        assert result is not None
+        return result
 
 
-def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack) -> FinetuneResult:
-    from molssl.contrastive.runlock import run_lock
+def join_finetune(cfg: FinetuneConfig) -> list[str]:
+    """Help a per-target run that another process leads in the same folder.
+
+    A ``protocol="molclr"`` run trains one model per target, each under its own lock
+    (``OUT/.target-K.lock``) and recorded in ``target-K.json`` when done. This trains the
+    targets of ``cfg.out_dir`` that are neither finished nor being trained by another process,
+    one at a time, then returns; the leading :func:`finetune` of the folder takes the records
+    (waiting for targets still in training) and writes the outputs. It is what
+    ``molssl finetune --join`` and two ``molssl benchmark --keep-cells`` processes on one
+    results folder do, so a task with many targets (SIDER's 27, ToxCast's 617) is shared out.
+    Run without a leader, it trains every open target; a later ``finetune --resume`` of the
+    folder then only collects them.
+
+    Args:
+        cfg: The same configuration as the leading run (its ``out_dir``); resumes each
+            target's per-epoch state left by an interrupted process.
+
+    Returns:
+        Names of the targets trained by this call (empty when none was left).
+
+    Raises:
+        ConfigError: No ``out_dir``, the joint protocol (one model: nothing to share), or
+            ``out_dir`` holds a run with other settings.
+    """
+    if cfg.out_dir is None or cfg.protocol != "molclr":
+        raise ConfigError(
+            "joining a fine-tuning run needs --protocol molclr (one model per target) and the "
+            "leading run's --out; the joint protocol trains one model and cannot be shared"
+        )
+    with contextlib.ExitStack() as stack:
+        trained: list[str] = []
+        _finetune(dataclasses.replace(cfg, resume=True), stack, joined=trained)
+        return trained
+
+
+def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
+              joined: list[str] | None = None) -> FinetuneResult | None:  # fmt: skip
+    from molssl.contrastive.runlock import file_lock, run_lock
     from molssl.contrastive.seed import seed_everything
 
     start = time.perf_counter()
@@ -179,9 +217,12 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack) -> FinetuneResul
     out = None
     if cfg.out_dir is not None:  # written once the task is known to be good
         out = Path(cfg.out_dir)
-        stack.enter_context(run_lock(out, "fine-tuning run"))  # held until the outputs are in
-        check_out_dir(cfg)  # again under the lock: another process may have finished a run
-        save_yaml(cfg, out / "config.yaml")
+        if joined is None:  # the leader; a joining process only takes target locks
+            stack.enter_context(run_lock(out, "fine-tuning run"))  # held until outputs are in
+            check_out_dir(cfg)  # again under the lock: another process may have finished a run
+            save_yaml(cfg, out / "config.yaml")
+        else:
+            out.mkdir(parents=True, exist_ok=True)
     metric = get_metric(task.spec.metric)
     settings = _settings(cfg, metric.name)
     n_targets = task.targets.shape[1]
@@ -190,34 +231,69 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack) -> FinetuneResul
     )
     test_pred = np.full((len(split[2]), n_targets), np.nan)
     valid_pred = np.full((len(split[1]), n_targets), np.nan)
-    outcomes: list[TrainOutcome] = []
+    outcomes: dict[int, TrainOutcome] = {}
     records = None
     if out is not None and cfg.protocol != "joint":
         records = _TargetRecords(out, cfg, task, split)
+    trained = 0
+
+    def train(k: int, cols: list[int]) -> _DoneTarget:
+        nonlocal generator, loaded, trained
+        target_start = time.perf_counter()
+        if k or trained:  # one fresh model per target, each from the same init and seed
+            generator = seed_everything(cfg.seed)
+            loaded = load_pretrained(cfg.init, cfg.dropout, cfg.encoder)
+        model = FinetuneModel(loaded.encoder, len(cols), task.spec.task_type, cfg.head_hidden,
+                              cfg.head_layers)  # fmt: skip
+        state = None if out is None else out / _state_name(cfg, k)
+        outcome = train_model(model, task.graphs, task.targets[:, cols], split, metric,
+                              settings, generator, device, [task.target_names[c] for c in cols],
+                              state, cfg.resume)  # fmt: skip
+        done = _DoneTarget(predict_graphs(model, task.graphs, split[1], device),
+                           predict_graphs(model, task.graphs, split[2], device), outcome)  # fmt: skip
+        trained += 1
+        if records is not None:
+            seconds = time.perf_counter() - target_start + outcome.seconds_before
+            records.save(k, outcome, done.valid, done.test, seconds)
+        if joined is not None:
+            joined.append(task.target_names[k])
+        return done
+
+    def take(k: int, cols: list[int], *, wait: bool) -> _DoneTarget | None:
+        """Target ``k`` from its record or trained here under its lock; ``None`` when another
+        process holds the lock and ``wait`` is False."""
+        assert out is not None and records is not None
+        with file_lock(out / f".target-{k}.lock", wait=wait) as mine:
+            if not mine:
+                return None
+            # finished by another process while this one waited or passed by
+            done = records.load(k) if records.path(k).is_file() else None
+            return done if done is not None else train(k, cols)
+
+    deferred: list[int] = []
     with _flush_denormal(cfg.flush_denormal):
         for k, cols in enumerate(columns):
             done = None if records is None or not cfg.resume else records.load(k)
-            if done is not None:  # finished by an earlier, interrupted run of this folder
-                valid_pred[:, cols], test_pred[:, cols] = done.valid, done.test
-                outcomes.append(done.outcome)
+            if done is None:  # finished by an earlier, interrupted run of this folder
+                done = train(k, cols) if records is None else take(k, cols, wait=False)
+            if done is None:
+                logger.info("target %s: being trained by another process; taking the next",
+                            task.target_names[k])  # fmt: skip
+                deferred.append(k)
                 continue
-            target_start = time.perf_counter()
-            if k:  # one fresh model per target, each from the same init and seed
-                generator = seed_everything(cfg.seed)
-                loaded = load_pretrained(cfg.init, cfg.dropout, cfg.encoder)
-            model = FinetuneModel(loaded.encoder, len(cols), task.spec.task_type,
-                                  cfg.head_hidden, cfg.head_layers)  # fmt: skip
-            state = None if out is None else out / _state_name(cfg, k)
-            outcome = train_model(model, task.graphs, task.targets[:, cols], split, metric,
-                                  settings, generator, device,
-                                  [task.target_names[c] for c in cols], state,
-                                  cfg.resume)  # fmt: skip
-            test_pred[:, cols] = predict_graphs(model, task.graphs, split[2], device)
-            valid_pred[:, cols] = predict_graphs(model, task.graphs, split[1], device)
-            outcomes.append(outcome)
-            if records is not None:
-                seconds = time.perf_counter() - target_start + outcome.seconds_before
-                records.save(k, outcome, valid_pred[:, cols], test_pred[:, cols], seconds)
+            valid_pred[:, cols], test_pred[:, cols] = done.valid, done.test
+            outcomes[k] = done.outcome
+        if joined is not None:
+            logger.info("%s seed %d: trained %d target(s) for the run in %s; %d in training "
+                        "elsewhere", task.name, cfg.seed, len(joined), out, len(deferred))  # fmt: skip
+            return None
+        for k in deferred:
+            logger.info("target %s: waiting for the process training it", task.target_names[k])
+            done = take(k, columns[k], wait=True)
+            assert done is not None
+            valid_pred[:, columns[k]], test_pred[:, columns[k]] = done.valid, done.test
+            outcomes[k] = done.outcome
+    outcome_list = [outcomes[k] for k in range(len(columns))]
     value, per_target = evaluate(metric, task.targets[split[2]], test_pred, task.target_names,
                                  quiet=False)  # fmt: skip
     kind = task.spec.task_type
@@ -236,10 +312,10 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack) -> FinetuneResul
         metric=metric.name,
         value=value,
         per_target=dict(zip(task.target_names, per_target, strict=True)),
-        valid_value=_mean_finite([o.best_valid for o in outcomes]),
-        epochs=max(o.epochs for o in outcomes),
-        best_epoch=int(np.median([o.best_epoch for o in outcomes])),
-        seconds=time.perf_counter() - start + sum(o.seconds_before for o in outcomes),
+        valid_value=_mean_finite([o.best_valid for o in outcome_list]),
+        epochs=max(o.epochs for o in outcome_list),
+        best_epoch=int(np.median([o.best_epoch for o in outcome_list])),
+        seconds=time.perf_counter() - start + sum(o.seconds_before for o in outcome_list),
         n_train=len(split[0]),
         n_valid=len(split[1]),
         n_test=len(split[2]),
@@ -254,7 +330,7 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack) -> FinetuneResul
     logger.info("%s %s seed %d: test %s %.4f (best epoch %d, %.1f s)", result.task, cfg.init,
                 cfg.seed, metric.name, value, result.best_epoch, result.seconds)  # fmt: skip
     if out is not None:
-        _write_outputs(cfg, out, result, outcomes, loaded, outputs)
+        _write_outputs(cfg, out, result, outcome_list, loaded, outputs)
     return result
 
 
