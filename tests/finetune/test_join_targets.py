@@ -80,7 +80,7 @@ def test_leader_waits_for_a_target_held_elsewhere(tmp_path, three_targets, whole
             while not (out / "target-2.json").exists() and time.monotonic() < deadline:
                 if stop.wait(0.05):
                     break
-            time.sleep(0.2)  # the leader is now waiting on target 0
+            time.sleep(3.0)  # the leader is now waiting on target 0
 
     thread = threading.Thread(target=holder, daemon=True)
     thread.start()
@@ -89,13 +89,16 @@ def test_leader_waits_for_a_target_held_elsewhere(tmp_path, three_targets, whole
     monkeypatch.setattr(run_module, "train_model", counting)
     try:
         with caplog.at_level(logging.INFO, logger="molssl.finetune.run"):
+            began = time.perf_counter()
             led = finetune(_config(three_targets, out))
+            wall = time.perf_counter() - began
     finally:
         stop.set()
         thread.join(30)
     assert counting.calls == 3
     assert "target tpsa: being trained by another process" in caplog.text
     assert "target tpsa: waiting for the process training it" in caplog.text
+    assert led.seconds < wall - 2.0  # the wait for the holder is not the run's time
     # target 0 trained last (after the other two) equals target 0 trained first
     assert led.per_target == pytest.approx(whole.per_target, rel=1e-6)
 
