@@ -446,7 +446,8 @@ def _benchmark_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-cells", action="store_true",
                         help="keep each fine-tuning cell's run folder (config, history, "
                              "predictions; with --set protocol=molclr one record per finished "
-                             "target) in OUT/cells/, so an interrupted cell resumes there")  # fmt: skip
+                             "target) in OUT/cells/, so an interrupted cell resumes there and "
+                             "a second process on OUT shares a per-target cell's targets")  # fmt: skip
     _task_args(parser)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a FinetuneConfig field in every cell, e.g. epochs=5")  # fmt: skip
