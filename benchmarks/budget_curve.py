@@ -176,9 +176,12 @@ def pretrain_snapshots(objective: str, budgets: list[int], args, log,
             cmd += ["--device", args.device]
         start = time.perf_counter()
         log(f"{objective}: pretraining to step {steps} ({steps * args.batch_size:,} passes)")
-        subprocess.run(cmd, check=True)
+        rc = subprocess.run(cmd).returncode
+        if rc:  # 130 / 143: SIGINT / SIGTERM stopped it after a checkpoint
+            sys.exit(f"budget_curve.py: `molssl pretrain` into {run} exited with status {rc} "
+                     "(130 or 143: interrupted); run the same command again to resume it")  # fmt: skip
         reached = torch.load(run / "last.pt", map_location="cpu", weights_only=True)["step"]
-        if reached != steps:  # SIGTERM/SIGINT end `molssl pretrain` cleanly (exit 0) early
+        if reached != steps:  # a finished run short of its budget is no snapshot either
             sys.exit(f"budget_curve.py: {run / 'last.pt'} is at step {reached}, not {steps} "
                      "(the run was interrupted); run the same command again to resume it")  # fmt: skip
         save_snapshot(run / "last.pt", snap)

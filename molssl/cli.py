@@ -198,7 +198,7 @@ def _pretrain(args: argparse.Namespace) -> int:
         f"{' after an interruption' if result.interrupted else ''}; "
         f"last checkpoint {result.last_checkpoint}, best {result.best_checkpoint}"
     )
-    return 0
+    return result.exit_code
 
 
 def _embed_args(parser: argparse.ArgumentParser) -> None:

@@ -73,6 +73,8 @@ class TrainResult:
         best_metric: Best validation loss (None without validation data).
         history: One dict per completed epoch (``epoch, step, train_loss, lr[, val_loss]``).
         interrupted: True when SIGINT/SIGTERM (or :meth:`Trainer.request_stop`) ended the run.
+        stop_signal: The signal that ended it on this process (2 SIGINT, 15 SIGTERM); ``None``
+            when it ran to its end, or stopped on request or on another rank's signal.
     """
 
     step: int
@@ -82,6 +84,17 @@ class TrainResult:
     best_metric: float | None
     history: list[dict[str, float]] = field(default_factory=list)
     interrupted: bool = False
+    stop_signal: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """What a command should exit with: 0 for a run that reached its end, ``128 + N``
+        after signal ``N`` (the shell's convention: 130 SIGINT, 143 SIGTERM) and 1 for another
+        interruption, so a scheduler or a retry loop sees that the run is not finished (it
+        resumes with ``--resume``)."""
+        if not self.interrupted:
+            return 0
+        return 128 + self.stop_signal if self.stop_signal else 1
 
 
 class Trainer:
@@ -511,4 +524,5 @@ class Trainer:
             best_metric=self.state.best_metric,
             history=list(self.state.history),
             interrupted=self._interrupted,
+            stop_signal=self._stop.signal if self._interrupted else None,
         )

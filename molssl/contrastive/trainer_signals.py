@@ -22,12 +22,14 @@ class GracefulStop:
 
     Attributes:
         requested: True once a signal arrived or :meth:`request` was called.
+        signal: The number of the first signal (``None`` when none arrived).
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.requested = False
+        self.signal: int | None = None
         self._previous: dict[int, Any] = {}
 
     def request(self) -> None:
@@ -49,6 +51,7 @@ class GracefulStop:
             signal.Signals(signum).name,
         )
         self.requested = True
+        self.signal = signum
 
     def __enter__(self) -> GracefulStop:
         if threading.current_thread() is not threading.main_thread():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -52,13 +53,20 @@ def test_an_interrupted_pretraining_is_never_taken_for_a_snapshot(budget_curve, 
 
     from molssl.contrastive.checkpoint import save_checkpoint
 
-    def stopped_early(cmd, check):  # `molssl pretrain` ended by SIGTERM: exit 0, fewer steps
-        out = Path(cmd[cmd.index("--out") + 1])
-        save_checkpoint(out / "last.pt", {}, config={}, step=7)
+    def stopped_early(rc):  # `molssl pretrain` that wrote step 7 of 8, then exited with rc
+        def run(cmd):
+            out = Path(cmd[cmd.index("--out") + 1])
+            save_checkpoint(out / "last.pt", {}, config={}, step=7)
+            return subprocess.CompletedProcess(cmd, rc)
 
-    monkeypatch.setattr(budget_curve.subprocess, "run", stopped_early)
+        return run
+
     args = argparse.Namespace(work=str(tmp_path), batch_size=128, corpus="rdkit", workers=1,
                               device="auto")  # fmt: skip
+    monkeypatch.setattr(budget_curve.subprocess, "run", stopped_early(143))  # SIGTERM
+    with pytest.raises(SystemExit, match="exited with status 143.*resume"):
+        budget_curve.pretrain_snapshots("molclr", [1024], args, print)
+    monkeypatch.setattr(budget_curve.subprocess, "run", stopped_early(0))
     with pytest.raises(SystemExit, match="at step 7, not 8"):
         budget_curve.pretrain_snapshots("molclr", [1024], args, print)
     assert not (tmp_path / "molclr" / "snapshots" / "passes_1024.pt").exists()
@@ -112,12 +120,13 @@ def test_finished_budgets_are_not_pretrained_again_and_committed_snapshots_are_u
     save_checkpoint(committed / "imolclr_passes_1024.pt", {}, config={}, step=8)
     pretrained = []
 
-    def pretrain(cmd, check):
+    def pretrain(cmd):
         out = Path(cmd[cmd.index("--out") + 1])
         steps = int(cmd[cmd.index("--max-steps") + 1])
         pretrained.append((out.name, steps))
         save_checkpoint(out / "last.pt", {"w": torch.zeros(3)}, config={"a": 1},
                         optimizer={"state": {}, "param_groups": []}, step=steps)  # fmt: skip
+        return subprocess.CompletedProcess(cmd, 0)
 
     monkeypatch.setattr(budget_curve.subprocess, "run", pretrain)
     args = argparse.Namespace(work=str(tmp_path / "work"), batch_size=128, corpus="rdkit",

@@ -104,7 +104,7 @@ def test_max_steps_does_not_change_the_schedule(tmp_path: Path) -> None:
     ckpt = load_checkpoint(res.last_checkpoint)
     expected_factor = 0.5 * (1 + torch.cos(torch.tensor(torch.pi * 1 / 36)).item())
     assert ckpt["scheduler"]["_last_lr"][0] == pytest.approx(1e-2 * expected_factor)
-    assert res.epoch == 1 and not res.interrupted
+    assert res.epoch == 1 and not res.interrupted and res.exit_code == 0
 
 
 class _ScriptedValObjective:
@@ -146,6 +146,7 @@ def test_sigint_finishes_step_writes_checkpoint_and_restores_handlers(tmp_path: 
     trainer = Trainer(_model(), toy_objective, _data(34, 1), cfg, callbacks=[interrupt])
     res = trainer.fit()
     assert res.interrupted and res.step == 2
+    assert res.stop_signal == signal.SIGINT and res.exit_code == 130
     assert load_checkpoint(tmp_path / "last.pt")["step"] == 2
     assert signal.getsignal(signal.SIGINT) is before
 
