@@ -256,6 +256,7 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
         if records is not None:
             seconds = time.perf_counter() - target_start + outcome.seconds_before
             records.save(k, outcome, done.valid, done.test, seconds)
+            records.state(k).unlink(missing_ok=True)  # the record is what a resume needs
         if joined is not None:
             joined.append(task.target_names[k])
         return done
@@ -357,7 +358,9 @@ class _TargetRecords:
     files are gone (a benchmark ledger committed on one machine and resumed on another). A
     record is used only when it was written for the same settings (portable
     :func:`config_hash`: checkpoints by content), seed, molecules, labels and split; otherwise
-    that target is trained again and the record replaced.
+    that target is trained again, from scratch, and the record replaced. A target's
+    ``train_state-K.pt`` (15 MB for MolCLR's GCN) is deleted once its record is written (it
+    would add up to 9 GB over ToxCast's 617 targets) and when its record is found stale.
     """
 
     VERSION = 1
@@ -381,6 +384,10 @@ class _TargetRecords:
     def path(self, k: int) -> Path:
         return self.out / f"target-{k}.json"
 
+    def state(self, k: int) -> Path:
+        """Target ``k``'s per-epoch training state (see :func:`_state_name`)."""
+        return self.out / f"train_state-{k}.pt"
+
     def load(self, k: int) -> _DoneTarget | None:
         path = self.path(k)
         if not path.is_file():
@@ -391,7 +398,8 @@ class _TargetRecords:
             key = self._key(k)
             if {f: record.get(f) for f in key} != key:
                 logger.info("%s was written for other settings or data; training target %s "
-                            "again", path, name)  # fmt: skip
+                            "again from scratch", path, name)  # fmt: skip
+                self.state(k).unlink(missing_ok=True)  # of the same stale run
                 return None
             valid = np.asarray(record["valid"], dtype=np.float64).reshape(len(self.split[1]), 1)
             test = np.asarray(record["test"], dtype=np.float64).reshape(len(self.split[2]), 1)
@@ -401,8 +409,9 @@ class _TargetRecords:
                                    history=list(record["history"]),
                                    seconds_before=float(record["seconds"]))  # fmt: skip
         except (ValueError, KeyError, TypeError) as err:
-            logger.warning("%s is unreadable (%s); training target %s again", path, err,
-                           name)  # fmt: skip
+            logger.warning("%s is unreadable (%s); training target %s again from scratch",
+                           path, err, name)  # fmt: skip
+            self.state(k).unlink(missing_ok=True)
             return None
         logger.info("target %s: finished before (%s), not trained again", name, path.name)
         return _DoneTarget(valid, test, outcome)

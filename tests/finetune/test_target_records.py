@@ -68,6 +68,32 @@ def test_record_of_changed_labels_is_not_reused(tmp_path, three_targets, monkeyp
     assert second.per_target["half"] != pytest.approx(first.per_target["half"])
 
 
+def test_finished_targets_keep_no_weights_and_stale_ones_restart(tmp_path, three_targets,
+                                                                 monkeypatch):  # fmt: skip
+    out = tmp_path / "run"
+    first = finetune(_config(three_targets, out))
+    assert _records(out) == ["target-0.json", "target-1.json", "target-2.json"]
+    assert not list(out.glob("train_state-*.pt"))  # the records are what a resume needs
+    # a training state beside a record that no longer matches the labels is just as stale:
+    # resuming it would hand back the old labels' model
+    (out / "train_state-2.pt").write_bytes(b"weights of the old labels")
+    frame = pd.read_csv(three_targets)
+    frame["half"] = frame["half"] * 3.0
+    frame.to_csv(three_targets, index=False)
+    counting = _Counting()
+    monkeypatch.setattr(run_module, "train_model", counting)
+    second = finetune(_config(three_targets, out, resume=True))
+    assert counting.calls == 1
+    assert second.per_target["half"] != pytest.approx(first.per_target["half"])
+    fresh = finetune(_config(three_targets, tmp_path / "fresh"))
+    assert second.per_target == pytest.approx(fresh.per_target, rel=1e-6)
+    assert not list(out.glob("train_state-*.pt"))
+
+
+def _records(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("target-*.json"))
+
+
 def test_other_seed_or_unreadable_record_trains_again(tmp_path, three_targets, monkeypatch):
     out = tmp_path / "run"
     finetune(_config(three_targets, out))
