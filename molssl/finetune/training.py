@@ -8,6 +8,7 @@ kept (Wang et al., 2022, ``finetune.py``).
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import math
 import time
@@ -97,7 +98,9 @@ def train_model(
 
     With ``state_file`` set, the loop state (weights, optimizer, best weights so far, history,
     RNG states) is written there atomically after every epoch; ``resume=True`` continues from
-    it, giving the same weights as an uninterrupted run on the same device.
+    it, giving the same weights as an uninterrupted run on the same device. A state written for
+    other labels or another split (a CSV edited in place between the two calls) is not resumed:
+    training starts over, with a warning.
 
     Args:
         model: Encoder + head (its scaler, if any, is fit here on the training targets).
@@ -130,8 +133,9 @@ def train_model(
         foreach=True,
     )
     loop = _LoopState()
+    data_key = _data_key(targets, split)
     if resume and state_file is not None and Path(state_file).is_file():
-        loop = _restore(state_file, model, optimizer, generator, device)
+        loop = _restore(state_file, model, optimizer, generator, device, data_key) or loop
     seconds_before = loop.seconds
     started = time.perf_counter()
     y_all = torch.as_tensor(targets, dtype=torch.float32)
@@ -178,7 +182,7 @@ def train_model(
         loop.done = loop.done or epoch == settings.epochs
         loop.seconds = seconds_before + time.perf_counter() - started
         if state_file is not None:
-            _save(state_file, loop, model, optimizer, generator)
+            _save(state_file, loop, model, optimizer, generator, data_key)
         if stop:
             break
     bar.close()
@@ -210,13 +214,23 @@ def _save(
     model: FinetuneModel,
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
+    data_key: str,
 ) -> None:
     from molssl.contrastive.checkpoint import capture_rng_state, save_checkpoint
 
     bookkeeping = {k: v for k, v in vars(loop).items() if k != "best_state"}
     save_checkpoint(path, model.state_dict(), config={}, optimizer=optimizer.state_dict(),
                     epoch=loop.epoch, rng=capture_rng_state({"batches": generator}),
-                    trainer=bookkeeping, metadata={"best_state": loop.best_state})  # fmt: skip
+                    trainer=bookkeeping,
+                    metadata={"best_state": loop.best_state, "data_key": data_key})  # fmt: skip
+
+
+def _data_key(targets: np.ndarray, split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> str:
+    """SHA-256 of the labels and the split a training state belongs to."""
+    digest = hashlib.sha256(np.ascontiguousarray(targets, dtype=np.float64).tobytes())
+    for part in split:
+        digest.update(np.asarray(part, dtype=np.int64).tobytes())
+    return digest.hexdigest()
 
 
 def _restore(
@@ -225,10 +239,17 @@ def _restore(
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
     device: torch.device,
-) -> _LoopState:
+    data_key: str,
+) -> _LoopState | None:
+    """The loop state in ``path``, loaded into ``model``, ``optimizer`` and ``generator``;
+    ``None`` (nothing loaded) when it was written for other labels or another split."""
     from molssl.contrastive.checkpoint import load_checkpoint, restore_rng_state
 
     ckpt = load_checkpoint(path, map_location=device)
+    if ckpt.get("data_key", data_key) != data_key:  # states written before the key: trusted
+        logger.warning("%s was written for other labels or another split; training from "
+                       "scratch (it is replaced after the first epoch)", path)  # fmt: skip
+        return None
     model.load_state_dict(ckpt["state_dict"])
     optimizer.load_state_dict(ckpt["optimizer"])
     restore_rng_state(ckpt["rng"], {"batches": generator})

@@ -90,6 +90,23 @@ def test_finished_targets_keep_no_weights_and_stale_ones_restart(tmp_path, three
     assert not list(out.glob("train_state-*.pt"))
 
 
+def test_resume_after_the_labels_changed_trains_from_scratch(tmp_path, three_targets, caplog):
+    """One joint model: its train_state.pt belongs to the labels and split it was written for;
+    ``--resume`` after the CSV was edited in place must not hand back the old labels' model."""
+    out = tmp_path / "joint"
+    first = finetune(_config(three_targets, out, protocol="joint"))
+    frame = pd.read_csv(three_targets)
+    frame["half"] = frame["half"] * 3.0
+    frame.to_csv(three_targets, index=False)
+    (out / "result.json").unlink()
+    with caplog.at_level("WARNING", logger="molssl.finetune.training"):
+        again = finetune(_config(three_targets, out, protocol="joint", resume=True))
+    assert "was written for other labels or another split" in caplog.text
+    fresh = finetune(_config(three_targets, tmp_path / "fresh", protocol="joint"))
+    assert again.per_target == pytest.approx(fresh.per_target, rel=1e-6)
+    assert again.per_target["half"] != pytest.approx(first.per_target["half"])
+
+
 def _records(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.glob("target-*.json"))
 
