@@ -5,7 +5,10 @@ featurizer and hydrogen policy of its weights, featurizes the task once (cached 
 invalid SMILES dropped and reported before splitting), splits it once for all targets, trains
 encoder + MLP head with MolCLR's recipe (Wang et al., 2022) and returns the test metric of the
 best-validation weights. ``protocol="molclr"`` trains one single-task model per target, as the
-reference code does; the default ``"joint"`` trains the targets of a dataset together.
+reference code does; the default ``"joint"`` trains the targets of a dataset together. With an
+output folder, a ``"molclr"`` run records each finished target (``target-K.json``) and trains
+each under its own lock, so it resumes target by target and several processes can share it
+(:func:`join_finetune`).
 """
 
 from __future__ import annotations
