@@ -477,8 +477,9 @@ def _benchmark(args: argparse.Namespace) -> int:
         search=args.search, keep_cells=args.keep_cells,
     )  # fmt: skip
     result = benchmark(cfg)
-    print(f"{result.ran} cells run, {result.skipped} skipped (already done), "
-          f"{result.failed} failed")  # fmt: skip
+    helped = f", helped with {result.helped} of them" if result.helped else ""
+    print(f"{result.ran} cells run, {result.skipped} skipped (already done or run by another "
+          f"process{helped}), {result.failed} failed")  # fmt: skip
     print(f"table: {result.summary_md}\nplot: {result.summary_png}\nresults: {result.results_csv}")
     return 0
 

@@ -179,6 +179,8 @@ class BenchmarkResult:
     ran: int
     skipped: int
     failed: int
+    helped: int = 0
+    """Skipped cells held by another process whose targets this one trained some of."""
 
 
 CellRunner = Callable[[Method, str, int, BenchmarkConfig], dict[str, Any]]
@@ -432,7 +434,7 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
     done = finished_cells(read_ledger(results))
     claims = CellClaims(out)
     versions = _versions()
-    ran = skipped = failed = 0
+    ran = skipped = failed = helped = 0
     bar = tqdm(cells, desc="benchmark", unit="cell", disable=not cfg.progress)
     for cell in bar:
         bar.set_postfix_str(f"{cell.task} {cell.method.label} seed {cell.seed}")
@@ -455,7 +457,7 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
         holder = _claim(results, claims, key)
         if holder is not None:
             if holder is not _FINISHED:
-                _join_cell(cell, cell_cfg, holder)
+                helped += _join_cell(cell, cell_cfg, holder)
             skipped += 1
             continue
         try:
@@ -468,8 +470,9 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
     if searches:
         record_searches(out, searches, read_ledger(results))
     md, png = write_report(read_ledger(results), out)
-    logger.info("benchmark: %d cells run, %d skipped, %d failed; %s", ran, skipped, failed, md)
-    return BenchmarkResult(out, results, md, png, ran, skipped, failed)
+    logger.info("benchmark: %d cells run, %d skipped (%d of them helped with), %d failed; %s",
+                ran, skipped, helped, failed, md)  # fmt: skip
+    return BenchmarkResult(out, results, md, png, ran, skipped, failed, helped)
 
 
 _FINISHED = Claim(0, "", 0.0)
@@ -485,14 +488,14 @@ def _claim(results: Path, claims: CellClaims, key: tuple) -> Claim | None:
         return claims.claim(repr(key))
 
 
-def _join_cell(cell: Cell, cfg: BenchmarkConfig, holder: Claim) -> None:
+def _join_cell(cell: Cell, cfg: BenchmarkConfig, holder: Claim) -> bool:
     """A cell that ``holder`` is running: help with its targets where they are shared out.
 
     A kept fine-tuning cell of one model per target (``keep_cells`` or ``save_models`` and
     ``protocol: molclr``) lets this process train the targets nobody is training
     (:func:`~molssl.finetune.join_finetune`); the holder collects them and writes the row. Any
     other cell is left to its holder. A failure here is the holder's to meet: it is logged, no
-    row is written.
+    row is written. Returns whether this process trained any of the cell's targets.
     """
     what = f"cell {cell.task} / {cell.method.label} / seed {cell.seed}"
     ft = None
@@ -500,14 +503,15 @@ def _join_cell(cell: Cell, cfg: BenchmarkConfig, holder: Claim) -> None:
         ft = _finetune_config(cell.method, cell.task, cell.seed, cfg)
     if ft is None or ft.out_dir is None or ft.protocol != "molclr":
         logger.info("%s is being run by %s; moving on", what, holder.describe())
-        return
+        return False
     logger.info("%s is being run by %s; training its free targets", what, holder.describe())
     try:
         names = join_finetune(ft)
     except Exception as err:  # the holder runs the cell; this process goes on
         logger.warning("helping with %s failed: %s: %s", what, type(err).__name__, err)
-        return
+        return False
     logger.info("%s: trained %d target(s) for %s", what, len(names), holder.describe())
+    return bool(names)
 
 
 def _run_cell(cell: Cell, cfg: BenchmarkConfig, results: Path, versions: str, key_hash: str) -> int:

@@ -163,7 +163,7 @@ def test_benchmark_helps_with_a_cell_another_process_holds(tmp_path, three_targe
     try:
         _claim_for(out, key, other.pid)  # the live process `other` holds the only cell
         helped = benchmark(cfg)
-        assert helped.ran == 0 and helped.skipped == 1
+        assert helped.ran == 0 and helped.skipped == 1 and helped.helped == 1
         assert len(read_ledger(out / "results.csv")) == 0  # the holder writes the row
         cells = list((out / "cells").iterdir())
         assert len(cells) == 1
@@ -196,7 +196,8 @@ def test_benchmark_leaves_a_joint_cell_to_its_holder(tmp_path, three_targets, mo
     finally:
         other.kill()
         other.wait()
-    assert result.ran == 0 and result.skipped == 1 and counting.calls == 0
+    assert result.ran == 0 and result.skipped == 1 and result.helped == 0
+    assert counting.calls == 0
 
 
 def test_cli_join_then_lead(tmp_path, three_targets, capsys):
