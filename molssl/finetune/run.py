@@ -274,18 +274,18 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
             if not mine:
                 return None
             waited += time.perf_counter() - asked  # on another process's target
-            # finished by another process while this one waited or passed by
-            done = records.load(k) if records.path(k).is_file() else None
-            return done if done is not None else train(k, cols)
+            if records.path(k).is_file():  # finished before, or by another process meanwhile
+                done = records.load(k)
+                if done is not None:
+                    return done
+                records.state(k).unlink(missing_ok=True)  # beside a stale record: as stale
+            return train(k, cols)
 
     deferred: list[int] = []
     waited = 0.0
     with _flush_denormal(cfg.flush_denormal):
         for k, cols in enumerate(columns):
-            # finished by an earlier, interrupted run of this folder (or by another process)
-            done = None if records is None or not cfg.resume else records.load(k)
-            if done is None:
-                done = train(k, cols) if records is None else take(k, cols, wait=False)
+            done = train(k, cols) if records is None else take(k, cols, wait=False)
             if done is None:
                 logger.info("target %s: being trained by another process; taking the next",
                             task.target_names[k])  # fmt: skip
@@ -402,7 +402,6 @@ class _TargetRecords:
             if {f: record.get(f) for f in key} != key:
                 logger.info("%s was written for other settings or data; training target %s "
                             "again from scratch", path, name)  # fmt: skip
-                self.state(k).unlink(missing_ok=True)  # of the same stale run
                 return None
             valid = np.asarray(record["valid"], dtype=np.float64).reshape(len(self.split[1]), 1)
             test = np.asarray(record["test"], dtype=np.float64).reshape(len(self.split[2]), 1)
@@ -414,7 +413,6 @@ class _TargetRecords:
         except (ValueError, KeyError, TypeError) as err:
             logger.warning("%s is unreadable (%s); training target %s again from scratch",
                            path, err, name)  # fmt: skip
-            self.state(k).unlink(missing_ok=True)
             return None
         logger.info("target %s: finished before (%s), not trained again", name, path.name)
         return _DoneTarget(valid, test, outcome)
