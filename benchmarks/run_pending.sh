@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The long measurements of issues 11 and 12 that are still open, in priority order, for one of
-# two single-thread processes at low priority that share the committed ledgers under
+# The long measurements of issues 11 and 12, in the order they were run, for one of two
+# single-thread processes at low priority that share the committed ledgers under
 # benchmarks/ledgers/ (cells are claimed while they run; finished cells, rows, snapshots and
-# search trials are skipped), so any session on any machine resumes them with:
+# search trials are skipped; the two split a per-target cell of the full protocol, such as
+# SIDER's 27 models, target by target). Every step has finished in the committed ledgers, so
+# this now reproduces them into ledger folders moved aside or deleted, or extends them after a
+# change of settings (new cells), with:
 #
 #     nohup benchmarks/run_pending.sh a > runs/pending_a.log 2>&1 &
 #     nohup benchmarks/run_pending.sh b > runs/pending_b.log 2>&1 &
