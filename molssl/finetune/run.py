@@ -66,7 +66,8 @@ class FinetuneResult:
         epochs: Epochs run (the most of any model); best_epoch: epoch of the kept weights
             (median over models for the molclr protocol).
         seconds: Wall time of the run (a resumed run adds the training time of its earlier
-            calls); n_train/n_valid/n_test: split sizes;
+            calls, a shared per-target run the time of targets trained by other processes,
+            less the time spent waiting for them); n_train/n_valid/n_test: split sizes;
         n_invalid: Rows dropped for invalid SMILES; config_hash: see :func:`config_hash`.
         conformal: With ``cfg.conformal``: the calibration (``"calibration"``) and its test
             coverage and width / set size (:func:`molssl.finetune.conformal.summarize`).
@@ -262,19 +263,24 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
     def take(k: int, cols: list[int], *, wait: bool) -> _DoneTarget | None:
         """Target ``k`` from its record or trained here under its lock; ``None`` when another
         process holds the lock and ``wait`` is False."""
+        nonlocal waited
         assert out is not None and records is not None
+        asked = time.perf_counter()
         with file_lock(out / f".target-{k}.lock", wait=wait) as mine:
             if not mine:
                 return None
+            waited += time.perf_counter() - asked  # on another process's target
             # finished by another process while this one waited or passed by
             done = records.load(k) if records.path(k).is_file() else None
             return done if done is not None else train(k, cols)
 
     deferred: list[int] = []
+    waited = 0.0
     with _flush_denormal(cfg.flush_denormal):
         for k, cols in enumerate(columns):
+            # finished by an earlier, interrupted run of this folder (or by another process)
             done = None if records is None or not cfg.resume else records.load(k)
-            if done is None:  # finished by an earlier, interrupted run of this folder
+            if done is None:
                 done = train(k, cols) if records is None else take(k, cols, wait=False)
             if done is None:
                 logger.info("target %s: being trained by another process; taking the next",
@@ -315,7 +321,7 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
         valid_value=_mean_finite([o.best_valid for o in outcome_list]),
         epochs=max(o.epochs for o in outcome_list),
         best_epoch=int(np.median([o.best_epoch for o in outcome_list])),
-        seconds=time.perf_counter() - start + sum(o.seconds_before for o in outcome_list),
+        seconds=time.perf_counter() - start - waited + sum(o.seconds_before for o in outcome_list),
         n_train=len(split[0]),
         n_valid=len(split[1]),
         n_test=len(split[2]),

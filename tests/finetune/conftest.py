@@ -13,3 +13,11 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def three_targets(tmp_path, tpsa_table) -> str:
+    """A 100-molecule CSV with three regression targets (``tests/finetune/per_target.py``)."""
+    from tests.finetune.per_target import write_three_targets
+
+    return write_three_targets(tpsa_table, tmp_path / "three.csv")

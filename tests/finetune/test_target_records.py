@@ -11,50 +11,12 @@ import pytest
 
 import molssl.finetune.run as run_module
 from molssl.benchmark.ledger import read_ledger
-from molssl.benchmark.runner import BenchmarkConfig, benchmark
-from molssl.finetune import FinetuneConfig, finetune
-
-TINY_ENCODER = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "proj_dim": 8}
-TARGETS = ["tpsa", "logtpsa", "half"]
-
-
-@pytest.fixture
-def three_targets(tmp_path, tpsa_table) -> str:
-    frame = tpsa_table[["smiles", "tpsa", "logtpsa"]].iloc[:100].copy()
-    frame["half"] = frame["tpsa"] / 2 + frame.index % 7
-    path = tmp_path / "three.csv"
-    frame.to_csv(path, index=False)
-    return str(path)
-
-
-def _config(csv: str, out: Path, **kwargs) -> FinetuneConfig:
-    return FinetuneConfig(csv=csv, targets=TARGETS, task_type="regression", protocol="molclr",
-                          epochs=2, encoder=TINY_ENCODER, device="cpu", out_dir=str(out),
-                          **kwargs)  # fmt: skip
-
-
-class _Counting:
-    """``train_model`` that counts its calls and can fail on the Nth (1-based)."""
-
-    def __init__(self, fail_on: int | None = None) -> None:
-        self.calls = 0
-        self.fail_on = fail_on
-        self.real = run_module.train_model
-
-    def __call__(self, *args, **kwargs):
-        self.calls += 1
-        if self.calls == self.fail_on:
-            raise KeyboardInterrupt("the session ended")
-        return self.real(*args, **kwargs)
-
-
-def _suite(csv: str, out: Path) -> BenchmarkConfig:
-    """One random-init cell of one model per target, its folder kept."""
-    return BenchmarkConfig(tasks=[], csv=csv, targets=TARGETS, task_type="regression",
-                           methods=["random-init"], seeds=[0], out_dir=str(out), device="cpu",
-                           keep_cells=True, progress=False,
-                           finetune={"epochs": 2, "encoder": TINY_ENCODER,
-                                     "protocol": "molclr"})  # fmt: skip
+from molssl.benchmark.runner import benchmark
+from molssl.finetune import finetune
+from tests.finetune.per_target import TARGETS
+from tests.finetune.per_target import CountingTrainModel as _Counting
+from tests.finetune.per_target import per_target_config as _config
+from tests.finetune.per_target import per_target_suite as _suite
 
 
 def _drop_weights(folder: Path) -> None:
