@@ -48,6 +48,8 @@ from molssl.finetune.training import (
     TrainSettings,
     evaluate,
     extra_metrics,
+    hash_split,
+    labels_digest,
     train_model,
 )
 from molssl.metrics import get_metric
@@ -373,16 +375,12 @@ class _TargetRecords:
         self.out, self.task, self.split = out, task, split
         self.settings = config_hash(cfg, portable=True)
         self.seed = cfg.seed
-        digest = hashlib.sha256("\n".join(task.smiles).encode())
-        for part in split:
-            digest.update(np.asarray(part, dtype=np.int64).tobytes())
-        self.data = digest.hexdigest()
+        self.data = hash_split(hashlib.sha256("\n".join(task.smiles).encode()), split).hexdigest()
 
     def _key(self, column: int) -> dict[str, Any]:
-        labels = np.ascontiguousarray(self.task.targets[:, column], dtype=np.float64)
         return {"version": self.VERSION, "target": self.task.target_names[column],
                 "seed": self.seed, "settings": self.settings, "data": self.data,
-                "labels": hashlib.sha256(labels.tobytes()).hexdigest()}  # fmt: skip
+                "labels": labels_digest(self.task.targets[:, column]).hexdigest()}  # fmt: skip
 
     def path(self, k: int) -> Path:
         return self.out / f"target-{k}.json"

@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -225,12 +226,21 @@ def _save(
                     metadata={"best_state": loop.best_state, "data_key": data_key})  # fmt: skip
 
 
-def _data_key(targets: np.ndarray, split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> str:
-    """SHA-256 of the labels and the split a training state belongs to."""
-    digest = hashlib.sha256(np.ascontiguousarray(targets, dtype=np.float64).tobytes())
+def labels_digest(labels: np.ndarray) -> Any:
+    """A SHA-256 hasher fed with ``labels`` as float64 (NaN for missing ones)."""
+    return hashlib.sha256(np.ascontiguousarray(labels, dtype=np.float64).tobytes())
+
+
+def hash_split(digest: Any, split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Any:
+    """Feed a split's index arrays (as int64) to a hashlib ``digest``; returns it."""
     for part in split:
         digest.update(np.asarray(part, dtype=np.int64).tobytes())
-    return digest.hexdigest()
+    return digest
+
+
+def _data_key(targets: np.ndarray, split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> str:
+    """SHA-256 of the labels and the split a training state belongs to."""
+    return hash_split(labels_digest(targets), split).hexdigest()
 
 
 def _restore(
