@@ -69,7 +69,7 @@ def time_views(views: TwoViewTransform, batches: list[Batch], repeats: int) -> f
 
 def time_step(batch: Batch, repeats: int) -> float:
     """Median seconds of forward + backward of the default encoder on two views + NT-Xent."""
-    from molssl.contrastive.losses import NTXentLoss
+    from molssl.contrastive.losses.ntxent import NTXentLoss
     from molssl.models import MolEncoder
 
     model, loss_fn = MolEncoder(), NTXentLoss(temperature=0.1)

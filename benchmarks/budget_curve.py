@@ -121,8 +121,8 @@ def save_snapshot(last: Path, snap: Path) -> None:
     size; fine-tuning reads the same ``state_dict``)."""
     import torch
 
-    from molssl.contrastive.atomic import atomic_open
-    from molssl.contrastive.checkpoint import load_checkpoint
+    from molssl.contrastive.io.atomic import atomic_open
+    from molssl.contrastive.io.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(last)
     ckpt.update(optimizer=None, scheduler=None, rng=None, trainer=None)

@@ -11,7 +11,7 @@ flattened; not fine-tuned). Methods: the six of the original comparison and CPC 
 BYOL and SwAV (CPC's patch encoder is the same backbone with layer norm). Separately: images/s of
 each method's training step (augmentation, forward, backward, Adam step, target update) at
 ``--throughput-batch`` (default 256) on the CPU, with freed memory kept in the process as the
-trainer does on CPU (:func:`molssl.contrastive.allocator.keep_freed_memory`;
+trainer does on CPU (:func:`molssl.contrastive.training.allocator.keep_freed_memory`;
 ``--system-malloc`` measures without).
 
 Run it as a module from the repository root (as a script, its file name would shadow the
@@ -60,10 +60,10 @@ from imagessl.evaluate import embed, evaluate_features, load_encoder
 from imagessl.finetune import finetune_accuracy
 from imagessl.pretrain import build_method, pretrain
 from imagessl.transforms import Normalize
-from molssl.contrastive.allocator import keep_freed_memory
-from molssl.contrastive.ledger import ResultsLedger
-from molssl.contrastive.seed import seed_everything
-from molssl.contrastive.trainer import TrainerConfig
+from molssl.contrastive.io.ledger import ResultsLedger
+from molssl.contrastive.training.allocator import keep_freed_memory
+from molssl.contrastive.training.seed import seed_everything
+from molssl.contrastive.training.trainer import TrainerConfig
 
 METHODS = ("simclr", "rotation", "relpatch", "jigsaw", "inpainting", "colorization", "cpc", "moco",
            "byol", "swav")  # fmt: skip
@@ -77,7 +77,7 @@ RESULT_SETTINGS = ("data", "encoder", "width", "max_steps", "budget_minutes", "b
 
 class Ledger:
     """``results.csv`` of scored cells keyed by (method, seed, protocol), on the shared locked
-    :class:`~molssl.contrastive.ledger.ResultsLedger`; ``settings.json`` guards against mixing
+    :class:`~molssl.contrastive.io.ledger.ResultsLedger`; ``settings.json`` guards against mixing
     scores measured with other settings."""
 
     def __init__(self, out: Path, settings: dict) -> None:

@@ -122,7 +122,7 @@ def main() -> None:
                         help="keep freed memory in the process (as the trainer does on CPU)")  # fmt: skip
     args = parser.parse_args()
     if args.keep_memory:
-        from molssl.contrastive.allocator import keep_freed_memory
+        from molssl.contrastive.training.allocator import keep_freed_memory
 
         keep_freed_memory()
     if args.threads:

@@ -53,8 +53,8 @@ from molssl.contrastive import (
     sinkhorn_knopp,
     tanimoto_similarity,
 )
-from molssl.contrastive.fragment import FragmentContrastLoss
-from molssl.contrastive.losses import NTXentLoss, tanimoto_weights
+from molssl.contrastive.losses.fragment import FragmentContrastLoss
+from molssl.contrastive.losses.ntxent import NTXentLoss, tanimoto_weights
 from molssl.featurize import get_featurizer
 from molssl.fingerprints import count_tanimoto_matrix, imolclr_count_fingerprint, tanimoto_matrix
 from molssl.models import MolEncoder

@@ -12,7 +12,7 @@ step's wall time into
 and times the GIN's MLPs alone (the same five ``Linear(300, 600) -> ReLU -> Linear(600, 300)``
 blocks, forward + backward on as many node rows as the two views of a batch have) as a ceiling
 for this CPU: ``% of MLP cap`` is end-to-end mol/s over MLP-only mol/s. Like the trainer on CPU,
-it keeps freed memory in the process (:func:`molssl.contrastive.allocator.keep_freed_memory`);
+it keeps freed memory in the process (:func:`molssl.contrastive.training.allocator.keep_freed_memory`);
 ``--system-malloc`` measures without that.
 
 ``mol/s`` is wall-clock throughput; ``mol/CPU-s`` divides by the CPU time of the process (all
@@ -46,7 +46,7 @@ import torch
 from torch.utils.data import DataLoader
 from torch_geometric.data import Batch
 
-from molssl.contrastive.allocator import keep_freed_memory
+from molssl.contrastive.training.allocator import keep_freed_memory
 from molssl.models import MolEncoder
 from molssl.objectives import ObjectiveConfig, build_objective
 from molssl.store import GraphStore, StoreError, build_graph_store

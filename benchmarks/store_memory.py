@@ -141,7 +141,7 @@ def _child_train_impl(
     """Pretrain the default GIN (molclr) for ``steps`` steps from ``store``; report peak RSS."""
     import torch
 
-    from molssl.config import apply_overrides
+    from molssl.contrastive.config import apply_overrides
     from molssl.pretrain import PretrainConfig, pretrain
     from molssl.store import GraphStore
 

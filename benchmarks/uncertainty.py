@@ -39,7 +39,7 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
-from molssl.contrastive.ledger import ResultsLedger
+from molssl.contrastive.io.ledger import ResultsLedger
 from molssl.finetune import FinetuneConfig, config_hash, load_task, task_split
 from molssl.finetune.ensemble import finetune_ensemble, member_dir
 from molssl.models.pretrained import load_pretrained

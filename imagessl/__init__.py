@@ -1,7 +1,7 @@
 """imagessl: SimCLR, MoCo v2, BYOL, SwAV, CPC v2 and classic image pretext tasks on molssl's
 contrastive core.
 
-Imports nothing chemical: only :mod:`molssl.contrastive` and :mod:`molssl.config`.
+Imports nothing chemical: only :mod:`molssl.contrastive` and :mod:`molssl.contrastive.config`.
 
 Python API::
 

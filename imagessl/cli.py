@@ -24,8 +24,8 @@ from molssl.contrastive.commands import (
 def _user_errors() -> tuple[type[BaseException], ...]:
     from imagessl.data import ImageDataError
     from imagessl.methods import UnknownMethodError
-    from molssl.config import ConfigError
-    from molssl.contrastive.checkpoint import CheckpointError
+    from molssl.contrastive.config import ConfigError
+    from molssl.contrastive.io.checkpoint import CheckpointError
 
     return (
         UnknownMethodError,
@@ -70,7 +70,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     from imagessl.config import default_config, load_pretrain_config
     from imagessl.methods import get_method
     from imagessl.pretrain import pretrain
-    from molssl.config import apply_overrides
+    from molssl.contrastive.config import apply_overrides
 
     cfg = (
         load_pretrain_config(args.config)

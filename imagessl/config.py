@@ -1,7 +1,7 @@
 """Typed configuration of image self-supervised pretraining (YAML presets load into these).
 
 One section per component: ``data``, ``encoder``, one section per method (only the section of
-``method`` is used) and the generic ``trainer``. Loading is strict (:mod:`molssl.config`).
+``method`` is used) and the generic ``trainer``. Loading is strict (:mod:`molssl.contrastive.config`).
 
 Example YAML::
 
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Literal
 
 from imagessl.config_methods import BYOLConfig, CPCConfig, MoCoConfig, SwAVConfig
-from molssl.config import ConfigError, did_you_mean, load_yaml
-from molssl.contrastive.trainer_config import TrainerConfig
+from molssl.contrastive.config import ConfigError, did_you_mean, load_yaml
+from molssl.contrastive.training.config import TrainerConfig
 
 __all__ = [
     "BYOLConfig",
@@ -353,6 +353,6 @@ def load_pretrain_config(path: str | Path) -> ImagePretrainConfig:
     """Load a YAML preset strictly into an :class:`ImagePretrainConfig`.
 
     Raises:
-        molssl.config.ConfigError: Unknown keys, wrong types or a missing file.
+        molssl.contrastive.config.ConfigError: Unknown keys, wrong types or a missing file.
     """
     return load_yaml(ImagePretrainConfig, path)

@@ -35,8 +35,8 @@ from imagessl.data import load_images
 from imagessl.encoders import ImageEncoder, build_encoder
 from imagessl.methods import MethodContext, get_method
 from imagessl.transforms import Normalize
-from molssl.config import from_dict
-from molssl.contrastive.checkpoint import CheckpointError, load_checkpoint
+from molssl.contrastive.config import from_dict
+from molssl.contrastive.io.checkpoint import CheckpointError, load_checkpoint
 
 __all__ = [
     "PROTOCOLS",

@@ -231,7 +231,7 @@ def _read_cache(
     cached: Path, root: str
 ) -> tuple[torch.Tensor, torch.Tensor, list[str], LoadReport] | None:
     """The decoded folder cached in ``cached``, or None (logged) when the file is damaged."""
-    from molssl.contrastive.checkpoint import CheckpointError, read_torch_file
+    from molssl.contrastive.io.checkpoint import CheckpointError, read_torch_file
 
     try:
         blob = read_torch_file(cached, "cpu")

@@ -2,7 +2,7 @@
 
 ``pretrain(config)`` loads the images (decoded once), builds the encoder and the method's model
 and objective from the registries, and runs the generic
-:class:`~molssl.contrastive.trainer.Trainer` (atomic checkpoints, resume, DDP under ``torchrun``,
+:class:`~molssl.contrastive.training.trainer.Trainer` (atomic checkpoints, resume, DDP under ``torchrun``,
 CSV/TensorBoard logs, progress bar). Checkpoints carry the resolved config and an ``imagessl``
 entry (method, image size, normalisation, classes) so that :mod:`imagessl.evaluate` can
 rebuild the encoder.
@@ -26,8 +26,8 @@ from imagessl.methods import MethodContext, get_method
 from imagessl.methods.registry import Objective
 from imagessl.probe import ImageProbe
 from imagessl.transforms import Normalize
-from molssl.config import to_dict
-from molssl.contrastive.trainer import StepCallback, Trainer, TrainResult
+from molssl.contrastive.config import to_dict
+from molssl.contrastive.training.trainer import StepCallback, Trainer, TrainResult
 
 __all__ = ["BuiltMethod", "build_method", "pretrain"]
 
@@ -97,11 +97,11 @@ def pretrain(config: ImagePretrainConfig, *, callbacks: Sequence[StepCallback] =
     Raises:
         imagessl.methods.UnknownMethodError: Unknown method (checked before loading data).
         imagessl.data.ImageDataError: Missing, empty or unreadable data.
-        molssl.config.ConfigError: Fewer training images than one batch (a ``ValueError``), or
+        molssl.contrastive.config.ConfigError: Fewer training images than one batch (a ``ValueError``), or
             a device this machine does not have.
     """
-    from molssl.config import ConfigError
-    from molssl.contrastive.devices import check_device
+    from molssl.contrastive.config import ConfigError
+    from molssl.contrastive.training.devices import check_device
 
     get_method(config.method)
     tcfg = config.trainer

@@ -22,8 +22,8 @@ from molssl.contrastive.commands import (
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from molssl.benchmark.protocol import ProtocolMismatchError
-    from molssl.config import ConfigError
-    from molssl.contrastive.checkpoint import CheckpointError
+    from molssl.contrastive.config import ConfigError
+    from molssl.contrastive.io.checkpoint import CheckpointError
     from molssl.data import DataFormatError, DatasetNotFoundError, UnknownDatasetError
     from molssl.featurize import InvalidSmilesError, UnknownFeaturizerError
     from molssl.store import StoreError
@@ -187,7 +187,7 @@ def _pretrain_args(parser: argparse.ArgumentParser) -> None:
     "pretrain", "contrastive pretraining (MolCLR / iMolCLR) of a graph encoder", _pretrain_args
 )
 def _pretrain(args: argparse.Namespace) -> int:
-    from molssl.config import apply_overrides
+    from molssl.contrastive.config import apply_overrides
     from molssl.pretrain import PretrainConfig, load_pretrain_config, pretrain
 
     cfg = load_pretrain_config(args.config) if args.config else PretrainConfig()
@@ -296,7 +296,7 @@ def _finetune_args(parser: argparse.ArgumentParser) -> None:
 def _finetune(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from molssl.config import apply_overrides, from_dict, parse_set_arguments, to_dict
+    from molssl.contrastive.config import apply_overrides, from_dict, parse_set_arguments, to_dict
     from molssl.finetune import FinetuneConfig, finetune, load_finetune_config
     from molssl.finetune.ensemble import finetune_ensemble
 
@@ -456,7 +456,7 @@ def _benchmark_args(parser: argparse.ArgumentParser) -> None:
 @command("benchmark", "fine-tune and compare methods on MoleculeNet tasks", _benchmark_args)
 def _benchmark(args: argparse.Namespace) -> int:
     from molssl.benchmark.runner import BenchmarkConfig, benchmark
-    from molssl.config import parse_set_arguments
+    from molssl.contrastive.config import parse_set_arguments
 
     if args.compare:
         from molssl.benchmark.compare import compare_folders

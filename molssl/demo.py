@@ -159,7 +159,7 @@ def run_demo(
         report: Called with each progress line (the CLI passes ``print``).
     """
     from molssl.benchmark.runner import BenchmarkConfig, benchmark
-    from molssl.config import apply_overrides
+    from molssl.contrastive.config import apply_overrides
     from molssl.data import embedded_smiles_path
     from molssl.embed import embed_file
     from molssl.pretrain import PretrainConfig, pretrain

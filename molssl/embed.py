@@ -293,7 +293,7 @@ def embed_file(
             row failed (the outputs are still written).
         FileNotFoundError: ``input`` or the checkpoint does not exist.
     """
-    from molssl.contrastive.atomic import atomic_path
+    from molssl.contrastive.io.atomic import atomic_path
     from molssl.data import DataFormatError, SmilesSource
 
     output = Path(output)

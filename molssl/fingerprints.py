@@ -36,7 +36,7 @@ from rdkit import Chem
 from rdkit.Chem import rdFingerprintGenerator
 from torch import Tensor
 
-from molssl.contrastive.losses import tanimoto_similarity
+from molssl.contrastive.losses.ntxent import tanimoto_similarity
 
 __all__ = [
     "COUNT_KEY_SHIFT",

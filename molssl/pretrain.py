@@ -2,7 +2,7 @@
 
 ``pretrain(config)`` resolves the data (a graph store, or a SMILES file featurized once into a
 store; RDKit's bundled ``first_5K.smi`` when none is given), holds out a validation set, builds
-the encoder and the objective, and runs the generic :class:`~molssl.contrastive.trainer.Trainer`
+the encoder and the objective, and runs the generic :class:`~molssl.contrastive.training.trainer.Trainer`
 (checkpoints, resume, DDP under ``torchrun``, logging). The featurizer config travels in every
 checkpoint so that embedding and fine-tuning featurize exactly as pretraining did.
 """
@@ -20,9 +20,9 @@ import numpy as np
 from torch.utils.data import Subset
 from torch_geometric.data import Batch
 
-from molssl.config import ConfigError, from_dict, load_yaml, to_dict
-from molssl.contrastive.seed import seed_everything
-from molssl.contrastive.trainer import Trainer, TrainerConfig, TrainResult
+from molssl.contrastive.config import ConfigError, from_dict, load_yaml, to_dict
+from molssl.contrastive.training.seed import seed_everything
+from molssl.contrastive.training.trainer import Trainer, TrainerConfig, TrainResult
 from molssl.models import EncoderConfig, MolEncoder
 from molssl.objectives import ObjectiveConfig, build_objective
 from molssl.probe import MoleculeProbe, ProbeConfig
@@ -166,7 +166,7 @@ def pretrain(config: PretrainConfig) -> TrainResult:
         FileNotFoundError: The data path does not exist.
         molssl.store.StoreError: The store is incomplete or belongs to another source.
     """
-    from molssl.contrastive.devices import check_device
+    from molssl.contrastive.training.devices import check_device
     from molssl.featurize import featurizer_from_dict
 
     tcfg = config.trainer

@@ -3,7 +3,7 @@
 ``molssl pretrain`` with ``trainer.probe_every`` set hands a :class:`MoleculeProbe` to the
 generic trainer. It reads a small labelled task once, featurizes it with the run's featurizer,
 splits it at random (seeded, 80/20) and, every ``probe_every`` steps, embeds both splits with the
-encoder's ``h`` and scores them with :mod:`molssl.contrastive.probe`:
+encoder's ``h`` and scores them with :mod:`molssl.contrastive.training.probe`:
 
 - ``task: auto`` (default): BBBP when its file is found locally (``probe.data_dir``,
   ``$MOLSSL_DATA_DIR``, the cache; never downloaded), else the TPSA table RDKit ships
@@ -23,8 +23,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
 
-from molssl.config import ConfigError
-from molssl.contrastive.probe import classification_scores, regression_scores
+from molssl.contrastive.config import ConfigError
+from molssl.contrastive.training.probe import classification_scores, regression_scores
 
 __all__ = ["MoleculeProbe", "ProbeConfig", "probe_task"]
 

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from molssl.contrastive.digest import file_sha256
+from molssl.contrastive.io.digest import file_sha256
 from molssl.store_check import (
     DamagedStoreError,
     StoreError,

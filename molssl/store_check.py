@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from molssl.contrastive.digest import file_sha256
+from molssl.contrastive.io.digest import file_sha256
 
 logger = logging.getLogger(__name__)
 

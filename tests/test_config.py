@@ -5,7 +5,7 @@ from typing import Literal
 
 import pytest
 
-from molssl.config import (
+from molssl.contrastive.config import (
     ConfigError,
     apply_overrides,
     from_dict,

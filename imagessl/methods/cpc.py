@@ -23,8 +23,8 @@ from imagessl.config import CPCConfig
 from imagessl.encoders import ImageEncoder
 from imagessl.methods.registry import MethodContext, register_method, split_batch
 from imagessl.transforms import Normalize
-from molssl.config import ConfigError
-from molssl.contrastive.infonce import CPCLoss
+from molssl.contrastive.config import ConfigError
+from molssl.contrastive.losses.infonce import CPCLoss
 
 __all__ = [
     "CPCModel",
@@ -245,7 +245,7 @@ def build_cpc(
     """CPC v2 model and objective.
 
     Raises:
-        molssl.config.ConfigError: A backbone with batch norm, or a grid with too few rows.
+        molssl.contrastive.config.ConfigError: A backbone with batch norm, or a grid with too few rows.
     """
     if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in encoder.modules()):
         raise ConfigError(

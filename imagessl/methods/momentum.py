@@ -32,12 +32,12 @@ from imagessl.encoders import ImageEncoder
 from imagessl.methods.registry import MethodContext, register_method, split_batch
 from imagessl.methods.simclr import SimCLRModel
 from imagessl.transforms import SimCLRViews, TwoViewCollate, simclr_augmentation
-from molssl.contrastive.bootstrap import NegativeCosineLoss
 from molssl.contrastive.heads import PredictionHead, ProjectionHead
-from molssl.contrastive.infonce import MoCoLoss
+from molssl.contrastive.losses.bootstrap import NegativeCosineLoss
+from molssl.contrastive.losses.infonce import MoCoLoss
+from molssl.contrastive.losses.swav import SwAVLoss, SwAVPrototypes
 from molssl.contrastive.momentum import MomentumModel
 from molssl.contrastive.queue import FeatureQueue
-from molssl.contrastive.swav import SwAVLoss, SwAVPrototypes
 
 __all__ = ["ImageMomentumModel", "MomentumObjective", "SwAVModel", "SwAVObjective"]
 

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from imagessl.encoders import ImageEncoder
 from imagessl.transforms import Normalize
-from molssl.config import did_you_mean
+from molssl.contrastive.config import did_you_mean
 
 __all__ = [
     "METHODS",

@@ -19,7 +19,7 @@ from imagessl.encoders import ImageEncoder
 from imagessl.methods.registry import MethodContext, register_method, split_batch
 from imagessl.transforms import SimCLRViews, TwoViewCollate, simclr_augmentation
 from molssl.contrastive.heads import ProjectionHead
-from molssl.contrastive.losses import NTXentLoss
+from molssl.contrastive.losses.ntxent import NTXentLoss
 
 __all__ = ["Embeddings", "SimCLRModel", "SimCLRObjective"]
 

@@ -4,7 +4,7 @@ One row per finished or failed ``(task, method, seed)`` cell. A rerun skips cell
 row with ``status == "ok"`` and the same ``config_hash`` (so changing a setting reruns them);
 failed cells are tried again and the newest row of a cell is the one that counts.
 
-Rows are appended through :class:`molssl.contrastive.ledger.ResultsLedger`, which holds an
+Rows are appended through :class:`molssl.contrastive.io.ledger.ResultsLedger`, which holds an
 exclusive lock on ``results.csv.lock`` across the read-modify-write, so several benchmark
 processes on one machine (say one per seed) can share an output folder without losing rows.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from molssl.contrastive.ledger import ResultsLedger, locked
+from molssl.contrastive.io.ledger import ResultsLedger, locked
 
 COLUMNS: tuple[str, ...] = (
     "task", "method", "seed", "split", "metric", "value", "valid_value", "epochs", "best_epoch",
@@ -46,7 +46,7 @@ def read_ledger(path: str | Path) -> pd.DataFrame:
 
 
 def results_ledger(path: str | Path) -> ResultsLedger:
-    """The :class:`~molssl.contrastive.ledger.ResultsLedger` of a benchmark's ``results.csv``."""
+    """The :class:`~molssl.contrastive.io.ledger.ResultsLedger` of a benchmark's ``results.csv``."""
     return ResultsLedger(path, COLUMNS, KEY_COLUMNS)
 
 

@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from molssl.contrastive.atomic import write_text_atomic
-from molssl.contrastive.digest import file_sha256
-from molssl.contrastive.ledger import locked
+from molssl.contrastive.io.atomic import write_text_atomic
+from molssl.contrastive.io.digest import file_sha256
+from molssl.contrastive.io.ledger import locked
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def diff_records(a: Any, b: Any, path: str = "") -> str | None:
 
 
 def _finetune_defaults() -> dict[str, Any]:
-    from molssl.config import to_dict
+    from molssl.contrastive.config import to_dict
     from molssl.finetune import FinetuneConfig
 
     return to_dict(FinetuneConfig(task="bbbp"))

@@ -18,7 +18,7 @@ from molssl.benchmark.stats import (
     summarize,
     wall_times,
 )
-from molssl.contrastive.atomic import write_text_atomic
+from molssl.contrastive.io.atomic import write_text_atomic
 from molssl.metrics import get_metric
 
 logger = logging.getLogger(__name__)

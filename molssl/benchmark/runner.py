@@ -14,7 +14,7 @@ A method string may carry a display label, ``LABEL=SPEC`` (``ours=ckpt:runs/x/be
 cell appends one row to ``results.csv`` (see :mod:`molssl.benchmark.ledger`); a failing cell is
 recorded with its error and the suite goes on; a rerun skips finished cells. Several processes
 may share one output folder: each re-reads the ledger under its lock before a cell and claims
-the cell (:class:`~molssl.contrastive.claims.CellClaims`), so every cell runs once; a kept
+the cell (:class:`~molssl.contrastive.io.claims.CellClaims`), so every cell runs once; a kept
 cell of one model per target (``keep_cells``, ``protocol: molclr``) that another process holds
 is shared out target by target (:func:`~molssl.finetune.join_finetune`). Before any
 cell, ``protocol.json`` records how the folder's results are made
@@ -45,6 +45,15 @@ from molssl.benchmark.ledger import (
     read_ledger,
     relabel_cells,
 )
+from molssl.benchmark.methods import (
+    BASELINES,
+    METHOD_KINDS,
+    Cell,
+    Method,
+    csv_task_name,
+    finetune_config,
+    parse_method,
+)
 from molssl.benchmark.protocol import FORMAT_VERSION as PROTOCOL_VERSION
 from molssl.benchmark.protocol import (
     SELECTION_RULES,
@@ -54,8 +63,8 @@ from molssl.benchmark.protocol import (
     write_protocol,
 )
 from molssl.benchmark.tuning import record_searches, searched_config
-from molssl.config import ConfigError, apply_overrides, did_you_mean, save_yaml, to_dict
-from molssl.contrastive.claims import CellClaims, Claim
+from molssl.contrastive.config import ConfigError, save_yaml, to_dict
+from molssl.contrastive.io.claims import CellClaims, Claim
 from molssl.data import dataset_names, get_dataset_spec
 from molssl.finetune import (
     FinetuneConfig,
@@ -150,24 +159,6 @@ class BenchmarkConfig:
             )
 
 
-@dataclass(frozen=True)
-class Method:
-    """A parsed method string: display ``label``, registry ``kind`` and its ``arg``."""
-
-    label: str
-    kind: str
-    arg: str | None
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One unit of work."""
-
-    task: str
-    method: Method
-    seed: int
-
-
 @dataclass
 class BenchmarkResult:
     """Where the outputs are and what happened."""
@@ -184,30 +175,6 @@ class BenchmarkResult:
 
 
 CellRunner = Callable[[Method, str, int, BenchmarkConfig], dict[str, Any]]
-
-
-def _finetune_config(method: Method, task: str, seed: int, cfg: BenchmarkConfig) -> FinetuneConfig:
-    init = {"random-init": "random"}.get(method.kind, f"{method.kind}:{method.arg}")
-    is_csv = cfg.csv is not None and task == _csv_name(cfg)
-    base = FinetuneConfig(
-        task=None if is_csv else task,
-        csv=cfg.csv if is_csv else None,
-        smiles_col=cfg.smiles_col,
-        targets=list(cfg.targets) if is_csv else [],
-        task_type=cfg.task_type if is_csv else None,
-        data_dir=cfg.data_dir,
-        init=init,
-        seed=seed,
-        profile=cfg.profile,
-        device=cfg.device,
-        save_model=cfg.save_models,
-    )
-    cell = apply_overrides(base, cfg.finetune) if cfg.finetune else base
-    if cfg.save_models or cfg.keep_cells:  # one folder per settings: a rerun resumes there
-        name = f"{task}__{method.label}__{seed}__{config_hash(cell, portable=True)}"
-        cell.out_dir = str(Path(cfg.out_dir) / "cells" / name)
-        cell.resume = True
-    return cell
 
 
 def _forget_moved_paths(ft: FinetuneConfig) -> None:
@@ -228,7 +195,7 @@ def _forget_moved_paths(ft: FinetuneConfig) -> None:
 
 
 def _run_finetune(method: Method, task: str, seed: int, cfg: BenchmarkConfig) -> dict[str, Any]:
-    ft = _finetune_config(method, task, seed, cfg)
+    ft = finetune_config(method, task, seed, cfg)
     _forget_moved_paths(ft)
     result = finetune(ft)
     record = {
@@ -267,7 +234,7 @@ def _baseline_hash(ft: FinetuneConfig, kind: str, cfg: BenchmarkConfig, *,
 def _baseline_task(task: str, seed: int, cfg: BenchmarkConfig):
     from molssl.featurize import MolGraphFeaturizer
 
-    ft = _finetune_config(Method("random-init", "random-init", None), task, seed, cfg)
+    ft = finetune_config(Method("random-init", "random-init", None), task, seed, cfg)
     data = load_task(ft, MolGraphFeaturizer())
     return ft, data, task_split(data, ft.split, ft.split_sizes, ft.split_seed)
 
@@ -309,46 +276,15 @@ def _run_chemprop(method: Method, task: str, seed: int, cfg: BenchmarkConfig) ->
     return _baseline_record(ft, data, res, epochs, _baseline_hash(ft, method.kind, cfg))
 
 
-METHODS: dict[str, CellRunner] = {
-    "random-init": _run_finetune,
+_BASELINE_RUNNERS: dict[str, CellRunner] = {
     "ecfp-rf": _run_ecfp_rf,
     "ecfp-mlp": _run_ecfp_mlp,
     "chemprop": _run_chemprop,
-    "ckpt": _run_finetune,
-    "molclr-gcn": _run_finetune,
-    "molclr-gin": _run_finetune,
+}
+METHODS: dict[str, CellRunner] = {
+    kind: _BASELINE_RUNNERS.get(kind, _run_finetune) for kind in METHOD_KINDS
 }
 """Cell runners by method kind."""
-
-_NEEDS_PATH = ("ckpt", "molclr-gcn", "molclr-gin")
-BASELINES = ("ecfp-rf", "ecfp-mlp", "chemprop")
-"""Method kinds that train no molssl encoder (their cells share the task's plain featurization)."""
-
-
-def parse_method(text: str) -> Method:
-    """Parse ``[LABEL=]KIND[:ARG]``.
-
-    Raises:
-        ConfigError: Unknown kind, or a checkpoint method without a path.
-    """
-    label, sep, spec = text.partition("=")
-    if not sep or ":" in label:
-        label, spec = text, text
-    kind, _, arg = spec.partition(":")
-    if kind not in METHODS and Path(spec).is_file():  # a bare path means ckpt:PATH
-        kind, arg = "ckpt", spec
-    if kind not in METHODS:
-        raise ConfigError(
-            f"unknown method {text!r}{did_you_mean(kind, METHODS)}; kinds: {sorted(METHODS)} "
-            "(ckpt:PATH, ...)"
-        )
-    if kind in _NEEDS_PATH and not arg:
-        raise ConfigError(f"method {text!r} needs a path: {kind}:PATH")
-    return Method(label.strip(), kind, arg or None)
-
-
-def _csv_name(cfg: BenchmarkConfig) -> str:
-    return Path(cfg.csv).name.split(".")[0] if cfg.csv else ""
 
 
 def resolve_tasks(cfg: BenchmarkConfig) -> list[str]:
@@ -364,7 +300,7 @@ def resolve_tasks(cfg: BenchmarkConfig) -> list[str]:
             if spec_name not in names:
                 names.append(spec_name)
     if cfg.csv is not None:
-        names.append(_csv_name(cfg))
+        names.append(csv_task_name(cfg))
     return names
 
 
@@ -372,7 +308,7 @@ def _versions() -> str:
     import rdkit
     import sklearn
 
-    from molssl.contrastive.checkpoint import library_versions
+    from molssl.contrastive.io.checkpoint import library_versions
 
     versions = {**library_versions(), "rdkit": rdkit.__version__, "sklearn": sklearn.__version__}
     return ";".join(f"{k}={v}" for k, v in versions.items())
@@ -382,9 +318,9 @@ def _cell_hash(cell: Cell, cfg: BenchmarkConfig, *, portable: bool = True) -> st
     """A cell's ``config_hash``: its settings with files named by content, not by path
     (``portable=False``: the path-based hash of ledgers written before, to upgrade them)."""
     if cell.method.kind in BASELINES:
-        ft = _finetune_config(Method("random-init", "random-init", None), cell.task, 0, cfg)
+        ft = finetune_config(Method("random-init", "random-init", None), cell.task, 0, cfg)
         return _baseline_hash(ft, cell.method.kind, cfg, portable=portable)
-    return config_hash(_finetune_config(cell.method, cell.task, cell.seed, cfg), portable=portable)
+    return config_hash(finetune_config(cell.method, cell.task, cell.seed, cfg), portable=portable)
 
 
 def _upgrade_cell(results: Path, cell: Cell, cfg: BenchmarkConfig, key_hash: str,
@@ -421,7 +357,7 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
     if cfg.csv is not None:  # reject a bad CSV before anything is written or run
         from molssl.featurize import MolGraphFeaturizer
 
-        ft = _finetune_config(Method("random-init", "random-init", None), _csv_name(cfg), 0, cfg)
+        ft = finetune_config(Method("random-init", "random-init", None), csv_task_name(cfg), 0, cfg)
         load_task(ft, MolGraphFeaturizer())
     tasks = resolve_tasks(cfg)
     out = Path(cfg.out_dir)
@@ -500,7 +436,7 @@ def _join_cell(cell: Cell, cfg: BenchmarkConfig, holder: Claim) -> bool:
     what = f"cell {cell.task} / {cell.method.label} / seed {cell.seed}"
     ft = None
     if METHODS.get(cell.method.kind) is _run_finetune:
-        ft = _finetune_config(cell.method, cell.task, cell.seed, cfg)
+        ft = finetune_config(cell.method, cell.task, cell.seed, cfg)
     if ft is None or ft.out_dir is None or ft.protocol != "molclr":
         logger.info("%s is being run by %s; moving on", what, holder.describe())
         return False
@@ -548,13 +484,13 @@ def build_protocol(cfg: BenchmarkConfig, tasks: list[str], methods: list[Method]
 
     records: dict[str, Any] = {}
     for task in tasks:
-        ft = _finetune_config(Method("random-init", "random-init", None), task, 0, cfg)
+        ft = finetune_config(Method("random-init", "random-init", None), task, 0, cfg)
         try:
             path = Path(ft.csv) if ft.csv else locate_dataset_file(ft.task, ft.data_dir)
             records[task] = task_protocol(ft, list(cfg.seeds), path)
         except (OSError, ValueError) as err:
             records[task] = {"error": f"{type(err).__name__}: {err}"[:_MAX_ERROR_CHARS]}
-    ft_fields = {k: v for k, v in to_dict(_finetune_config(
+    ft_fields = {k: v for k, v in to_dict(finetune_config(
         Method("random-init", "random-init", None), tasks[0], 0, cfg)).items()
         if k not in _CELL_FIELDS and k not in _NOT_RECORDED}  # fmt: skip
     selection = {m.label: {"spec": f"{m.kind}:{m.arg}" if m.arg else m.kind,

@@ -15,7 +15,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from molssl.config import to_dict
+from molssl.benchmark.methods import Method, finetune_config
+from molssl.contrastive.config import to_dict
 from molssl.finetune.study import SearchResult, Space, best_settings, record_search, run_study
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,6 @@ def searched_config(cell: Any, cfg: Any, searches: dict[tuple[str, str], Any]) -
     Raises:
         Exception: The search's error (also for the later cells of that task and method).
     """
-    from molssl.benchmark.runner import Method, _finetune_config
     from molssl.finetune.search import search_finetune
 
     if cfg.search == 0:
@@ -108,14 +108,14 @@ def searched_config(cell: Any, cfg: Any, searches: dict[tuple[str, str], Any]) -
         try:
             seed = cfg.seeds[0]
             if cell.method.kind == "ecfp-rf":
-                ft = _finetune_config(Method("random-init", "random-init", None), cell.task,
+                ft = finetune_config(Method("random-init", "random-init", None), cell.task,
                                       seed, cfg)  # fmt: skip
                 searches[key] = search_ecfp_rf(ft, cfg.search, cfg.out_dir,
                                                       method=cell.method.label,
                                                       sampler_seed=cfg.search_seed,
                                                       n_jobs=cfg.rf_jobs)  # fmt: skip
             else:
-                ft = _finetune_config(cell.method, cell.task, seed, cfg)
+                ft = finetune_config(cell.method, cell.task, seed, cfg)
                 searches[key] = search_finetune(ft, cfg.search, cfg.out_dir,
                                                        method=cell.method.label,
                                                        sampler_seed=cfg.search_seed)  # fmt: skip

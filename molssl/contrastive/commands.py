@@ -3,7 +3,7 @@
 Subcommands register with a decorator; the errors a user can cause (bad input, bad config, a
 missing file) print one line and exit with status 2 instead of a traceback. Parsing, ``--help``
 and usage errors import no torch: commands import their heavy modules when they run. A command
-with a ``--device`` flag has it checked (:func:`~molssl.contrastive.devices.check_device`)
+with a ``--device`` flag has it checked (:func:`~molssl.contrastive.training.devices.check_device`)
 before it starts.
 """
 
@@ -102,11 +102,11 @@ class CommandLine:
             level=logging.DEBUG if args.verbose else logging.INFO,
             format="%(levelname)s %(name)s: %(message)s",
         )
-        from molssl.config import ConfigError
+        from molssl.contrastive.config import ConfigError
 
         try:
             if getattr(args, "device", None) is not None:
-                from molssl.contrastive.devices import check_device
+                from molssl.contrastive.training.devices import check_device
 
                 check_device(args.device)
             return args.func(args)
@@ -179,7 +179,7 @@ def run_overrides(args: argparse.Namespace, **extra: object) -> dict[str, object
     ``extra`` adds command-specific ``key=value`` pairs (e.g. ``{"data.path": args.data}``);
     ``--set`` items are applied last.
     """
-    from molssl.config import parse_set_arguments
+    from molssl.contrastive.config import parse_set_arguments
 
     flags = {
         **extra,

@@ -12,7 +12,7 @@ BYOL raises ``tau`` from ``tau_base`` to 1 over training with a cosine schedule
 :class:`MomentumNetwork` holds the copy as an ordinary submodule whose parameters do not require
 gradients, so it lives in its parent's ``state_dict`` (checkpoints and exact resume need nothing
 else), moves with ``.to()``, and is skipped by the optimizer and by DDP's gradient reduction.
-:class:`~molssl.contrastive.trainer.Trainer` calls a model's ``after_optimizer_step(step,
+:class:`~molssl.contrastive.training.trainer.Trainer` calls a model's ``after_optimizer_step(step,
 total_steps)`` after every optimizer step; a model with a target network implements it by calling
 :meth:`MomentumNetwork.update`.
 """

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from molssl.contrastive.atomic import create_temp_beside
-from molssl.contrastive.digest import file_sha256
+from molssl.contrastive.io.atomic import create_temp_beside
+from molssl.contrastive.io.digest import file_sha256
 from molssl.data.errors import ChecksumError, DatasetNotFoundError
 from molssl.data.registry import DatasetSpec, get_dataset_spec
 

@@ -223,7 +223,7 @@ def get_dataset_spec(name: str | DatasetSpec) -> DatasetSpec:
         return name
     key = _ALIASES.get(str(name).strip().lower())
     if key is None:
-        from molssl.config import did_you_mean
+        from molssl.contrastive.config import did_you_mean
 
         aliases = sorted(a for a, k in _ALIASES.items() if a != k)
         hint = did_you_mean(str(name).strip().lower(), _ALIASES)

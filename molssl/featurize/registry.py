@@ -40,7 +40,7 @@ class FeaturizerRegistry(Mapping[str, type[GraphFeaturizer]]):
         try:
             return self._classes[name]
         except KeyError:
-            from molssl.config import did_you_mean
+            from molssl.contrastive.config import did_you_mean
 
             raise UnknownFeaturizerError(
                 f"unknown featurizer {name!r}{did_you_mean(name, self)}; registered "

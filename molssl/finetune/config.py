@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import torch
 
-from molssl.config import ConfigError, did_you_mean, load_yaml, to_dict
+from molssl.contrastive.config import ConfigError, did_you_mean, load_yaml, to_dict
 from molssl.finetune.profiles import get_profile
 from molssl.finetune.tasks import TaskSource
 
@@ -159,7 +159,7 @@ def config_hash(cfg: FinetuneConfig, *, portable: bool = False) -> str:
 
 
 def portable_settings(data: dict[str, Any]) -> dict[str, Any]:
-    """Settings (a :func:`~molssl.config.to_dict` of a config, or part of one) with files named
+    """Settings (a :func:`~molssl.contrastive.config.to_dict` of a config, or part of one) with files named
     by content: ``data_dir`` dropped, ``csv`` by file name, ``init``'s checkpoint by SHA-256."""
     out = dict(data)
     if "data_dir" in out:
@@ -187,7 +187,7 @@ def init_identity(init: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _digest(path: str, size: int, mtime_ns: int) -> str:
-    from molssl.contrastive.digest import file_sha256
+    from molssl.contrastive.io.digest import file_sha256
 
     return file_sha256(path)
 
@@ -197,9 +197,9 @@ def resolve_device(name: str) -> torch.device:
 
     Raises:
         ConfigError: An unknown name, or CUDA requested on a machine without it
-            (:func:`molssl.contrastive.devices.check_device`, the check every command runs).
+            (:func:`molssl.contrastive.training.devices.check_device`, the check every command runs).
     """
-    from molssl.contrastive.devices import check_device
+    from molssl.contrastive.training.devices import check_device
 
     text = check_device(name)
     if text == "auto":

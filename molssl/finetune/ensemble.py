@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from molssl.config import ConfigError
-from molssl.contrastive.atomic import write_text_atomic
+from molssl.contrastive.config import ConfigError
+from molssl.contrastive.io.atomic import write_text_atomic
 from molssl.finetune.config import FinetuneConfig
 from molssl.finetune.run import FinetuneResult, finetune
 

@@ -110,7 +110,7 @@ class _MolPropertyEstimator(BaseEstimator):
         self.device = device
 
     def _fit_targets(self, X: Any, targets: np.ndarray) -> None:  # noqa: N803
-        from molssl.contrastive.seed import seed_everything
+        from molssl.contrastive.training.seed import seed_everything
         from molssl.finetune.config import resolve_device
         from molssl.models.pretrained import load_pretrained
 

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from molssl.config import ConfigError
-from molssl.contrastive.atomic import create_temp_beside
+from molssl.contrastive.config import ConfigError
+from molssl.contrastive.io.atomic import create_temp_beside
 from molssl.data import DataFormatError
 from molssl.featurize import default_workers, featurized_batches
 from molssl.finetune.config import resolve_device

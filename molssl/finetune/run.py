@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from molssl.config import ConfigError, save_yaml, to_dict
-from molssl.contrastive.atomic import atomic_path, write_text_atomic
+from molssl.contrastive.config import ConfigError, save_yaml, to_dict
+from molssl.contrastive.io.atomic import atomic_path, write_text_atomic
 from molssl.featurize import GraphFeaturizer
 from molssl.finetune.config import (
     FinetuneConfig,
@@ -210,8 +210,8 @@ def join_finetune(cfg: FinetuneConfig) -> list[str]:
 
 def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
               joined: list[str] | None = None) -> FinetuneResult | None:  # fmt: skip
-    from molssl.contrastive.runlock import file_lock, run_lock
-    from molssl.contrastive.seed import seed_everything
+    from molssl.contrastive.io.runlock import file_lock, run_lock
+    from molssl.contrastive.training.seed import seed_everything
 
     start = time.perf_counter()
     device = resolve_device(cfg.device)

@@ -1,6 +1,6 @@
 """Self-describing fine-tuned model files (``model.pt``): everything ``predict`` needs.
 
-A model file is a :func:`~molssl.contrastive.checkpoint.save_checkpoint` dict (atomic write,
+A model file is a :func:`~molssl.contrastive.io.checkpoint.save_checkpoint` dict (atomic write,
 loadable with ``torch.load(weights_only=True)``) whose ``state_dict`` holds the
 :class:`~molssl.finetune.model.FinetuneModel` (encoder, head, target scaler) and whose
 ``"finetuned"`` entry describes it::
@@ -30,9 +30,9 @@ from typing import Any
 
 import torch
 
-from molssl.config import from_dict, to_dict
-from molssl.contrastive.checkpoint import CheckpointError
-from molssl.contrastive.digest import file_sha256
+from molssl.contrastive.config import from_dict, to_dict
+from molssl.contrastive.io.checkpoint import CheckpointError
+from molssl.contrastive.io.digest import file_sha256
 from molssl.featurize import GraphFeaturizer, featurizer_from_dict
 from molssl.finetune.model import FinetuneModel
 from molssl.models import EncoderConfig, MolEncoder
@@ -76,7 +76,7 @@ def versions() -> dict[str, str]:
     import rdkit
     import torch_geometric
 
-    from molssl.contrastive.checkpoint import library_versions
+    from molssl.contrastive.io.checkpoint import library_versions
 
     return {**library_versions(), "rdkit": rdkit.__version__,
             "torch_geometric": torch_geometric.__version__}  # fmt: skip
@@ -127,7 +127,7 @@ def save_model(
     Returns:
         The path written.
     """
-    from molssl.contrastive.checkpoint import save_checkpoint
+    from molssl.contrastive.io.checkpoint import save_checkpoint
 
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     extra = {MODEL_KEY: description, **(metadata or {})}
@@ -163,7 +163,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> SavedMod
             (``format_version`` above :data:`MODEL_FORMAT_VERSION`), or a damaged description.
         CheckpointError: Not a molssl checkpoint at all, or unreadable.
     """
-    from molssl.contrastive.checkpoint import load_checkpoint
+    from molssl.contrastive.io.checkpoint import load_checkpoint
 
     path = Path(path)
     if not path.is_file():

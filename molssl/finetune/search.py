@@ -66,7 +66,7 @@ def apply_params(cfg: Any, params: dict[str, Any]) -> Any:
 
 
 def _identity(cfg: Any, exclude: tuple[str, ...]) -> dict[str, Any]:
-    from molssl.config import to_dict
+    from molssl.contrastive.config import to_dict
 
     return {k: v for k, v in to_dict(cfg).items() if k not in exclude}
 
@@ -151,7 +151,7 @@ def search_then_finetune(
         FileExistsError: ``cfg.out_dir`` holds a finished run (or ensemble member) and
             ``cfg.resume`` is False; raised before the search.
     """
-    from molssl.config import ConfigError
+    from molssl.contrastive.config import ConfigError
     from molssl.finetune import run
     from molssl.finetune.ensemble import finetune_ensemble, member_dir
     from molssl.finetune.study import best_settings, record_search

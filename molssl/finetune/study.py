@@ -89,7 +89,7 @@ def _import_optuna() -> Any:
     try:
         import optuna
     except ImportError:
-        from molssl.config import ConfigError
+        from molssl.contrastive.config import ConfigError
 
         raise ConfigError(
             "hyperparameter search needs Optuna, which is not installed: "
@@ -188,7 +188,7 @@ def run_study(
     optuna = _import_optuna()
     from optuna.samplers import TPESampler
 
-    from molssl.contrastive.ledger import locked
+    from molssl.contrastive.io.ledger import locked
 
     if n_trials < 1:
         raise ValueError(f"--search needs at least 1 trial, got {n_trials}")
@@ -301,8 +301,8 @@ def record_search(
     Returns:
         The whole record after the merge.
     """
-    from molssl.contrastive.atomic import write_text_atomic
-    from molssl.contrastive.ledger import locked
+    from molssl.contrastive.io.atomic import write_text_atomic
+    from molssl.contrastive.io.ledger import locked
 
     path = Path(out_dir) / RECORD_FILE
     path.parent.mkdir(parents=True, exist_ok=True)

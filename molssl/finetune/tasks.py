@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from torch_geometric.data import Data
 
-from molssl.config import ConfigError
+from molssl.contrastive.config import ConfigError
 from molssl.data import (
     TASK_TYPES,
     DataFormatError,

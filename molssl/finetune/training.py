@@ -217,7 +217,7 @@ def _save(
     generator: torch.Generator,
     data_key: str,
 ) -> None:
-    from molssl.contrastive.checkpoint import capture_rng_state, save_checkpoint
+    from molssl.contrastive.io.checkpoint import capture_rng_state, save_checkpoint
 
     bookkeeping = {k: v for k, v in vars(loop).items() if k != "best_state"}
     save_checkpoint(path, model.state_dict(), config={}, optimizer=optimizer.state_dict(),
@@ -253,7 +253,7 @@ def _restore(
 ) -> _LoopState | None:
     """The loop state in ``path``, loaded into ``model``, ``optimizer`` and ``generator``;
     ``None`` (nothing loaded) when it was written for other labels or another split."""
-    from molssl.contrastive.checkpoint import load_checkpoint, restore_rng_state
+    from molssl.contrastive.io.checkpoint import load_checkpoint, restore_rng_state
 
     ckpt = load_checkpoint(path, map_location=device)
     if ckpt.get("data_key", data_key) != data_key:  # states written before the key: trusted

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from molssl.config import ConfigError
-from molssl.config import from_dict as config_from_dict
-from molssl.config import to_dict as config_to_dict
+from molssl.contrastive.config import ConfigError
+from molssl.contrastive.config import from_dict as config_from_dict
+from molssl.contrastive.config import to_dict as config_to_dict
 from molssl.featurize.vocab import (
     NUM_ATOM_TYPES,
     NUM_BOND_DIRECTIONS,
@@ -126,7 +126,7 @@ class EncoderConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EncoderConfig:
-        """Strict inverse of :meth:`to_dict` (``molssl.config.from_dict``); missing keys default.
+        """Strict inverse of :meth:`to_dict` (``molssl.contrastive.config.from_dict``); missing keys default.
 
         Raises:
             ConfigError: If ``data`` has unknown keys, a value of the wrong type or out of range.

@@ -121,10 +121,10 @@ class MolEncoder(nn.Module):
         """``nn.Module.load_state_dict`` that refuses weights of other shapes in one line.
 
         Raises:
-            molssl.contrastive.checkpoint.CheckpointError: A tensor's shape differs from this
+            molssl.contrastive.io.checkpoint.CheckpointError: A tensor's shape differs from this
                 encoder's, e.g. weights trained with another featurizer or architecture.
         """
-        from molssl.contrastive.checkpoint import check_weight_shapes
+        from molssl.contrastive.io.checkpoint import check_weight_shapes
 
         check_weight_shapes(
             self,

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from molssl.contrastive.checkpoint import CheckpointError, read_torch_file
+from molssl.contrastive.io.checkpoint import CheckpointError, read_torch_file
 from molssl.models.config import EncoderConfig, FeatureSizes
 from molssl.models.encoder import MolEncoder
 
@@ -151,7 +151,7 @@ def load_molclr_checkpoint(
     Raises:
         FileNotFoundError: If ``path`` does not exist.
         ValueError: If ``arch`` is unknown.
-        molssl.contrastive.checkpoint.CheckpointError: If the file is unreadable, holds no
+        molssl.contrastive.io.checkpoint.CheckpointError: If the file is unreadable, holds no
             state_dict, does not match ``arch``, lacks the tensors the sizes are inferred from,
             or has weights that do not fit the featurizer (e.g. a table larger than its
             vocabulary).

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from molssl.config import ConfigError, did_you_mean, from_dict
+from molssl.contrastive.config import ConfigError, did_you_mean, from_dict
 from molssl.featurize import GraphFeaturizer, MolGraphFeaturizer, featurizer_from_dict
 from molssl.models.config import EncoderConfig
 from molssl.models.encoder import MolEncoder
@@ -105,7 +105,11 @@ def _random(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]
 
 
 def _ckpt(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]) -> LoadedEncoder:
-    from molssl.contrastive.checkpoint import CheckpointError, check_weight_shapes, load_checkpoint
+    from molssl.contrastive.io.checkpoint import (
+        CheckpointError,
+        check_weight_shapes,
+        load_checkpoint,
+    )
 
     del overrides
     path = _existing_path("ckpt", arg)
@@ -219,7 +223,7 @@ def load_pretrained(
     Raises:
         ConfigError: Malformed string, or a loader without its path.
         FileNotFoundError: The checkpoint does not exist.
-        molssl.contrastive.checkpoint.CheckpointError: The file is no molssl pretraining
+        molssl.contrastive.io.checkpoint.CheckpointError: The file is no molssl pretraining
             checkpoint (for MolCLR's files use ``molclr-gin:`` / ``molclr-gcn:``).
     """
     kind, arg = parse_weights(spec)

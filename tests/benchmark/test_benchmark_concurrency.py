@@ -40,7 +40,7 @@ def test_two_processes_share_one_out_and_run_each_cell_once(tmp_path, tiny_data_
 
 
 def test_cell_claimed_by_live_process_is_left_to_it(tmp_path, tiny_data_dir) -> None:
-    from molssl.contrastive.claims import CellClaims
+    from molssl.contrastive.io.claims import CellClaims
 
     cfg = BenchmarkConfig(tasks=["bbbp"], methods=["ecfp-rf"], seeds=[0, 1],
                           out_dir=str(tmp_path / "b"), data_dir=str(tiny_data_dir),

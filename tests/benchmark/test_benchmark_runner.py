@@ -13,7 +13,7 @@ from molssl.benchmark.baselines import ecfp_rf
 from molssl.benchmark.ledger import COLUMNS, append_row, read_ledger
 from molssl.benchmark.runner import BenchmarkConfig, benchmark, parse_method
 from molssl.benchmark.stats import paired_tests, summarize
-from molssl.config import ConfigError
+from molssl.contrastive.config import ConfigError
 from molssl.featurize import MolGraphFeaturizer
 from molssl.finetune.tasks import TaskSource, prepare_task, task_split
 

@@ -51,7 +51,7 @@ def test_an_interrupted_pretraining_is_never_taken_for_a_snapshot(budget_curve, 
                                                                    tmp_path) -> None:  # fmt: skip
     import argparse
 
-    from molssl.contrastive.checkpoint import save_checkpoint
+    from molssl.contrastive.io.checkpoint import save_checkpoint
 
     def stopped_early(rc):  # `molssl pretrain` that wrote step 7 of 8, then exited with rc
         def run(cmd):
@@ -103,7 +103,7 @@ def test_finished_budgets_are_not_pretrained_again_and_committed_snapshots_are_u
     import torch
 
     from molssl.benchmark.ledger import append_row
-    from molssl.contrastive.checkpoint import load_checkpoint, save_checkpoint
+    from molssl.contrastive.io.checkpoint import load_checkpoint, save_checkpoint
 
     ledger = tmp_path / "ledger"
     for task in ("BBBP", "ESOL"):
@@ -150,7 +150,7 @@ def test_a_committed_snapshot_is_fine_tuned_under_its_budgets_label(
     budget_curve, monkeypatch, tmp_path
 ) -> None:
     import molssl.benchmark.runner as runner
-    from molssl.contrastive.checkpoint import save_checkpoint
+    from molssl.contrastive.io.checkpoint import save_checkpoint
 
     committed = tmp_path / "committed"
     monkeypatch.setattr(budget_curve, "COMMITTED", committed)

@@ -15,8 +15,8 @@ TINY = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "proj_dim": 
 
 
 def _checkpoint(path: Path, seed: int) -> Path:
-    from molssl.config import to_dict
-    from molssl.contrastive.checkpoint import save_checkpoint
+    from molssl.contrastive.config import to_dict
+    from molssl.contrastive.io.checkpoint import save_checkpoint
     from molssl.featurize import MolGraphFeaturizer
     from molssl.models import EncoderConfig, MolEncoder
 

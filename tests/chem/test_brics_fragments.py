@@ -120,7 +120,7 @@ def test_matches_imolclr_components_on_many_molecules(mols: list[Chem.Mol]) -> N
 def test_collated_extras_pool_per_molecule() -> None:
     from torch_geometric.data import Batch, Data
 
-    from molssl.contrastive.fragment import fragment_pool
+    from molssl.contrastive.losses.fragment import fragment_pool
     from molssl.fingerprints import count_tanimoto_matrix, imolclr_count_fingerprint
 
     smiles = ["CC(C)Cc1ccc(cc1)C(C)C(=O)O", "c1ccccc1", "CCCCC(=O)NCCCC"]

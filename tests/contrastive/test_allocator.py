@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
-from molssl.contrastive import allocator
-from molssl.contrastive.trainer_config import TrainerConfig
+from molssl.contrastive.training import allocator
+from molssl.contrastive.training.config import TrainerConfig
 
 
 def _is_glibc() -> bool:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from molssl.contrastive import checkpoint as ckpt_mod
-from molssl.contrastive.checkpoint import (
+from molssl.contrastive.io import checkpoint as ckpt_mod
+from molssl.contrastive.io.checkpoint import (
     FORMAT_VERSION,
     CheckpointError,
     capture_rng_state,

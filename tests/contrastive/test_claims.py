@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from molssl.contrastive.claims import CellClaims
+from molssl.contrastive.io.claims import CellClaims
 
 
 def test_claim_release_and_own_claim(tmp_path) -> None:

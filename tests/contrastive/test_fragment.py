@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from molssl.contrastive.fragment import FragmentContrastLoss, fragment_pool
-from molssl.contrastive.losses import NTXentLoss
+from molssl.contrastive.losses.fragment import FragmentContrastLoss, fragment_pool
+from molssl.contrastive.losses.ntxent import NTXentLoss
 
 
 def _toy_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from molssl.contrastive.ledger import ResultsLedger
+from molssl.contrastive.io.ledger import ResultsLedger
 
 COLUMNS = ("method", "seed", "protocol", "accuracy", "note")
 

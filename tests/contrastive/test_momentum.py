@@ -22,8 +22,8 @@ from molssl.contrastive import (
     cosine_momentum,
     ema_update_,
 )
-from molssl.contrastive.checkpoint import load_checkpoint
-from molssl.contrastive.trainer import Trainer, TrainerConfig
+from molssl.contrastive.io.checkpoint import load_checkpoint
+from molssl.contrastive.training.trainer import Trainer, TrainerConfig
 
 DIM = 6
 

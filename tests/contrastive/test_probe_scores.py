@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from molssl.contrastive.probe import classification_scores, knn_vote, regression_scores
+from molssl.contrastive.training.probe import classification_scores, knn_vote, regression_scores
 
 
 def _loop_vote(train_x, train_y, test_x, k, temperature):

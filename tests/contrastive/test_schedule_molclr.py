@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from molssl.contrastive.schedule import MolCLRSchedule, build_scheduler, molclr_lr
+from molssl.contrastive.training.schedule import MolCLRSchedule, build_scheduler, molclr_lr
 
 SPE, EPOCHS, WARM, BASE = 4, 20, 10, 5e-4
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from molssl.contrastive.trainer import Trainer, TrainerConfig
+from molssl.contrastive.training.trainer import Trainer, TrainerConfig
 
 WORLD, DIM, STEPS, PER_RANK = 2, 5, 5, 4
 

@@ -15,10 +15,10 @@ import yaml
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from molssl.contrastive.checkpoint import load_checkpoint
-from molssl.contrastive.trainer import Trainer, TrainerConfig
-from molssl.contrastive.trainer_data import EpochBatchSampler
-from molssl.contrastive.trainer_signals import GracefulStop
+from molssl.contrastive.io.checkpoint import load_checkpoint
+from molssl.contrastive.training.data import EpochBatchSampler
+from molssl.contrastive.training.signals import GracefulStop
+from molssl.contrastive.training.trainer import Trainer, TrainerConfig
 
 DIM = 6
 
@@ -220,7 +220,7 @@ def test_metric_window_rate_leaves_out_excluded_time(monkeypatch):
     """samples_per_s counts training time only: validation/checkpoint time is excluded."""
     from types import SimpleNamespace
 
-    from molssl.contrastive import trainer_state
+    from molssl.contrastive.training import state as trainer_state
 
     clock = iter([10.0, 14.0])  # a fake clock for trainer_state only, not the time module
     monkeypatch.setattr(trainer_state, "time", SimpleNamespace(perf_counter=lambda: next(clock)))

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from molssl.contrastive.checkpoint import load_checkpoint
-from molssl.contrastive.trainer import Trainer
-from molssl.contrastive.trainer_config import TrainerConfig
+from molssl.contrastive.io.checkpoint import load_checkpoint
+from molssl.contrastive.training.config import TrainerConfig
+from molssl.contrastive.training.trainer import Trainer
 from tests.contrastive.test_trainer_loop import _config, _data, _model, toy_objective
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from molssl.cli import main
-from molssl.config import ConfigError
+from molssl.contrastive.config import ConfigError
 from molssl.finetune import FinetuneConfig, finetune, load_task, task_split
 from molssl.finetune.conformal import conformal_quantile
 from molssl.finetune.ensemble import finetune_ensemble

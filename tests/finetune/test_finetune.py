@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from molssl.config import ConfigError
+from molssl.contrastive.config import ConfigError
 from molssl.data import DataFormatError
 from molssl.featurize import MolGraphFeaturizer
 from molssl.finetune import (
@@ -176,7 +176,7 @@ def test_molclr_gcn_init_loads_every_encoder_key(shared_data):
 
 
 def test_preset_is_the_molclr_protocol():
-    from molssl.config import to_dict
+    from molssl.contrastive.config import to_dict
     from molssl.finetune import load_finetune_config
 
     preset = load_finetune_config(Path(__file__).parents[2] / "configs" / "finetune_molclr.yaml")
@@ -200,8 +200,8 @@ def test_cli_finetune_registered_task(tiny_data_dir, tmp_path, capsys):
 
 
 def test_ckpt_init_uses_the_checkpoint_featurizer_and_weights(tmp_path, tpsa_table):
-    from molssl.config import to_dict
-    from molssl.contrastive.checkpoint import save_checkpoint
+    from molssl.contrastive.config import to_dict
+    from molssl.contrastive.io.checkpoint import save_checkpoint
     from molssl.models import EncoderConfig, MolEncoder
 
     featurizer = MolGraphFeaturizer(hydrogens="explicit", fingerprint=True)

@@ -18,9 +18,9 @@ import molssl.finetune.run as run_module
 from molssl.benchmark import runner
 from molssl.benchmark.ledger import read_ledger
 from molssl.benchmark.runner import benchmark
-from molssl.config import ConfigError
-from molssl.contrastive.claims import CellClaims, Claim, _start_time
-from molssl.contrastive.runlock import file_lock
+from molssl.contrastive.config import ConfigError
+from molssl.contrastive.io.claims import CellClaims, Claim, _start_time
+from molssl.contrastive.io.runlock import file_lock
 from molssl.finetune import FinetuneConfig, finetune, join_finetune
 from tests.finetune.per_target import TARGETS, TINY_ENCODER
 from tests.finetune.per_target import CountingTrainModel as _Counting
@@ -104,13 +104,13 @@ def test_leader_waits_for_a_target_held_elsewhere(tmp_path, three_targets, whole
 
 
 def _join_in_process(config: dict, queue) -> None:
-    from molssl.config import from_dict
+    from molssl.contrastive.config import from_dict
 
     queue.put(join_finetune(from_dict(FinetuneConfig, config)))
 
 
 def test_two_processes_train_each_target_once(tmp_path, three_targets, whole, monkeypatch):
-    from molssl.config import to_dict
+    from molssl.contrastive.config import to_dict
 
     out = tmp_path / "pair"
     cfg = _config(three_targets, out)
@@ -157,7 +157,7 @@ def test_benchmark_helps_with_a_cell_another_process_holds(tmp_path, three_targe
     holds instead of moving on; the holder's run then only collects them."""
     out = tmp_path / "suite"
     cfg = _suite(three_targets, out)
-    cell = runner.Cell(runner._csv_name(cfg), runner.parse_method("random-init"), 0)
+    cell = runner.Cell(runner.csv_task_name(cfg), runner.parse_method("random-init"), 0)
     key = (cell.task, "random-init", 0, runner._cell_hash(cell, cfg))
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
@@ -185,7 +185,7 @@ def test_benchmark_leaves_a_joint_cell_to_its_holder(tmp_path, three_targets, mo
     out = tmp_path / "joint"
     cfg = _suite(three_targets, out)
     cfg.finetune = {"epochs": 2, "encoder": TINY_ENCODER}  # one model: nothing to share
-    cell = runner.Cell(runner._csv_name(cfg), runner.parse_method("random-init"), 0)
+    cell = runner.Cell(runner.csv_task_name(cfg), runner.parse_method("random-init"), 0)
     key = (cell.task, "random-init", 0, runner._cell_hash(cell, cfg))
     counting = _Counting()
     monkeypatch.setattr(run_module, "train_model", counting)

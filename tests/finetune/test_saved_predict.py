@@ -13,7 +13,7 @@ import torch
 
 from molssl import api
 from molssl.cli import main
-from molssl.config import ConfigError
+from molssl.contrastive.config import ConfigError
 from molssl.data import DataFormatError
 from molssl.finetune import FinetuneConfig, finetune
 from molssl.finetune.ensemble import finetune_ensemble
@@ -160,7 +160,7 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, tpsa_table, 
 
 
 def _write_pretrain_checkpoint(path: Path, **metadata) -> Path:
-    from molssl.contrastive.checkpoint import save_checkpoint
+    from molssl.contrastive.io.checkpoint import save_checkpoint
 
     return save_checkpoint(path, {"w": torch.zeros(1)}, config={"encoder": {}}, metadata=metadata)
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from imagessl.cli import main
-from molssl.contrastive.checkpoint import load_checkpoint
+from molssl.contrastive.io.checkpoint import load_checkpoint
 
 METHODS = ["simclr", "rotation", "relpatch", "jigsaw", "inpainting", "colorization", "cpc",
            "moco", "byol", "swav"]  # fmt: skip

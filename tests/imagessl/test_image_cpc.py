@@ -19,7 +19,7 @@ from imagessl.methods.cpc import (
     augmented_patches,
 )
 from imagessl.pretrain import build_method
-from molssl.config import ConfigError
+from molssl.contrastive.config import ConfigError
 
 MEAN, STD = [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from molssl.contrastive.checkpoint import load_checkpoint
+from molssl.contrastive.io.checkpoint import load_checkpoint
 
 WORLD = 2
 
@@ -33,7 +33,7 @@ def _worker(rank: int, port: int, root: str, cache: str) -> None:
     torch.set_num_threads(1)
     from imagessl.config import DataConfig, EncoderConfig, ImagePretrainConfig
     from imagessl.pretrain import pretrain
-    from molssl.contrastive.trainer import TrainerConfig
+    from molssl.contrastive.training.trainer import TrainerConfig
 
     cfg = ImagePretrainConfig(
         method="simclr",

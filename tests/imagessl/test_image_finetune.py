@@ -14,7 +14,7 @@ from imagessl.data import load_images
 from imagessl.encoders import build_encoder
 from imagessl.finetune import finetune_accuracy, random_crop_flip
 from imagessl.transforms import Normalize
-from molssl.config import ConfigError
+from molssl.contrastive.config import ConfigError
 
 
 def test_flip_only_gives_the_image_or_its_mirror():

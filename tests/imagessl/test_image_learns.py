@@ -27,9 +27,9 @@ from imagessl.config import (
 from imagessl.data import load_images
 from imagessl.evaluate import embed, evaluate_features, load_encoder
 from imagessl.pretrain import build_method, pretrain
-from molssl.config import apply_overrides, from_dict
-from molssl.contrastive.checkpoint import load_checkpoint
-from molssl.contrastive.seed import seed_everything
+from molssl.contrastive.config import apply_overrides, from_dict
+from molssl.contrastive.io.checkpoint import load_checkpoint
+from molssl.contrastive.training.seed import seed_everything
 
 # Per method: (steps, batch, lr, config overrides) of a short run that fits a unit test.
 RUNS = {

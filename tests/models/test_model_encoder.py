@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from molssl.config import ConfigError
+from molssl.contrastive.config import ConfigError
 from molssl.featurize import MolGraphFeaturizer, RichGraphFeaturizer
 from molssl.models import (
     CONVS,

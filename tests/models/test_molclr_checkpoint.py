@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from molssl.contrastive.checkpoint import CheckpointError
+from molssl.contrastive.io.checkpoint import CheckpointError
 from molssl.featurize import MolGraphFeaturizer
 from molssl.models import EncoderConfig, MolEncoder, load_molclr_checkpoint
 from molssl.models.molclr import flush_subnormals_, map_molclr_keys

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from molssl.config import to_dict
-from molssl.contrastive.checkpoint import CheckpointError, save_checkpoint
+from molssl.contrastive.config import to_dict
+from molssl.contrastive.io.checkpoint import CheckpointError, save_checkpoint
 from molssl.featurize import MolGraphFeaturizer
 from molssl.models import EncoderConfig, MolEncoder
 from molssl.models.pretrained import load_pretrained, parse_weights

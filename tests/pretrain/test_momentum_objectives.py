@@ -12,9 +12,9 @@ import torch
 from _pretrain_helpers import PYTHON, REPO_ROOT, TINY, subprocess_env
 
 from molssl.cli import main
-from molssl.config import from_dict
 from molssl.contrastive import FeatureQueue
-from molssl.contrastive.checkpoint import load_checkpoint
+from molssl.contrastive.config import from_dict
+from molssl.contrastive.io.checkpoint import load_checkpoint
 from molssl.embed import embed_smiles
 from molssl.models.pretrained import load_pretrained
 from molssl.objectives import ObjectiveConfig, build_objective

@@ -13,7 +13,7 @@ import torch
 from _pretrain_helpers import BAD_ROWS, PYTHON, TINY, small_smiles, subprocess_env
 
 from molssl.cli import main
-from molssl.contrastive.checkpoint import load_checkpoint
+from molssl.contrastive.io.checkpoint import load_checkpoint
 
 
 def _pretrain(data: Path, out: Path, *extra: str) -> int:
@@ -131,7 +131,7 @@ def test_seed_sets_initial_weights(store_dir: Path, tmp_path: Path) -> None:
 def test_a_run_folder_in_use_is_refused_in_one_line(
     store_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from molssl.contrastive.runlock import LOCK_FILE
+    from molssl.contrastive.io.runlock import LOCK_FILE
 
     out = tmp_path / "run"
     out.mkdir()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from _pretrain_helpers import PYTHON, TINY, subprocess_env
 
-from molssl.contrastive.checkpoint import load_checkpoint
+from molssl.contrastive.io.checkpoint import load_checkpoint
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 

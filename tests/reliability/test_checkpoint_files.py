@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from molssl.contrastive.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from molssl.contrastive.io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from molssl.models import EncoderConfig, MolEncoder, load_molclr_checkpoint
 
 SMALL = {"num_layers": 2, "hidden_channels": 8, "out_channels": 8, "proj_dim": 4}

@@ -15,13 +15,13 @@ import pytest
 
 
 def _write_checkpoint(path: Path) -> Path:
-    from molssl.contrastive.checkpoint import save_checkpoint
+    from molssl.contrastive.io.checkpoint import save_checkpoint
 
     return save_checkpoint(path, {}, config={})
 
 
 def _write_ledger(path: Path) -> Path:
-    from molssl.contrastive.ledger import ResultsLedger
+    from molssl.contrastive.io.ledger import ResultsLedger
 
     ResultsLedger(path, ["task", "value"], ["task"]).append({"task": "bbbp", "value": 0.5})
     return path

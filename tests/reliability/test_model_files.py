@@ -9,7 +9,7 @@ import pytest
 
 @pytest.mark.parametrize("version", [0, -1, True, "1", None])
 def test_model_format_version_below_one_is_refused(version, tmp_path: Path) -> None:
-    from molssl.contrastive.checkpoint import save_checkpoint
+    from molssl.contrastive.io.checkpoint import save_checkpoint
     from molssl.finetune.saved import MODEL_KEY, ModelFileError, load_model
 
     path = save_checkpoint(tmp_path / "model.pt", {}, config={},

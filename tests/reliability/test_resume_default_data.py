@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from molssl.contrastive.checkpoint import load_checkpoint
+from molssl.contrastive.io.checkpoint import load_checkpoint
 from molssl.data import embedded_smiles_path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -131,7 +131,7 @@ def test_embed_outputs_are_written_atomically(
 
 
 def test_atomic_text_writes_keep_the_old_file_on_error(tmp_path: Path) -> None:
-    from molssl.contrastive.atomic import atomic_path
+    from molssl.contrastive.io.atomic import atomic_path
 
     target = tmp_path / "result.json"
     target.write_text('{"old": true}')

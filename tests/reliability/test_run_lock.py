@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from molssl.cli import main
-from molssl.config import ConfigError
-from molssl.contrastive.runlock import LOCK_FILE, RunInUseError, run_lock
+from molssl.contrastive.config import ConfigError
+from molssl.contrastive.io.runlock import LOCK_FILE, RunInUseError, run_lock
 
 _HOLDER = """
 import fcntl, os, sys, time

@@ -26,19 +26,26 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 
 from molssl.augment import TwoViewTransform
-from molssl.contrastive.bootstrap import NegativeCosineLoss
 from molssl.contrastive.heads import PredictionHead
-from molssl.contrastive.infonce import MoCoLoss
-from molssl.contrastive.losses import tanimoto_similarity, tanimoto_weights
+from molssl.contrastive.losses.bootstrap import NegativeCosineLoss
+from molssl.contrastive.losses.infonce import MoCoLoss
+from molssl.contrastive.losses.ntxent import tanimoto_similarity, tanimoto_weights
 from molssl.contrastive.momentum import MomentumModel
 from molssl.contrastive.queue import FeatureQueue
+from molssl.objectives.base import ObjectiveConfig, forward_two_views, register_objective
 
 __all__ = ["MOMENTUM_PRESETS", "MomentumObjective"]
 
 #: Defaults of the momentum objectives (``None`` fields of ObjectiveConfig take these).
 MOMENTUM_PRESETS: dict[str, dict[str, float]] = {
-    "byol": {"base_momentum": 0.99, "final_momentum": 1.0, "lambda_1": 0.0},
-    "moco": {"base_momentum": 0.99, "final_momentum": 0.99, "lambda_1": 0.0},
+    "byol": {"base_momentum": 0.99, "final_momentum": 1.0, "lambda_1": 0.0, "lambda_2": 0.0},
+    "moco": {
+        "base_momentum": 0.99,
+        "final_momentum": 0.99,
+        "lambda_1": 0.0,
+        "lambda_2": 0.0,
+        "temperature": 0.2,
+    },
 }
 
 
@@ -138,8 +145,6 @@ class MomentumObjective:
     def __call__(
         self, model: nn.Module, batch: Batch, generator: torch.Generator
     ) -> tuple[Tensor, Mapping[str, float]]:
-        from molssl.objectives import forward_two_views
-
         out, n = forward_two_views(model, self.augment, batch, generator)
         p_a, p_b = out.prediction[:n], out.prediction[n:]
         t_a, t_b = out.target[:n], out.target[n:]
@@ -158,3 +163,29 @@ class MomentumObjective:
             extras = {"fp": batch.fp} if self.lambda_1 else {}
             queue.enqueue(t_b, **extras)
         return loss, {"queue_len": float(len(queue))}
+
+
+def _build(config: ObjectiveConfig, augment: TwoViewTransform) -> MomentumObjective:
+    if config.lambda_2:
+        raise ValueError(
+            f"objective.lambda_2 (fragment contrast) applies to molclr/imolclr, not "
+            f"{config.name}; remove it or set it to 0"
+        )
+    return MomentumObjective(
+        config.name,
+        augment,
+        base_momentum=config.value("base_momentum"),
+        final_momentum=config.value("final_momentum"),
+        temperature=config.value("temperature", 0.2),
+        queue_size=config.queue_size,
+        lambda_1=config.value("lambda_1", 0.0),
+        predictor_hidden=config.predictor_hidden,
+    )
+
+
+register_objective(
+    "byol", preset=MOMENTUM_PRESETS["byol"], description="BYOL: predictor + momentum target"
+)(_build)
+register_objective(
+    "moco", preset=MOMENTUM_PRESETS["moco"], description="MoCo v2: momentum target + queue"
+)(_build)

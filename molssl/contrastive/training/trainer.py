@@ -29,10 +29,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from molssl.config import ConfigError
-from molssl.contrastive import trainer_dist
-from molssl.contrastive.allocator import keep_freed_memory
-from molssl.contrastive.checkpoint import (
+from molssl.contrastive.config import ConfigError
+from molssl.contrastive.io.checkpoint import (
     capture_rng_state,
     check_weight_shapes,
     load_checkpoint,
@@ -40,14 +38,21 @@ from molssl.contrastive.checkpoint import (
     save_checkpoint,
     to_plain,
 )
-from molssl.contrastive.logging_utils import MetricsCSV, TensorBoardLogger, write_run_info
-from molssl.contrastive.runlock import run_lock
-from molssl.contrastive.schedule import build_scheduler
-from molssl.contrastive.seed import derive_seed, make_generator, seed_everything, seed_worker
-from molssl.contrastive.trainer_config import TrainerConfig, resolve_device
-from molssl.contrastive.trainer_data import EpochBatchSampler, move_to_device
-from molssl.contrastive.trainer_signals import GracefulStop
-from molssl.contrastive.trainer_state import LoopState, MetricWindow
+from molssl.contrastive.io.runlock import run_lock
+from molssl.contrastive.training import dist as trainer_dist
+from molssl.contrastive.training.allocator import keep_freed_memory
+from molssl.contrastive.training.config import TrainerConfig, resolve_device
+from molssl.contrastive.training.data import EpochBatchSampler, move_to_device
+from molssl.contrastive.training.logs import MetricsCSV, TensorBoardLogger, write_run_info
+from molssl.contrastive.training.schedule import build_scheduler
+from molssl.contrastive.training.seed import (
+    derive_seed,
+    make_generator,
+    seed_everything,
+    seed_worker,
+)
+from molssl.contrastive.training.signals import GracefulStop
+from molssl.contrastive.training.state import LoopState, MetricWindow
 
 __all__ = ["Objective", "Probe", "TrainResult", "Trainer", "TrainerConfig"]
 

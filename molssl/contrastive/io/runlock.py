@@ -17,7 +17,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from molssl.config import ConfigError
+from molssl.contrastive.config import ConfigError
 
 __all__ = ["LOCK_FILE", "RunInUseError", "file_lock", "run_lock"]
 

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch.utils.data import Sampler
 
-from molssl.contrastive.seed import derive_seed, make_generator
+from molssl.contrastive.training.seed import derive_seed, make_generator
 
 __all__ = ["EpochBatchSampler", "move_to_device"]
 

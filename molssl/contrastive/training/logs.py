@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from molssl.contrastive.checkpoint import library_versions, to_plain
+from molssl.contrastive.io.checkpoint import library_versions, to_plain
 
 __all__ = ["MetricsCSV", "TensorBoardLogger", "git_sha", "write_run_info"]
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from molssl.contrastive.atomic import create_temp_beside
+from molssl.contrastive.io.atomic import create_temp_beside
 
 
 class ResultsLedger:

@@ -1,8 +1,8 @@
 """Chemistry-free scores of frozen features for the trainer's live probe.
 
-A probe is any ``model -> {name: score}`` callable (:data:`molssl.contrastive.trainer.Probe`);
+A probe is any ``model -> {name: score}`` callable (:data:`molssl.contrastive.training.trainer.Probe`);
 each package builds one from its own labelled data and embedding function and hands it to the
-:class:`~molssl.contrastive.trainer.Trainer`, which runs it every ``trainer.probe_every`` steps.
+:class:`~molssl.contrastive.training.trainer.Trainer`, which runs it every ``trainer.probe_every`` steps.
 These functions score the embeddings:
 
 - classification: a cosine kNN vote weighted by ``exp(cos / T)`` (InstDisc, Wu et al. 2018), its

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from molssl.contrastive.atomic import atomic_open
+from molssl.contrastive.io.atomic import atomic_open
 
 __all__ = [
     "FORMAT_VERSION",

@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from molssl.contrastive.losses import NTXentLoss
+from molssl.contrastive.losses.ntxent import NTXentLoss
 
 __all__ = ["FragmentContrastLoss", "fragment_pool"]
 

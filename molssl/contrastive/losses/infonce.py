@@ -37,7 +37,7 @@ class MoCoLoss(nn.Module):
 
     The loss is the mean over queries. ``w_ij = 1`` unless ``weight`` is given: iMolCLR's
     faulty-negative weights (``1 - lambda_1 * Tanimoto``, see
-    :func:`~molssl.contrastive.losses.tanimoto_weights`) between the batch and the queue, computed
+    :func:`~molssl.contrastive.losses.ntxent.tanimoto_weights`) between the batch and the queue, computed
     from fingerprints kept in a :class:`~molssl.contrastive.queue.FeatureQueue`. With no negatives
     (an empty queue) the loss is 0.
 

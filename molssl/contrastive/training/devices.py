@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 
-from molssl.config import ConfigError
+from molssl.contrastive.config import ConfigError
 
 __all__ = ["DeviceError", "check_device"]
 

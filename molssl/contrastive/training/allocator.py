@@ -12,7 +12,7 @@ reused one, and a 20,000 x 300 x 600 matmul ran at 50-70 instead of 105-150 GFLO
 reused by the next. Peak memory barely changes (1,825 against 1,779 MiB, +2.6%, for a batch-512
 GIN step on a 100k store); resident memory simply no longer falls between steps. This is what ``LD_PRELOAD``-ing jemalloc or tcmalloc achieves, as
 PyTorch's CPU performance guides recommend, without a system dependency. It affects the whole
-process, so the :class:`~molssl.contrastive.trainer.Trainer` applies it only when it trains on
+process, so the :class:`~molssl.contrastive.training.trainer.Trainer` applies it only when it trains on
 CPU and ``TrainerConfig.keep_cpu_memory`` is True (the default). Elsewhere (musl, macOS,
 Windows) it does nothing and says so.
 """

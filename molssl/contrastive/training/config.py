@@ -18,7 +18,7 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass
 class TrainerConfig:
-    """Settings of :class:`molssl.contrastive.trainer.Trainer` (defaults follow MolCLR).
+    """Settings of :class:`molssl.contrastive.training.trainer.Trainer` (defaults follow MolCLR).
 
     Attributes:
         epochs: Planned epochs; defines the LR schedule (default 100).
@@ -56,7 +56,7 @@ class TrainerConfig:
         progress: Show a tqdm progress bar on rank 0 (default True).
         keep_cpu_memory: When training on CPU, keep freed memory in the process for reuse
             instead of returning it to the OS after every big tensor
-            (:func:`molssl.contrastive.allocator.keep_freed_memory`; glibc only, process-wide).
+            (:func:`molssl.contrastive.training.allocator.keep_freed_memory`; glibc only, process-wide).
             9-27% more molecules/s on the development box; default True.
 
     Raises:
@@ -132,12 +132,12 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
     Raises:
         ValueError: If ``name`` is not one of :data:`DEVICES`.
-        molssl.contrastive.devices.DeviceError: If ``"cuda"`` is requested but CUDA is not
+        molssl.contrastive.training.devices.DeviceError: If ``"cuda"`` is requested but CUDA is not
             available.
     """
     import torch
 
-    from molssl.contrastive.devices import check_device
+    from molssl.contrastive.training.devices import check_device
 
     if name not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {name!r}")
