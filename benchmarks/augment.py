@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import statistics
 import time
 from pathlib import Path
@@ -27,13 +26,17 @@ from torch_geometric.data import Batch
 from molssl.augment import TwoViewTransform, build_augmentation
 from molssl.featurize.molclr import MolGraphFeaturizer
 
+try:
+    from benchmarks._shared import pretrain_dir, run
+except ModuleNotFoundError:  # run as a file: python benchmarks/augment.py
+    from _shared import pretrain_dir, run
+
 AUGMENTATIONS = ["atom_mask", "bond_deletion", "molclr", "subgraph", "mix"]
 
 
 def default_smiles_path() -> Path:
-    root = os.environ.get("MOLSSL_SHARED_DATA")
-    base = Path(root) if root else Path(__file__).resolve().parents[2] / "shared" / "data"
-    return base / "pretrain" / "moses_test.smi.gz"
+    """``moses_test.smi.gz`` of the shared data's ``pretrain/`` folder."""
+    return pretrain_dir() / "moses_test.smi.gz"
 
 
 def load_graphs(path: Path, n: int, featurizer: MolGraphFeaturizer) -> list:
@@ -134,4 +137,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -22,7 +22,7 @@ through ``molssl benchmark``'s ledger (``results.csv`` + ``protocol.json`` in ``
 which skips finished cells; checkpoints are named by paths relative to the working directory,
 so run it from the repository root on every machine.
 
-The BYOL and MoCo objectives (``--objectives molclr,imolclr,byol,moco``) put issue 13's
+The BYOL and MoCo objectives (``--objectives molclr,imolclr,byol,moco``) put the
 comparison of the four objectives on the same corpus, budget and ledger.
 
 Usage (full run, from the repository root)::
@@ -38,11 +38,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+try:
+    from benchmarks._shared import moleculenet_dir, pretrain_dir, run
+except ModuleNotFoundError:  # run as a file: python benchmarks/budget_curve.py
+    from _shared import moleculenet_dir, pretrain_dir, run
 
 CONFIGS = {
     "molclr": "configs/molclr_gin.yaml",
@@ -53,11 +57,6 @@ CONFIGS = {
 TASKS = ["bbbp", "bace", "sider", "esol", "lipophilicity"]
 COMMITTED = Path("benchmarks/snapshots")
 """Snapshots kept in git (relative to the repository root, like every checkpoint path here)."""
-
-
-def shared_data_dir() -> Path:
-    root = os.environ.get("MOLSSL_SHARED_DATA")
-    return Path(root) if root else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def parse_args() -> argparse.Namespace:
@@ -163,7 +162,11 @@ def pretrain_snapshots(objective: str, budgets: list[int], args, log,
                 "again (--force-snapshots to write its snapshot anyway)")  # fmt: skip
             continue
         out[budget] = snap
-        corpus = [] if args.corpus == "rdkit" else ["--data", str(args.corpus)]
+        corpus = (
+            []
+            if args.corpus == "rdkit"
+            else ["--data", str(args.corpus or pretrain_dir() / "moses_train.smi.gz")]
+        )
         cmd = [sys.executable, "-m", "molssl", "pretrain", "--config", CONFIGS[objective],
                *corpus, "--out", str(run), "--batch-size", str(args.batch_size),
                "--max-steps", str(steps), "--resume", "--workers", "0",
@@ -272,9 +275,6 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     log = lambda text: print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)  # noqa: E731
     start = time.perf_counter()
-    shared = shared_data_dir()
-    if args.corpus is None:
-        args.corpus = shared / "pretrain" / "moses_train.smi.gz"
     budgets = [int(b) for b in args.budgets.split(",")]
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
     unknown = sorted(set(objectives) - set(CONFIGS))
@@ -297,7 +297,7 @@ def main() -> None:
     ledger = Path(args.ledger)
     result = benchmark(BenchmarkConfig(
         tasks=tasks, methods=methods, seeds=seeds, profile="quick", out_dir=str(ledger),
-        data_dir=args.data_dir or str(shared / "moleculenet"), device=args.device,
+        data_dir=args.data_dir or str(moleculenet_dir()), device=args.device,
         finetune=finetune))  # fmt: skip
     table = curve_table(ledger)
     table.to_csv(ledger / "budget_curve.csv", index=False)
@@ -311,4 +311,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -22,7 +22,7 @@ Usage::
     python benchmarks/inference_throughput.py [--n 20000] [--batch-size 256] [--workers 0 1 2]
         [--threads T] [--checkpoint SPEC] [--model FINETUNED.pt] [--keep-memory]
 
-Data: ``$MOLSSL_SHARED_DATA/pretrain/moses_test.smi.gz`` (default ``/work/shared/data``).
+Data: ``pretrain/moses_test.smi.gz`` of the shared data (``benchmarks/_shared.py``).
 """
 
 from __future__ import annotations
@@ -42,10 +42,15 @@ from molssl.featurize import featurized_batches
 from molssl.models import MolEncoder
 from molssl.models.pretrained import load_pretrained
 
+try:
+    from benchmarks._shared import pretrain_dir, run
+except ModuleNotFoundError:  # run as a file: python benchmarks/inference_throughput.py
+    from _shared import pretrain_dir, run
+
 
 def moses_smiles(n: int) -> list[str]:
     """The first ``n`` SMILES of MOSES (test split, then train when it has fewer)."""
-    root = Path(os.environ.get("MOLSSL_SHARED_DATA", "/work/shared/data")) / "pretrain"
+    root = pretrain_dir()
     out: list[str] = []
     for name in ("moses_test.smi.gz", "moses_train.smi.gz"):
         path = root / name
@@ -57,7 +62,9 @@ def moses_smiles(n: int) -> list[str]:
         if len(out) >= n:
             return out[:n]
     if not out:
-        raise SystemExit(f"no MOSES file in {root}; set MOLSSL_SHARED_DATA to the shared data")
+        raise SystemExit(
+            f"no MOSES file in {root}; set MOLSSL_SHARED_DATA to the shared data folder"
+        )
     return out
 
 
@@ -170,4 +177,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -7,7 +7,7 @@ Times, at one batch size (default 512), forward + backward of:
 - ``imolclr step``: the same + Tanimoto weights from the batch's ECFP bits (weighted NT-Xent) +
   ``0.5 *`` fragment NT-Xent over mean-pooled BRICS fragments (Wang et al. 2022);
 - each loss alone on detached embeddings, and the two Tanimoto matrices alone;
-- the losses of issue 13 on detached projections (256-d), symmetrised over the two views as
+- the momentum, clustering and CPC losses on detached projections (256-d), symmetrised over the two views as
   the objectives use them: BYOL (predictor MLP 256-512-256 + negative cosine), MoCo (InfoNCE
   against a 4096-row queue, plain and with Tanimoto weights against the queue's ECFP bits,
   plus the clone and enqueue), SwAV (3000 prototypes, Sinkhorn-Knopp, swapped prediction;
@@ -59,7 +59,11 @@ from molssl.featurize import get_featurizer
 from molssl.fingerprints import count_tanimoto_matrix, imolclr_count_fingerprint, tanimoto_matrix
 from molssl.models import MolEncoder
 
-DEFAULT_SMILES = Path(__file__).resolve().parents[2] / "shared/data/pretrain/moses_train.smi.gz"
+try:
+    from benchmarks._shared import pretrain_dir, run
+except ModuleNotFoundError:  # run as a file: python benchmarks/loss.py
+    from _shared import pretrain_dir, run
+
 LAMBDA_1 = 0.5
 LAMBDA_2 = 0.5
 QUEUE_SIZE = 4096
@@ -125,7 +129,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--smiles", type=Path, default=DEFAULT_SMILES)
+    parser.add_argument("--smiles", type=Path, default=None,
+                        help="default: moses_train.smi.gz of the shared data")  # fmt: skip
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
     args = parser.parse_args(argv)
@@ -135,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     global clock
     clock = CLOCKS[args.clock]
 
-    smiles = read_smiles(args.smiles, args.batch_size)
+    smiles = read_smiles(args.smiles or pretrain_dir() / "moses_train.smi.gz", args.batch_size)
     featurizer = get_featurizer("molclr", fingerprint=True, fragments=True)
     batch = Batch.from_data_list([featurizer(s) for s in smiles]).to(device)
     count_fps = [imolclr_count_fingerprint(Chem.MolFromSmiles(s)) for s in smiles]
@@ -245,7 +250,7 @@ def momentum_rows(
     fp: torch.Tensor,
     device: torch.device,
 ) -> tuple[list[tuple[str, Callable[[], object]]], list[tuple[str, Callable[[], object]]]]:
-    """Rows timing the issue-13 losses (and momentum upkeep) on detached projections, and the
+    """Rows timing the BYOL, MoCo, SwAV and CPC losses (and momentum upkeep) on detached projections, and the
     target network's forward (a whole-model cost, timed in alternation with the steps)."""
     n, dim = z_a.shape
     gen = torch.Generator().manual_seed(0)
@@ -297,4 +302,4 @@ def momentum_rows(
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -29,7 +29,7 @@ Modes:
   Lipophilicity, ClinTox and SIDER, ledger ``benchmarks/ledgers/moleculenet_full_molclr_gcn``.
   Each cell's run folder is kept under its ``cells/`` (``keep_cells``; a few hundred kB of
   text, weights left out by ``.gitignore``): commit it with the ledger, and a SIDER cell (27
-  models, hours on one thread) cut short by the end of a session resumes after its last
+  models, hours on one thread) that was interrupted resumes after its last
   finished target on any machine;
 - ``--smoke``: a tiny run (2 tasks, 1 seed, 1 epoch, 300 molecules, 5 trees) into /tmp, to
   check the script and its resume in minutes.
@@ -46,13 +46,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import time
 from pathlib import Path
 
 import torch
 
 from molssl.benchmark.runner import BenchmarkConfig, benchmark
+
+try:
+    from benchmarks._shared import checkpoints_dir, moleculenet_dir, run
+except ModuleNotFoundError:  # run as a file: python benchmarks/moleculenet.py
+    from _shared import checkpoints_dir, moleculenet_dir, run
 
 ALL_TASKS = ["bbbp", "tox21", "toxcast", "sider", "clintox", "muv", "hiv", "bace", "freesolv",
              "esol", "lipophilicity", "qm7", "qm8", "qm9"]  # fmt: skip
@@ -66,11 +70,6 @@ MOLCLR_PUBLISHED = {
 }  # fmt: skip
 """MolCLR (Wang et al., 2022, Tables 1-2): ROC-AUC x 100 for classification, RMSE/MAE otherwise
 (MolCLR reports no ToxCast figure)."""
-
-
-def shared_data_dir() -> Path:
-    root = os.environ.get("MOLSSL_SHARED_DATA")
-    return Path(root) if root else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def parse_args() -> argparse.Namespace:
@@ -99,15 +98,17 @@ def snapshot(objective: str, passes: int = 1_000_448) -> str:
     return f"runs/budget_curve/{objective}/snapshots/passes_{passes}.pt"
 
 
-def method_specs(args: argparse.Namespace, shared: Path) -> list[str]:
-    gcn = args.molclr_gcn or str(shared / "checkpoints" / "molclr_gcn.pth")
+def method_specs(args: argparse.Namespace) -> list[str]:
+    default = ["molclr-gcn"] if args.full_protocol else METHODS
+    chosen = [m.strip() for m in (args.methods or ",".join(default)).split(",") if m.strip()]
+    gcn = args.molclr_gcn or (
+        str(checkpoints_dir() / "molclr_gcn.pth") if "molclr-gcn" in chosen else ""
+    )
     ours = {o: getattr(args, f"ckpt_{o}") or snapshot(o) for o in ("molclr", "imolclr")}
     specs = {"random-init": "random-init", "ecfp-rf": "ecfp-rf", "chemprop": "chemprop",
              "molclr-gcn": f"molclr-gcn=molclr-gcn:{gcn}",
              "ours-molclr": f"ours-molclr=ckpt:{ours['molclr']}",
              "ours-imolclr": f"ours-imolclr=ckpt:{ours['imolclr']}"}  # fmt: skip
-    default = ["molclr-gcn"] if args.full_protocol else METHODS
-    chosen = [m.strip() for m in (args.methods or ",".join(default)).split(",") if m.strip()]
     methods = []
     for name in chosen:
         if name not in specs:
@@ -125,7 +126,6 @@ def main() -> None:
     args = parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
-    shared = shared_data_dir()
     tasks = args.tasks or ",".join(FULL_TASKS if args.full_protocol else ALL_TASKS)
     finetune: dict = {}
     extra: dict = {}
@@ -141,14 +141,14 @@ def main() -> None:
         args.seeds = "0"
         finetune = {**finetune, "epochs": 1, "max_molecules": 300}
         extra = {**extra, "rf_estimators": 5}
-    methods = method_specs(args, shared)
+    methods = method_specs(args)
     if not methods:
         raise SystemExit("moleculenet.py: no method left to run (see the lines above); pretrain "
                          "the checkpoints first or choose other --methods")  # fmt: skip
     cfg = BenchmarkConfig(
         tasks=[t.strip() for t in tasks.split(",") if t.strip()], methods=methods,
         seeds=[int(s) for s in args.seeds.split(",")], profile=profile, out_dir=args.out or out,
-        data_dir=args.data_dir or str(shared / "moleculenet"), device=args.device,
+        data_dir=args.data_dir or str(moleculenet_dir()), device=args.device,
         finetune=finetune, **extra,
     )  # fmt: skip
     start = time.perf_counter()
@@ -163,4 +163,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

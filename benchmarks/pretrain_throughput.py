@@ -24,7 +24,7 @@ Usage::
     python benchmarks/pretrain_throughput.py [--n 20000] [--steps 8] [--threads 2]
         [--batch-sizes 128 512] [--objectives molclr imolclr] [--profile] [--system-malloc]
 
-Data: ``$MOLSSL_SHARED_DATA/pretrain/moses_train.smi.gz`` (default ``/work/shared/data``); cache:
+Data: ``pretrain/moses_train.smi.gz`` of the shared data (``benchmarks/_shared.py``); cache:
 ``$MOLSSL_BENCH_CACHE`` (default ``~/.cache/molssl/bench``). The machine's load average is
 printed with the table: on a shared machine the figures are only as good as the idle CPU.
 """
@@ -51,9 +51,10 @@ from molssl.models import MolEncoder
 from molssl.objectives import ObjectiveConfig, build_objective
 from molssl.store import GraphStore, StoreError, build_graph_store
 
-
-def shared_data() -> Path:
-    return Path(os.environ.get("MOLSSL_SHARED_DATA", "/work/shared/data"))
+try:
+    from benchmarks._shared import pretrain_dir, run
+except ModuleNotFoundError:  # run as a file: python benchmarks/pretrain_throughput.py
+    from _shared import pretrain_dir, run
 
 
 def cache_dir() -> Path:
@@ -63,7 +64,7 @@ def cache_dir() -> Path:
 
 def moses_store(n: int, workers: int) -> GraphStore:
     """Graph store (ECFP bits + BRICS fragments) of the first ``n`` MOSES training SMILES."""
-    source = shared_data() / "pretrain" / "moses_train.smi.gz"
+    source = pretrain_dir() / "moses_train.smi.gz"
     if not source.is_file():
         raise SystemExit(f"{source} not found; set MOLSSL_SHARED_DATA to the shared data folder")
     root = cache_dir()
@@ -228,4 +229,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

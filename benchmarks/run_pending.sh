@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The long measurements of issues 11 and 12, in the order they were run, for one of two
+# The long measurements behind benchmarks/RESULTS.md (uncertainty, search, budget curve,
+# MoleculeNet quick and full protocol), for one of two
 # single-thread processes at low priority that share the committed ledgers under
 # benchmarks/ledgers/ (cells are claimed while they run; finished cells, rows, snapshots and
 # search trials are skipped; the two split a per-target cell of the full protocol, such as
@@ -10,10 +11,11 @@
 #     nohup benchmarks/run_pending.sh a > runs/pending_a.log 2>&1 &
 #     nohup benchmarks/run_pending.sh b > runs/pending_b.log 2>&1 &
 #
-# Run it from the repository root (the scripts name our snapshots by paths relative to it) with
-# the shared data at ../shared/data or MOLSSL_SHARED_DATA. Only process b pretrains (the 1M-pass
+# Run it from the repository root (the scripts name our snapshots by paths relative to it); the
+# scripts find the shared data through benchmarks/_shared.py (MOLSSL_SHARED_DATA, then
+# MOLSSL_DATA_DIR, then ../shared/data). Only process b pretrains (the 1M-pass
 # snapshots of the budget curve, about 2 h per objective on one thread), so the two never write
-# one run folder. Stop a queue by killing its bash first (`pkill -f "run_pending.sh b"`; the
+# one run folder. Stop a queue by killing its bash first (`kill PID` of that bash; the
 # running step finishes or is killed on its own), never by editing this file or the package
 # under a running queue: a lazily imported module changed on disk breaks the running step.
 # `--dry-run` prints the commands. Commit the ledgers as they grow.
@@ -28,8 +30,6 @@ if [ "$part" != a ] && [ "$part" != b ]; then
 fi
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-export MOLSSL_SHARED_DATA="${MOLSSL_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
-export MOLSSL_DATA_DIR="${MOLSSL_DATA_DIR:-$MOLSSL_SHARED_DATA/moleculenet}"
 python="${PYTHON:-.venv/bin/python}"
 
 step() {
@@ -41,16 +41,16 @@ step() {
 }
 
 if [ "$part" = a ]; then
-    # issue 11: uncertainty (ESOL, FreeSolv, Lipophilicity), then half of the search
+    # uncertainty (ESOL, FreeSolv, Lipophilicity), then half of the search
     step benchmarks/uncertainty.py --seeds 0,1,2 --members 3 --out benchmarks/ledgers/uncertainty
     step benchmarks/search.py --tasks esol,freesolv --out benchmarks/ledgers/search
     # then BACE's studies in the other order than b's: each (task, method) study runs in one
     # process (the other waits on its lock and reuses it), so the two rarely wait on each other
     step benchmarks/search.py --tasks bace --methods pretrained,ecfp-rf,random-init \
         --out benchmarks/ledgers/search
-    # issue 12: budget-curve cells that need no new pretraining (budget 0, 10k, 100k; SIDER)
+    # budget-curve cells that need no new pretraining (budget 0, 10k, 100k; SIDER)
     step benchmarks/budget_curve.py --budgets 0,10000,100000 --workers 1
-    # issue 12: the 14-task quick ledger, the methods that need no new checkpoint
+    # the 14-task quick ledger, the methods that need no new checkpoint
     step benchmarks/moleculenet.py --methods random-init,ecfp-rf,molclr-gcn,chemprop
     step benchmarks/moleculenet.py --full-protocol
     step benchmarks/moleculenet.py

@@ -1,4 +1,4 @@
-"""Default settings against searched ones (issue 11, section 4), quick profile, 3 seeds.
+"""Default settings against searched ones, quick profile, 3 seeds.
 
 For every task and method, two benchmark suites share the split and the seeds:
 
@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -38,12 +37,12 @@ from molssl.benchmark.ledger import latest_ok, read_ledger
 from molssl.benchmark.runner import BenchmarkConfig, benchmark
 from molssl.finetune.study import load_search_record
 
+try:
+    from benchmarks._shared import checkpoints_dir, moleculenet_dir, run
+except ModuleNotFoundError:  # run as a file: python benchmarks/search.py
+    from _shared import checkpoints_dir, moleculenet_dir, run
+
 TASKS = ["bbbp", "bace", "esol", "freesolv"]
-
-
-def shared_data_dir() -> Path:
-    root = os.environ.get("MOLSSL_SHARED_DATA")
-    return Path(root) if root else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def parse_args() -> argparse.Namespace:
@@ -68,9 +67,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def _methods(args: argparse.Namespace) -> list[str]:
-    pretrained = args.pretrained or (
-        f"molclr-gcn:{shared_data_dir() / 'checkpoints' / 'molclr_gcn.pth'}"
-    )
+    pretrained = args.pretrained or (f"molclr-gcn:{checkpoints_dir() / 'molclr_gcn.pth'}")
     named = {"random-init": "random-init", "ecfp-rf": "ecfp-rf",
              "pretrained": f"pretrained={pretrained}"}  # fmt: skip
     return [named.get(m.strip(), m.strip()) for m in args.methods.split(",") if m.strip()]
@@ -146,7 +143,7 @@ def main() -> None:
         methods=_methods(args),
         seeds=[int(s) for s in args.seeds.split(",")],
         profile=args.profile,
-        data_dir=args.data_dir or str(shared_data_dir() / "moleculenet"),
+        data_dir=args.data_dir or str(moleculenet_dir()),
         device=args.device,
         finetune=overrides,
     )
@@ -162,4 +159,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -6,7 +6,7 @@ Each measurement runs in a fresh Python process, so its peak RSS is its own: the
 Usage::
 
     # build a store from the first N SMILES of a file (N omitted: the whole file) and time it
-    python benchmarks/store_memory.py build /work/shared/data/pretrain/moses_train.smi.gz \\
+    python benchmarks/store_memory.py build ../shared/data/pretrain/moses_train.smi.gz \\
         --n 100000 --workers 2 --store ~/.cache/molssl/bench/store_moses100000
     # peak RSS of a few default-GIN pretraining steps from each store
     python benchmarks/store_memory.py train ~/.cache/molssl/bench/store_moses20000 \\
@@ -14,7 +14,7 @@ Usage::
 
 The full 1.58M-molecule MOSES store (tens of minutes on 2 cores)::
 
-    python benchmarks/store_memory.py build /work/shared/data/pretrain/moses_train.smi.gz \\
+    python benchmarks/store_memory.py build ../shared/data/pretrain/moses_train.smi.gz \\
         --workers 2 --store ~/.cache/molssl/bench/store_moses_full
 """
 

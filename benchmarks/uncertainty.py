@@ -1,4 +1,4 @@
-"""Uncertainty users can check (issue 11, section 3): conformal coverage and ensemble spread.
+"""Uncertainty users can check: conformal coverage and ensemble spread.
 
 For ESOL, FreeSolv and Lipophilicity (scaffold split, quick profile) and each of 3 seeds, an
 ensemble of ``--members`` fine-tuning runs is trained with ``--conformal 0.9`` exactly as
@@ -30,7 +30,6 @@ import argparse
 import hashlib
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -44,6 +43,11 @@ from molssl.finetune import FinetuneConfig, config_hash, load_task, task_split
 from molssl.finetune.ensemble import finetune_ensemble, member_dir
 from molssl.models.pretrained import load_pretrained
 
+try:
+    from benchmarks._shared import moleculenet_dir, run
+except ModuleNotFoundError:  # run as a file: python benchmarks/uncertainty.py
+    from _shared import moleculenet_dir, run
+
 TASKS = ["esol", "freesolv", "lipophilicity"]
 COLUMNS = (
     "task", "seed", "members", "confidence", "coverage_single", "width_single",
@@ -51,11 +55,6 @@ COLUMNS = (
     "n_test", "seconds", "config_hash", "status", "error", "finished_at",
 )  # fmt: skip
 KEYS = ("task", "seed", "config_hash")
-
-
-def shared_data_dir() -> Path:
-    root = os.environ.get("MOLSSL_SHARED_DATA")
-    return Path(root) if root else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def parse_args() -> argparse.Namespace:
@@ -151,7 +150,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     ledger = ResultsLedger(out / "results.csv", COLUMNS, KEYS)
-    data_dir = args.data_dir or str(shared_data_dir() / "moleculenet")
+    data_dir = args.data_dir or str(moleculenet_dir())
     encoder = json.loads(args.encoder) if args.encoder else {}
     start = time.perf_counter()
     for task in [t.strip() for t in args.tasks.split(",") if t.strip()]:
@@ -185,4 +184,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -74,11 +74,16 @@ def cache_dir() -> Path:
 
 
 def extract_tarball(archive: str | Path, name: str | None = None) -> Path:
-    """Extract ``archive`` into ``cache_dir()/<name>`` once (temp folder + atomic rename).
+    """Extract ``archive`` into ``cache_dir()/<name>-<sha256>`` once (temp folder + atomic
+    rename).
+
+    The cache folder is keyed by the archive's content (the first 16 hex digits of its
+    SHA-256), so two archives of one name (``imgs.tar.gz`` from two folders, or one rewritten
+    in place) are never mistaken for each other; hashing reads the archive once per call.
 
     Args:
         archive: A ``.tar``/``.tar.gz`` file.
-        name: Folder name in the cache (default: the archive name without its suffixes).
+        name: Folder name prefix in the cache (default: the archive name without its suffixes).
 
     Returns:
         The extracted folder (existing extractions are reused).
@@ -90,7 +95,7 @@ def extract_tarball(archive: str | Path, name: str | None = None) -> Path:
     if not archive.is_file():
         raise ImageDataError(f"archive {archive} does not exist; pass an existing .tar.gz")
     name = name or archive.name.split(".")[0]
-    target = cache_dir() / name
+    target = cache_dir() / f"{name}-{_file_sha256(archive)[:16]}"
     if target.is_dir():
         return target
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=cache_dir()))
@@ -109,6 +114,14 @@ def extract_tarball(archive: str | Path, name: str | None = None) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _listing(root: Path) -> tuple[list[str], list[tuple[str, int]]]:

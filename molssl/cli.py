@@ -18,6 +18,7 @@ from molssl.contrastive.commands import (
     positive_int,
     run_overrides,
 )
+from molssl.models.sources import WEIGHT_KINDS, weights_grammar
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -26,6 +27,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from molssl.contrastive.io.checkpoint import CheckpointError
     from molssl.data import DataFormatError, DatasetNotFoundError, UnknownDatasetError
     from molssl.featurize import InvalidSmilesError, UnknownFeaturizerError
+    from molssl.finetune.study import SearchError
     from molssl.store import StoreError
 
     return (
@@ -38,6 +40,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         InvalidSmilesError,
         UnknownFeaturizerError,
         StoreError,
+        SearchError,
         FileNotFoundError,
         FileExistsError,
     )
@@ -98,6 +101,10 @@ def _datasets(args: argparse.Namespace) -> int:
 
 
 _SMILES_COL_HELP = "SMILES column of a CSV/TSV input: a name, or a 0-based index"
+_STANDARDIZE_HELP = ("featurize the largest fragment, neutralized (RDKit MolStandardize): every "
+                     "salt form of a compound gives the same graph")  # fmt: skip
+_PARTIAL_HELP = ("accept a checkpoint that lacks some encoder tensors (they keep their random "
+                 "initialisation); without it such a file is refused")  # fmt: skip
 _FORMAT_HELP = "input format (default: from the file name; PubChem CID-SMILES by name or content)"
 
 
@@ -132,10 +139,16 @@ def _featurize_args(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip ECFP bits and BRICS fragments (only the MolCLR objective can use the store)",
     )
+    parser.add_argument("--standardize", action="store_true", help=_STANDARDIZE_HELP)
 
 
 @command("featurize", "featurize a SMILES corpus once into an on-disk graph store", _featurize_args)
 def _featurize(args: argparse.Namespace) -> int:
+    from molssl.preflight import require_columns, require_file
+
+    require_file(args.input, "input", "give a SMILES file (.smi/.txt/.csv/.tsv, optionally .gz)")
+    if args.output is not None and args.smiles_col is not None:
+        require_columns(args.input, [args.smiles_col], "--smiles-col")
     from molssl.featurize import get_featurizer
     from molssl.store import build_graph_store, verify_store
 
@@ -156,6 +169,7 @@ def _featurize(args: argparse.Namespace) -> int:
         fingerprint=extras,
         fragments=extras,
         fingerprint_kind=args.fingerprint_kind,
+        standardize=args.standardize,
     )
     store = build_graph_store(
         args.input,
@@ -205,8 +219,7 @@ def _embed_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint",
         required=True,
-        help="weights: molssl checkpoint (ckpt:PATH or a bare path, e.g. runs/x/best.pt), "
-        "molclr-gin:PATH or molclr-gcn:PATH",
+        help=f"weights: {weights_grammar()} (a bare PATH means ckpt:PATH, e.g. runs/x/best.pt)",
     )
     parser.add_argument("--input", required=True, help="SMILES: .smi/.txt/.csv, optionally .gz")
     parser.add_argument("-o", "--output", required=True, help="embeddings: .npy, .csv or .parquet")
@@ -218,10 +231,16 @@ def _embed_args(parser: argparse.ArgumentParser) -> None:
                         help="processes that featurize ahead of the model (0: none; default 1 "
                              "if a CPU is left beside torch's threads)")  # fmt: skip
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--allow-partial", action="store_true", help=_PARTIAL_HELP)
 
 
 @command("embed", "graph embeddings h of a pretrained encoder for a SMILES file", _embed_args)
 def _embed(args: argparse.Namespace) -> int:
+    from molssl.preflight import require_columns, require_file
+
+    require_file(args.input, "input", "give a .smi/.txt/.csv file of SMILES")
+    if args.smiles_col is not None:
+        require_columns(args.input, [args.smiles_col], "--smiles-col")
     from molssl.embed import embed_file
 
     summary = embed_file(
@@ -233,6 +252,7 @@ def _embed(args: argparse.Namespace) -> int:
         workers=args.workers,
         device=args.device,
         fmt=args.format,
+        allow_partial=args.allow_partial,
     )
     print(
         f"wrote {summary.rows} embeddings of width {summary.dim} to {summary.output}; "
@@ -247,8 +267,29 @@ def _task_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--targets", default=None, help="comma-separated target columns of --csv")
     parser.add_argument("--task-type", choices=["classification", "regression"], default=None)
     parser.add_argument("--data-dir", default=None, help="directory holding MoleculeNet files")
-    parser.add_argument("--profile", choices=["quick", "full"], default=None)
+    parser.add_argument("--profile", choices=["quick", "full", "hu2020"], default=None,
+                        help="full: MolCLR's protocol; quick: fewer epochs, capped sets; "
+                             "hu2020: Hu et al. 2020's")  # fmt: skip
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+
+
+_SPLITTER_NAMES = ("scaffold", "random_scaffold", "random")  # molssl.splits.SPLITTERS (checked)
+
+
+def _split_args(parser: argparse.ArgumentParser, csv_only: bool = False) -> None:
+    which = "the CSV task's" if csv_only else "a"
+    parser.add_argument("--split", default=None, metavar="SPLIT",
+                        help=f"{', '.join(_SPLITTER_NAMES)} (default: the dataset's), or column:NAME: "
+                             f"{which} predefined split, column NAME of --csv holding train, valid or "
+                             "test per row (case-insensitive); without valid rows, validation is "
+                             "carved out of train (--valid-splitter)")  # fmt: skip
+    parser.add_argument("--split-file", default=None, metavar="JSON",
+                        help=f"{which} predefined split as a JSON file (chemprop's --splits-file "
+                             'format): {"train": [...], "valid": [...], "test": [...]} of 0-based '
+                             "data rows (header excluded), or a one-element list of it")  # fmt: skip
+    parser.add_argument("--valid-splitter", choices=_SPLITTER_NAMES, default=None,
+                        help="splitter carving validation rows out of train when a predefined "
+                             "split has none (default scaffold)")  # fmt: skip
 
 
 def _csv_list(text: str | None) -> list[str] | None:
@@ -264,12 +305,13 @@ def _finetune_args(parser: argparse.ArgumentParser) -> None:
     init.add_argument(
         "--init",
         default=None,
-        help="random | ckpt:PATH (or PATH) | molclr-gcn:PATH | molclr-gin:PATH",
+        help=f"weights: {weights_grammar()} (a bare PATH means ckpt:PATH)",
     )
+    parser.add_argument("--allow-partial", action="store_true", help=_PARTIAL_HELP)
     parser.add_argument("--seed", type=non_negative_int, default=None)
     parser.add_argument("--epochs", type=positive_int, default=None)
     parser.add_argument("--protocol", choices=["joint", "molclr"], default=None)
-    parser.add_argument("--split", choices=["scaffold", "random_scaffold", "random"], default=None)
+    _split_args(parser)
     parser.add_argument("--out", default=None,
                         help="output folder: config, per-epoch state, result, test predictions, "
                              "model.pt (default runs/finetune/TASK-SEED)")  # fmt: skip
@@ -284,10 +326,12 @@ def _finetune_args(parser: argparse.ArgumentParser) -> None:
                         help="calibrate split-conformal intervals / prediction sets at this "
                              "coverage (e.g. 0.9) on the validation split; stored in model.pt "
                              "for molssl predict, checked on the test split")  # fmt: skip
-    parser.add_argument("--search", type=int, default=None, metavar="N",
+    parser.add_argument("--search", type=positive_int, default=None, metavar="N",
                         help="first run N Optuna trials (TPE, seeded) on the validation split "
                              "(study in --out/study.db, resumable), then train the best settings; "
                              "best settings in --out/search.json")  # fmt: skip
+    parser.add_argument("--standardize", action="store_true",
+                        help=_STANDARDIZE_HELP + "; recorded in model.pt, so predict applies it")  # fmt: skip
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any FinetuneConfig field (repeatable)")  # fmt: skip
 
@@ -295,6 +339,14 @@ def _finetune_args(parser: argparse.ArgumentParser) -> None:
 @command("finetune", "fine-tune an encoder on a MoleculeNet task or your CSV", _finetune_args)
 def _finetune(args: argparse.Namespace) -> int:
     from pathlib import Path
+
+    from molssl.preflight import require_columns, require_file
+
+    if args.csv:
+        require_file(args.csv, "--csv", "give the path of your CSV task")
+        require_columns(args.csv, _csv_list(args.targets) or [], "--targets")
+        if args.smiles_col != "smiles":
+            require_columns(args.csv, [args.smiles_col], "--smiles-col")
 
     from molssl.contrastive.config import apply_overrides, from_dict, parse_set_arguments, to_dict
     from molssl.finetune import FinetuneConfig, finetune, load_finetune_config
@@ -313,9 +365,14 @@ def _finetune(args: argparse.Namespace) -> int:
         "data_dir": args.data_dir, "profile": profile, "device": args.device,
         "init": f"ckpt:{args.checkpoint}" if args.checkpoint else args.init,
         "seed": args.seed, "epochs": args.epochs, "protocol": args.protocol,
-        "split": args.split, "out_dir": args.out, "progress": True,
+        "split": args.split, "split_file": args.split_file, "valid_splitter": args.valid_splitter,
+        "out_dir": args.out, "progress": True,
         "resume": True if args.resume else None, "conformal": args.conformal,
+        "standardize": True if args.standardize else None,
+        "allow_partial": True if args.allow_partial else None,
     }  # fmt: skip
+    if args.split_file and not args.split:  # the file replaces a preset's splitter
+        data["split"] = None
     data.update({k: v for k, v in flags.items() if v is not None})
     cfg = apply_overrides(from_dict(FinetuneConfig, data), parse_set_arguments(args.set))
     if cfg.out_dir is None:
@@ -335,12 +392,16 @@ def _finetune(args: argparse.Namespace) -> int:
         )
         return 0
     if args.search is not None:
-        from molssl.finetune.search import search_then_finetune
+        from molssl.finetune.search import search_summary, search_then_finetune, worse_note
+        from molssl.finetune.study import worse_than_defaults
 
         found, retrained = search_then_finetune(cfg, args.search, ensemble=args.ensemble)
-        print(f"search: best validation {found.metric} = {found.best_value:.4f} at trial "
-              f"{found.best_trial} of {found.n_trials} ({found.search_seconds:.0f} s of trials): "
+        print(f"search: {search_summary(found)} ({found.search_seconds:.0f} s of trials): "
               f"{_shown(found.best_params)}; recorded in {Path(cfg.out_dir) / 'search.json'}")  # fmt: skip
+        runs = getattr(retrained, "members", [retrained])
+        rows = [{"valid_value": r.valid_value} for r in runs]
+        if worse_than_defaults(found, rows):
+            print(f"warning: {worse_note(found, rows)}")
         _print_finetune(retrained, cfg)
         return 0
     if args.ensemble is not None:
@@ -348,6 +409,19 @@ def _finetune(args: argparse.Namespace) -> int:
         return 0
     _print_finetune(finetune(cfg), cfg)
     return 0
+
+
+def _seeds(text: str | None) -> list[int]:
+    """``--seeds 0,1,2`` as integers; anything else is a usage error naming the flag."""
+    from molssl.contrastive.config import ConfigError
+
+    items = _csv_list(text) or []
+    bad = [s for s in items if not s.isdigit()]
+    if bad or not items:
+        raise ConfigError(
+            f"--seeds {text!r}: give comma-separated integers >= 0, e.g. --seeds 0,1,2"
+        )
+    return [int(s) for s in items]
 
 
 def _shown(params: dict) -> dict:
@@ -374,6 +448,10 @@ def _print_finetune(done: Any, cfg: Any) -> None:
           f"{result.epochs} ({result.seconds:.1f} s)")  # fmt: skip
     for name, value in result.per_target.items():
         print(f"  {name}: {value:.4f}")
+    carved = result.split_source.get("valid_from_train")
+    if carved:
+        print(f"validation: {result.n_valid} molecules carved out of the training rows by the "
+              f"{carved} splitter (the predefined split has no valid rows)")  # fmt: skip
     _print_conformal("model", result.conformal)
     model = Path(cfg.out_dir) / "model.pt"
     print(f"outputs in {cfg.out_dir}" + (f"; model {model}" if model.is_file() else ""))
@@ -409,15 +487,26 @@ def _predict_args(parser: argparse.ArgumentParser) -> None:
                         help="processes that featurize ahead of the model (0: none; default 1 "
                              "if a CPU is left beside torch's threads)")  # fmt: skip
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    parser.add_argument("--standardize", action="store_true",
+                        help="standardize the input (largest fragment, neutralized) even if the "
+                             "model was trained without it; a model fine-tuned with "
+                             "--standardize applies it anyway")  # fmt: skip
 
 
 @command("predict", "predict properties of molecules with fine-tuned model(s)", _predict_args)
 def _predict(args: argparse.Namespace) -> int:
+    from molssl.preflight import require_columns, require_file
+
+    for path in args.model:
+        require_file(path, "model", "give the model.pt written by `molssl finetune` or its folder")
+    require_file(args.input, "input", "give a .csv/.tsv/.parquet/.smi file of molecules")
+    if args.smiles_col is not None:
+        require_columns(args.input, [args.smiles_col], "--smiles-col")
     from molssl.finetune.predictor import predict_file
 
     summary = predict_file(args.model, args.input, args.output, args.smiles_col, fmt=args.format,
                            batch_size=args.batch_size, workers=args.workers,
-                           device=args.device)  # fmt: skip
+                           device=args.device, standardize=args.standardize)  # fmt: skip
     members = f" (ensemble of {summary.members})" if summary.members > 1 else ""
     print(f"wrote {summary.rows} rows of {', '.join(summary.target_names)}{members} to "
           f"{summary.output}; {summary.failed} rows failed (see its error column)")  # fmt: skip
@@ -428,10 +517,11 @@ def _benchmark_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tasks", default=None, help="all (default without --csv) or comma-separated: bbbp,tox21"
     )
+    weights = ", ".join(k.usage() for name, k in WEIGHT_KINDS.items() if name != "random")
     parser.add_argument("--methods", default="random-init,ecfp-rf",
-                        help="comma-separated: random-init, ecfp-rf, ecfp-mlp, chemprop, "
-                             "ckpt:PATH, molclr-gcn:PATH, molclr-gin:PATH (optionally "
-                             "LABEL=METHOD)")  # fmt: skip
+                        help="comma-separated: random-init[:CONV] (or random), ecfp-rf, "
+                             f"ecfp-mlp, chemprop, {weights}; a bare PATH means ckpt:PATH; "
+                             "optionally LABEL=METHOD")  # fmt: skip
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated run seeds")
     parser.add_argument("--out", default=None,
                         help="output directory (default runs/benchmark; with --compare, where "
@@ -439,7 +529,7 @@ def _benchmark_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", nargs=2, default=None, metavar=("DIR_A", "DIR_B"),
                         help="one table from two results folders; refused when their "
                              "protocol.json records differ in anything but the methods")  # fmt: skip
-    parser.add_argument("--search", type=int, default=0, metavar="N",
+    parser.add_argument("--search", type=non_negative_int, default=0, metavar="N",
                         help="Optuna trials per task and method on the validation split before "
                              "its cells (study in OUT/study.db, best settings in "
                              "OUT/search.json); 0: default settings")  # fmt: skip
@@ -449,6 +539,7 @@ def _benchmark_args(parser: argparse.ArgumentParser) -> None:
                              "target) in OUT/cells/, so an interrupted cell resumes there and "
                              "a second process on OUT shares a per-target cell's targets")  # fmt: skip
     _task_args(parser)
+    _split_args(parser, csv_only=True)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a FinetuneConfig field in every cell, e.g. epochs=5")  # fmt: skip
 
@@ -470,11 +561,12 @@ def _benchmark(args: argparse.Namespace) -> int:
     cfg = BenchmarkConfig(
         tasks=tasks, csv=args.csv, smiles_col=args.smiles_col,
         targets=_csv_list(args.targets) or [], task_type=args.task_type,
-        methods=_csv_list(args.methods) or [], seeds=[int(s) for s in _csv_list(args.seeds) or []],
+        methods=_csv_list(args.methods) or [], seeds=_seeds(args.seeds),
         profile=args.profile or "quick", out_dir=args.out or "runs/benchmark",
         data_dir=args.data_dir,
         device=args.device or "auto", finetune=dict(parse_set_arguments(args.set)),
-        search=args.search, keep_cells=args.keep_cells,
+        search=args.search, keep_cells=args.keep_cells, split=args.split,
+        split_file=args.split_file, valid_splitter=args.valid_splitter,
     )  # fmt: skip
     result = benchmark(cfg)
     helped = f", helped with {result.helped} of them" if result.helped else ""

@@ -87,8 +87,54 @@ def featurize_summary(smiles_path: str | Path | None = None, workers: int = 1) -
     )
 
 
+def store_summary(store, source: str | Path, seconds: float, workers: int) -> DemoSummary:
+    """Summarise a graph store just built from ``source`` (no second featurization)."""
+    import csv
+    from types import SimpleNamespace
+
+    from molssl.featurize import featurizer_from_dict
+
+    graphs = [store[i] for i in range(len(store))]
+    with open(store.path / "failures.csv", newline="") as handle:
+        failures = [SimpleNamespace(index=int(r["row"]), smiles=r["smiles"], reason=r["reason"])
+                    for r in csv.DictReader(handle)]  # fmt: skip
+    featurizer = featurizer_from_dict(store.featurizer_config)
+    types = set()
+    for g in graphs:
+        types.update(g.x[:, 0].tolist())
+    return DemoSummary(
+        source=str(source),
+        rows=int(store.meta["rows_done"]),
+        graphs=len(graphs),
+        failures=failures,
+        seconds=seconds,
+        workers=workers,
+        atoms=np.array([g.num_nodes for g in graphs], dtype=np.int64),
+        bonds=np.array([g.edge_index.shape[1] // 2 for g in graphs], dtype=np.int64),
+        atom_types_used=len(types),
+        atom_feature_sizes=tuple(featurizer.atom_feature_sizes),
+        bond_feature_sizes=tuple(featurizer.bond_feature_sizes),
+    )
+
+
+def shared_moleculenet_dir() -> Path | None:
+    """The ``moleculenet/`` folder of the shared data beside the checkout, if there is one.
+
+    ``$MOLSSL_SHARED_DATA/moleculenet`` first, then ``../shared/data/moleculenet`` next to the
+    repository (where the tests find it too).
+    """
+    import os
+
+    roots = [Path(os.environ["MOLSSL_SHARED_DATA"])] if os.environ.get("MOLSSL_SHARED_DATA") else []
+    roots.append(Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    return next((r / "moleculenet" for r in roots if (r / "moleculenet").is_dir()), None)
+
+
 def demo_task(out_dir: Path, data_dir: str | None = None) -> tuple[str, dict]:
     """The benchmark task of the demo: BBBP when found or downloadable, else bundled TPSA.
+
+    BBBP is looked for in ``data_dir``; without one, in the shared data folder
+    (:func:`shared_moleculenet_dir`), then where :func:`~molssl.data.locate_dataset_file` looks.
 
     Returns:
         A description and the :class:`~molssl.benchmark.runner.BenchmarkConfig` task fields.
@@ -99,7 +145,11 @@ def demo_task(out_dir: Path, data_dir: str | None = None) -> tuple[str, dict]:
         locate_dataset_file,
         read_tpsa_table,
     )
+    from molssl.finetune.profiles import get_profile
 
+    if data_dir is None:
+        shared = shared_moleculenet_dir()
+        data_dir = str(shared) if shared is not None else None
     try:
         path = locate_dataset_file("bbbp", data_dir=data_dir, timeout_s=20.0)
         return f"BBBP ({path})", {"tasks": ["bbbp"], "data_dir": str(path.parent)}
@@ -108,8 +158,13 @@ def demo_task(out_dir: Path, data_dir: str | None = None) -> tuple[str, dict]:
     frame = read_tpsa_table()
     csv_path = out_dir / "tpsa.csv"
     frame.to_csv(csv_path, index=False)
+    cap = get_profile("quick").max_molecules
+    used = len(frame) if cap is None else min(cap, len(frame))
+    subset = (f"all {len(frame):,}" if used == len(frame)
+              else f"{used:,} (the quick profile's cap) of the {len(frame):,}")  # fmt: skip
     return (
-        f"TPSA regression from RDKit's {embedded_tpsa_path().name} (BBBP not found)",
+        f"TPSA regression on {subset} molecules of RDKit's {embedded_tpsa_path().name} "
+        "(BBBP not found)",
         {
             "tasks": [],
             "csv": str(csv_path),
@@ -162,16 +217,11 @@ def run_demo(
     from molssl.contrastive.config import apply_overrides
     from molssl.data import embedded_smiles_path
     from molssl.embed import embed_file
-    from molssl.pretrain import PretrainConfig, pretrain
+    from molssl.pretrain import PretrainConfig, open_store, pretrain
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     corpus = Path(smiles_path) if smiles_path else embedded_smiles_path()
-
-    report("[1/4] featurizing")
-    report(featurize_summary(corpus, workers=workers).format())
-
-    report(f"[2/4] pretraining MolCLR (default GIN, batch 128, {pretrain_steps} steps)")
     cfg = apply_overrides(
         PretrainConfig(),
         {
@@ -184,9 +234,16 @@ def run_demo(
             "trainer.max_steps": pretrain_steps,
             "trainer.device": "cpu",
             "trainer.log_every": 10,
-            "trainer.resume": True,
+            "trainer.resume": (out / "pretrain" / "last.pt").is_file(),  # a rerun continues
         },
     )
+
+    report("[1/4] featurizing into the graph store pretraining reads")
+    start = time.perf_counter()
+    store = open_store(cfg.data, cfg.trainer.out_dir, progress=False)
+    report(store_summary(store, corpus, time.perf_counter() - start, workers).format())
+
+    report(f"[2/4] pretraining MolCLR (default GIN, batch 128, {pretrain_steps} steps)")
     result = pretrain(cfg)
     checkpoint = result.last_checkpoint  # the weights after every step, as the line above says
     report(f"  checkpoint: {checkpoint} (log: {out / 'pretrain' / 'metrics.csv'})")

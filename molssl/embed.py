@@ -25,6 +25,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from molssl.featurize import FeaturizedBatch, GraphFeaturizer, SmilesFailure, featurized_batches
+from molssl.featurize.engine import describe_failure, log_failures
 from molssl.featurize.stream import default_workers
 from molssl.models import MolEncoder
 from molssl.models.pretrained import load_pretrained
@@ -57,7 +58,7 @@ def encode_batches(
         chunk.indices), out_channels]``, the embeddings of its featurized rows.
     """
     device = next(model.parameters()).device
-    dim = model.feat_lin.out_features
+    dim = model.config.out_channels
     stream = featurized_batches(smiles, featurizer, batch_size=batch_size, workers=workers)
     for chunk in stream:
         if chunk.batch is None:
@@ -107,7 +108,7 @@ def embed_smiles(
             blocks.append(h)
     finally:
         model.train(was_training)
-    dim = model.feat_lin.out_features
+    dim = model.config.out_channels
     h = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
     return h, failures, kept
 
@@ -259,6 +260,7 @@ def embed_file(
     workers: int | None = None,
     device: str = "cpu",
     fmt: str | None = None,
+    allow_partial: bool = False,
 ) -> EmbedSummary:
     """Embed every record of a SMILES file, in input order (``molssl embed``).
 
@@ -283,22 +285,33 @@ def embed_file(
         device: Where the encoder runs (default ``"cpu"``).
         fmt: ``"smi"``, ``"csv"`` or ``"tsv"``; default: from the file name (PubChem's
             ``CID-SMILES`` by name or content, its CID becoming each row's ``id``).
+        allow_partial: Accept a checkpoint lacking some encoder tensors (see
+            :func:`load_pretrained`).
 
     Returns:
         An :class:`EmbedSummary`.
 
     Raises:
-        ValueError: ``output`` has an unsupported suffix.
+        ConfigError: ``output`` has an unsupported suffix.
+        ConfigError: ``output`` (or its failures file) is ``input`` (same path or inode).
         molssl.data.DataFormatError: The format or SMILES column cannot be determined, or every
             row failed (the outputs are still written).
         FileNotFoundError: ``input`` or the checkpoint does not exist.
     """
-    from molssl.contrastive.io.atomic import atomic_path
+    from molssl.contrastive.config import ConfigError
+    from molssl.contrastive.io.atomic import atomic_path, same_file
     from molssl.data import DataFormatError, SmilesSource
 
     output = Path(output)
     if output.suffix not in WRITERS:
-        raise ValueError(f"cannot write embeddings to {output}; use one of {sorted(WRITERS)}")
+        raise ConfigError(
+            f"cannot write embeddings to {output}: -o must end in "
+            f"{', '.join(sorted(WRITERS))} (e.g. {output.with_suffix('.npy')})"
+        )
+    for written in (output, output.with_name(output.name + ".failures.csv")):
+        if same_file(written, input):
+            raise ConfigError(f"output {written} is the input {input}; writing it would replace "
+                              "the input: choose another -o")  # fmt: skip
     if not Path(input).is_file():
         raise FileNotFoundError(f"input {input} does not exist")
     if workers is None:
@@ -309,9 +322,9 @@ def embed_file(
         )
     source = SmilesSource(Path(input), smiles_column=smiles_column, fmt=fmt)
     source.check()
-    loaded = load_pretrained(checkpoint)
+    loaded = load_pretrained(checkpoint, allow_partial=allow_partial)
     model, featurizer = loaded.encoder.to(device), loaded.featurizer
-    dim = model.feat_lin.out_features
+    dim = model.config.out_channels
     output.parent.mkdir(parents=True, exist_ok=True)
     failures_path = output.with_name(output.name + ".failures.csv")
     rows = failed = 0
@@ -329,24 +342,19 @@ def embed_file(
                 ids = [r[2] if r[2] is not None else "" for r in block]
                 h = np.full((len(rows_here), dim), np.nan, dtype=np.float32)
                 h[kept] = h_ok
-                reasons = {f.index: f.reason for f in bad}
-                reasons |= {i: "empty SMILES" for i, smi in enumerate(smiles) if not smi}
-                for i in sorted(reasons):
-                    failures_csv.writerow([rows_here[i], smiles[i], reasons[i], ids[i]])
+                for f in bad:
+                    failures_csv.writerow([rows_here[f.index], f.smiles, f.reason, ids[f.index]])
                     if len(first_failures) < 3:
-                        first_failures.append(
-                            f"row {rows_here[i]} {smiles[i][:40]!r}: {reasons[i][:80]}"
-                        )
+                        first_failures.append(describe_failure(rows_here[f.index], *f[1:]))
                 writer.write(np.asarray(rows_here, dtype=np.int64), smiles, h, ids)
-                rows, failed = rows_here[-1] + 1, failed + len(reasons)
+                rows, failed = rows_here[-1] + 1, failed + len(bad)
     if rows and failed == rows:
         raise DataFormatError(
             f"every one of the {rows} rows of {input} failed ({'; '.join(first_failures)}); "
             f"is it a SMILES file and the right column (--smiles-col, --format)? The rows are "
             f"listed in {failures_path}."
         )
-    if failed:
-        logger.warning("%d of %d rows could not be embedded; see %s", failed, rows, failures_path)
+    log_failures(logger, failed, rows, first_failures[0] if failed else "", str(failures_path))
     logger.info("wrote %d embeddings of width %d to %s", rows, dim, output)
     return EmbedSummary(output, failures_path, rows, failed, dim)
 
@@ -397,7 +405,7 @@ class PretrainedEmbedder(TransformerMixin, BaseEstimator):
     def fit(self, X: Sequence[str], y: Any = None) -> PretrainedEmbedder:  # noqa: N803
         """No-op (the encoder is pretrained); records ``n_features_out_``."""
         del X, y
-        self.n_features_out_ = self._loaded()[0].feat_lin.out_features
+        self.n_features_out_ = self._loaded()[0].config.out_channels
         return self
 
     def transform(self, X: Sequence[str]) -> np.ndarray:  # noqa: N803
@@ -431,5 +439,5 @@ class PretrainedEmbedder(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """``h_0`` ... ``h_{d-1}``."""
         del input_features
-        dim = self._loaded()[0].feat_lin.out_features
+        dim = self._loaded()[0].config.out_channels
         return np.asarray([f"h_{i}" for i in range(dim)], dtype=object)

@@ -65,6 +65,12 @@ class DataConfig:
     valid_size: float = 0.05
     limit: int | None = None
 
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.valid_size < 1.0:  # before a store is built, not after
+            raise ConfigError(
+                f"data.valid_size must be a fraction in [0, 1), e.g. 0.05; got {self.valid_size}"
+            )
+
 
 @dataclass
 class PretrainConfig:
@@ -90,8 +96,13 @@ def load_pretrain_config(path: str | Path) -> PretrainConfig:
     return load_yaml(PretrainConfig, path)
 
 
-def open_store(data: DataConfig, out_dir: str | Path, *, progress: bool = True):
-    """The graph store named by ``data`` (building it from a SMILES file when needed)."""
+def open_store(
+    data: DataConfig, out_dir: str | Path, *, progress: bool = True, descriptors: bool = False
+):
+    """The graph store named by ``data`` (building it from a SMILES file when needed).
+
+    ``descriptors``: a store built here also holds the RDKit descriptors of every molecule.
+    """
     from molssl.data import embedded_smiles_path
     from molssl.featurize import get_featurizer
     from molssl.store import GraphStore, build_graph_store
@@ -111,6 +122,7 @@ def open_store(data: DataConfig, out_dir: str | Path, *, progress: bool = True):
         fingerprint=True,
         fragments=True,
         fingerprint_kind=data.fingerprint_kind or "ecfp",
+        descriptors=descriptors,
     )
     return build_graph_store(
         path,
@@ -144,10 +156,17 @@ def _check_store_settings(store, data: DataConfig):
     return store
 
 
+_OTHER_RUNS = ("model.pt", "result.json", "train_state.pt", "ensemble.json", "results.csv",
+               "protocol.json", "search.json")  # fmt: skip
+"""Files that mark a folder as the output of a command other than ``molssl pretrain``."""
+
+
 def split_store(n: int, valid_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded random train/validation indices (validation gets ``floor(valid_size * n)``)."""
     if not 0.0 <= valid_size < 1.0:
-        raise ValueError(f"data.valid_size must be in [0, 1), got {valid_size}")
+        raise ConfigError(
+            f"data.valid_size must be a fraction in [0, 1), e.g. 0.05; got {valid_size}"
+        )
     perm = np.random.default_rng(seed).permutation(n)
     n_valid = int(valid_size * n)
     return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
@@ -172,12 +191,21 @@ def pretrain(config: PretrainConfig) -> TrainResult:
     tcfg = config.trainer
     check_device(tcfg.device, flag="--device")
     last = Path(tcfg.out_dir) / "last.pt"
+    other = [n for n in _OTHER_RUNS if (Path(tcfg.out_dir) / n).exists()]
+    if other:  # its config.yaml would be overwritten
+        raise FileExistsError(
+            f"{tcfg.out_dir} holds another kind of run ({', '.join(other)}: `molssl finetune` or "
+            "`molssl benchmark`), not a pretraining run; pick a new --out (out_dir)"
+        )
     if last.exists() and not tcfg.resume:  # before building a store, not after
         raise FileExistsError(
             f"{last} exists; pass --resume to continue that run or pick a new --out (out_dir)"
         )
     if int(os.environ.get("RANK", "0")) == 0:
-        store = open_store(config.data, tcfg.out_dir, progress=tcfg.progress)
+        wants_desc = "descriptors" in config.objective.terms()
+        store = open_store(
+            config.data, tcfg.out_dir, progress=tcfg.progress, descriptors=wants_desc
+        )
     else:
         store = _wait_for_store(config.data, tcfg.out_dir)
     featurizer = featurizer_from_dict(store.featurizer_config)
@@ -204,7 +232,11 @@ def pretrain(config: PretrainConfig) -> TrainResult:
             },
         )
     seed_everything(tcfg.seed)  # the initial weights follow --seed, also when called in-process
-    objective = build_objective(config.objective, mask_atom=featurizer.mask_atom)
+    objective = build_objective(
+        config.objective, mask_atom=featurizer.mask_atom, mask_bond=featurizer.self_loop_bond
+    )
+    if hasattr(objective, "prepare"):  # e.g. the descriptor scaler, on training molecules only
+        objective.prepare(store, train_idx)
     ecfp = featurizer.fingerprint and featurizer.fingerprint_kind == "ecfp"
     fp_bits = featurizer.fingerprint_bits if ecfp else None
     model = objective.build_model(MolEncoder.from_config(encoder_cfg), fingerprint_bits=fp_bits)
@@ -233,6 +265,9 @@ def pretrain(config: PretrainConfig) -> TrainResult:
             "featurizer": featurizer.to_dict(),
             "store": str(store.path),
             "encoder_prefix": objective.encoder_prefix,
+            **(
+                objective.checkpoint_metadata() if hasattr(objective, "checkpoint_metadata") else {}
+            ),
         },
         probe=probe,
     )
@@ -243,6 +278,12 @@ def _check_extras(objective: ObjectiveConfig, store) -> None:
     """Refuse an objective whose losses need per-molecule extras the store was built without."""
     lambda_1, lambda_2 = objective.resolved()
     feats = store.featurizer_config
+    if "descriptors" in objective.terms() and not feats.get("descriptors"):
+        raise ConfigError(
+            f"objective {objective.name!r} regresses RDKit descriptors, but the store "
+            f"{store.path} was built without them; pass the SMILES file as --data (pretrain "
+            "builds a store with them) or build one with MolGraphFeaturizer(descriptors=True)"
+        )
     missing = [
         what
         for what, needed, key in (

@@ -19,6 +19,8 @@ so the index arrays stay identical to DeepChem's on the same input.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import random
@@ -267,3 +269,24 @@ def get_splitter(name: str) -> Splitter:
         return SPLITTERS[name]
     except KeyError:
         raise ValueError(f"unknown splitter {name!r}; choose one of {sorted(SPLITTERS)}") from None
+
+
+def split_sha256(rows: np.ndarray, split: Sequence[np.ndarray]) -> str:
+    """The identity of a split: SHA-256 of its file rows.
+
+    The digest is taken of the compact JSON text ``[[train rows],[valid rows],[test rows]]``
+    (``json.dumps(parts, separators=(",", ":"))``, UTF-8), where each part lists the 0-based
+    data rows of the file (header excluded) in the order the split holds them. A predefined
+    split (:mod:`molssl.predefined_splits`) holds its rows ascending; a splitter's order is its
+    own. Rows dropped for invalid SMILES are not in any part, so the digest is of the split
+    actually trained and tested on and can be recomputed from the file alone.
+
+    Args:
+        rows: ``int64[n]`` file row of each molecule (``TaskData.rows``).
+        split: ``(train_idx, valid_idx, test_idx)`` positions into ``rows``.
+
+    Returns:
+        64 hex digits.
+    """
+    parts = [[int(r) for r in np.asarray(rows)[np.asarray(p, dtype=np.int64)]] for p in split]
+    return hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode()).hexdigest()

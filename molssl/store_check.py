@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from molssl.contrastive.io.digest import file_sha256
+from molssl.contrastive.io.runlock import open_lock_file
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +53,13 @@ def store_lock(directory: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``directory/.lock`` (created) for the duration of a build.
 
     A second holder waits, logging once that another process (named by its pid) builds the store.
+
+    Raises:
+        LockFileError: ``directory/.lock`` is a symbolic link or not a regular file.
     """
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_lock_file(path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -77,9 +81,9 @@ def store_lock(directory: Path) -> Iterator[None]:
 def is_locked(directory: Path) -> bool:
     """Whether another process holds the build lock of ``directory``."""
     path = directory / LOCK_NAME
-    if not path.exists():
+    if not os.path.lexists(path):
         return False
-    fd = os.open(path, os.O_RDONLY)
+    fd = open_lock_file(path, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -87,6 +91,33 @@ def is_locked(directory: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def read_store_meta(meta_path: Path) -> dict:
+    """``meta.json`` of a store as a dict.
+
+    Raises:
+        StoreError: The file is not JSON or lacks the fields every store records.
+    """
+    import json
+
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        ok = isinstance(meta, dict) and all(
+            isinstance(s, dict) and isinstance(s.get("name"), str) and int(s["size"]) >= 0
+            for s in meta.get("shards", [])
+        )
+    except (ValueError, TypeError, KeyError) as err:  # JSONDecodeError and UnicodeError too
+        raise StoreError(
+            f"{meta_path} is damaged ({type(err).__name__}); rebuild the store: delete "
+            f"{meta_path.parent} and run `molssl featurize INPUT -o {meta_path.parent}` again"
+        ) from err
+    if not ok:
+        raise StoreError(
+            f"{meta_path} is damaged (not a store record); rebuild the store: delete "
+            f"{meta_path.parent} and run `molssl featurize INPUT -o {meta_path.parent}` again"
+        )
+    return meta
 
 
 def record_files(directory: Path) -> dict[str, dict]:
@@ -117,9 +148,26 @@ def shard_problem(directory: Path, shard: dict, *, full: bool = False) -> str | 
         size = path.stat().st_size
         if size != record["bytes"]:
             return f"{name} has {size} bytes, {record['bytes']} were written"
-        if full and file_sha256(path) != record["sha256"]:
+        if full and not _hash_matches(path, record["sha256"]):
             return f"{name} does not match its checksum"
-    return None
+    return _structural_problem(directory, int(shard["size"]))  # meta.json's count, checked too
+
+
+_MATCHED: set[tuple] = set()
+"""Files of this process found to match their checksum: (path, inode, bytes, mtime, SHA-256)."""
+
+
+def _hash_matches(path: Path, sha256: str) -> bool:
+    """Whether ``path`` hashes to ``sha256``; a file unchanged since it matched in this process
+    (same inode, size and modification time) is not read again."""
+    info = path.stat()
+    key = (str(path.resolve()), info.st_ino, info.st_size, info.st_mtime_ns, sha256)
+    if key in _MATCHED:
+        return True
+    if file_sha256(path) != sha256:
+        return False
+    _MATCHED.add(key)
+    return True
 
 
 def _structural_problem(directory: Path, size: int) -> str | None:
@@ -159,9 +207,11 @@ def damage_error(path: Path, meta: dict, problems: dict[str, str]) -> DamagedSto
     """One error naming the damaged shards, what is wrong and the command that rebuilds them."""
     shown = "; ".join(f"{name}: {problem}" for name, problem in list(problems.items())[:3])
     more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    # altered bytes of the right length are found only by rehashing: the repair must rehash too
+    rehash = " --verify" if any("checksum" in p for p in problems.values()) else ""
     return DamagedStoreError(
         f"the graph store {path} is damaged ({shown}{more}); rebuild the damaged shards with "
-        f"`{rebuild_command(path, meta)}`.",
+        f"`{rebuild_command(path, meta)}{rehash}`.",
         list(problems),
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from pathlib import Path
 
@@ -181,3 +183,63 @@ def test_validate_sizes_and_registry() -> None:
     assert get_splitter("scaffold") is scaffold_split
     with pytest.raises(ValueError, match="unknown splitter 'stratified'"):
         get_splitter("stratified")
+
+
+def test_split_sha256_is_the_digest_of_the_file_rows_as_compact_json():
+    from molssl.splits import split_sha256
+
+    rows = np.array([0, 2, 3, 5, 6])  # rows 1 and 4 of the file were dropped
+    split = (np.array([4, 0]), np.array([1]), np.array([2, 3]))
+    expected = hashlib.sha256(b"[[6,0],[2],[3,5]]").hexdigest()
+    assert split_sha256(rows, split) == expected
+
+
+def test_split_file_accepts_chemprops_format(tmp_path):
+    from molssl.predefined_splits import load_split_file
+
+    path = tmp_path / "splits.json"
+    path.write_text(json.dumps([{"train": "0-3,7", "val": [5], "test": [6, 4]}]))
+    split = load_split_file(path)
+    assert [p.tolist() for p in split.parts] == [[0, 1, 2, 3, 7], [5], [4, 6]]
+    assert split.source == {"kind": "file", "file": "splits.json",
+                            "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sets", "expected"),
+    [
+        ({"train": [0], "valid": [1], "val": [2], "test": [3]}, "both 'valid' and 'val'"),
+        ({"train": "0-x", "test": [3]}, "'0-x', not a row or range"),
+        ({"train": "3-1", "test": [4]}, "the empty range '3-1'"),
+        ({"train": [0.5], "test": [1]}, "0.5, not a row index"),
+        ({"train": [True], "test": [1]}, "True, not a row index"),
+        ({"train": {"a": 1}, "test": [1]}, "must be a list of row indices"),
+        ({"tran": [0], "test": [1]}, "unknown set 'tran' (did you mean 'train'?)"),
+    ],
+)
+def test_malformed_split_mappings_name_the_problem(sets, expected):
+    from molssl.predefined_splits import InvalidSplitError, split_from_mapping
+
+    with pytest.raises(InvalidSplitError) as info:
+        split_from_mapping(sets, "s.json", {})
+    assert expected in str(info.value) and str(info.value).startswith("s.json: ")
+
+
+def test_split_values_are_case_insensitive_and_stripped():
+    from molssl.predefined_splits import InvalidSplitError, split_from_values
+
+    split = split_from_values([" TRAIN", "Valid ", "val", "test", "train"], "c", {})
+    assert [p.tolist() for p in split.parts] == [[0, 4], [1, 2], [3]]
+    with pytest.raises(InvalidSplitError, match="row 1 has 'tset' \\(did you mean 'test'\\?\\)"):
+        split_from_values(["train", "tset"], "c", {})
+
+
+def test_carve_valid_takes_the_validation_share_out_of_train_only():
+    from molssl.predefined_splits import carve_valid
+
+    smiles = TOY_SMILES * 3
+    train, valid = carve_valid(smiles, "random", (0.8, 0.1, 0.1), seed=0)
+    assert len(valid) == len(smiles) // 9  # 0.1 / (0.8 + 0.1) of the training rows
+    assert sorted(train.tolist() + valid.tolist()) == list(range(len(smiles)))
+    train, valid = carve_valid(smiles, "scaffold", (0.8, 0.1, 0.1), seed=0)
+    assert len(valid) > 0 and sorted(train.tolist() + valid.tolist()) == list(range(len(smiles)))

@@ -44,6 +44,9 @@ class BaselineResult:
     extra_metrics: dict[str, float] = field(default_factory=dict)
     best_epoch: int = 0
     """Epoch (1-based) of the selected weights for a trained model (chemprop); 0 otherwise."""
+    best_rule: str = ""
+    """What chose ``best_epoch`` (chemprop: ``"valid_loss"`` or, on a tie, ``"later_epoch"``);
+    empty for a model without epochs."""
 
 
 ModelFactory = Callable[[bool], object]

@@ -6,7 +6,8 @@ its own defaults: ``BondMessagePassing`` (hidden 300, depth 3), ``NormAggregatio
 FFN of width 300, no batch norm, Noam learning-rate schedule (1e-4 -> 1e-3 -> 1e-4, 2 warm-up
 epochs), batch 64, targets standardised for regression. It trains on exactly the rows of the
 benchmark's split, for the profile's epoch budget, and is tested with the checkpoint of the
-lowest validation loss, as ``chemprop train`` selects it. Test predictions are scored by
+lowest validation loss, as ``chemprop train`` selects it (of epochs tied on it, the later one, as
+fine-tuning breaks its ties). Test predictions are scored by
 :mod:`molssl.metrics`, the same code that scores every other method.
 
 chemprop is an optional dependency (``pip install 'molssl[chemprop]'``). A missing or changed
@@ -24,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +38,7 @@ logger = logging.getLogger(__name__)
 SUPPORTED = ">=2.0,<3"
 """chemprop versions whose Python API this module uses."""
 
-SELECTION = "chemprop default: checkpoint of the lowest validation loss"
+SELECTION = "chemprop default: checkpoint of the lowest validation loss (ties: the later epoch)"
 """How the tested weights are chosen (recorded in ``protocol.json``)."""
 
 
@@ -153,8 +155,6 @@ def chemprop_dmpnn(
     """
     api = _api()
     pl = api[0]
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
     start = time.perf_counter()
     try:
         model, loaders = _build(task, split, seed, api)
@@ -165,7 +165,7 @@ def chemprop_dmpnn(
         ) from err
     accelerator = {"auto": "auto", "cuda": "gpu"}.get(device, "cpu")
     with _quiet_lightning(), tempfile.TemporaryDirectory(prefix="molssl-chemprop-") as ckpt_dir:
-        best = ModelCheckpoint(ckpt_dir, monitor="val_loss", mode="min", save_top_k=1)
+        best = later_on_tie_checkpoint(ckpt_dir)
         trainer = pl.Trainer(
             logger=False,
             enable_progress_bar=False,
@@ -184,7 +184,33 @@ def chemprop_dmpnn(
         ]
         best_epoch = _epoch_of(best.best_model_path)
     result = score_baseline(task, split, preds[0], preds[1], start)
-    return dataclasses.replace(result, best_epoch=best_epoch)
+    return dataclasses.replace(result, best_epoch=best_epoch, best_rule=best.best_rule)
+
+
+def later_on_tie_checkpoint(dirpath: str) -> Any:
+    """A Lightning ``ModelCheckpoint`` of the lowest ``val_loss`` that takes the later epoch on a
+    tie (Lightning's own keeps the earlier one), the tie rule of :func:`molssl.finetune.train_model`.
+
+    Its ``best_rule`` attribute says what chose the kept epoch: ``"valid_loss"`` (the lowest
+    validation loss) or ``"later_epoch"`` (tied on it).
+    """
+    import torch
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    class _LaterOnTie(ModelCheckpoint):
+        best_rule = "valid_loss"
+
+        def check_monitor_top_k(self, trainer: Any, current: Any = None) -> bool:
+            kept = self.best_k_models.get(self.kth_best_model_path)
+            if current is not None and kept is not None and bool(torch.eq(current, kept)):
+                self.best_rule = "later_epoch"
+                return True
+            better = super().check_monitor_top_k(trainer, current)
+            if better:
+                self.best_rule = "valid_loss"
+            return better
+
+    return _LaterOnTie(dirpath, monitor="val_loss", mode="min", save_top_k=1)
 
 
 def _epoch_of(path: str) -> int:

@@ -23,6 +23,7 @@ from molssl.benchmark.protocol import (
     write_protocol,
 )
 from molssl.benchmark.report import format_summary, plot_summary
+from molssl.contrastive.io.atomic import atomic_path, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +84,10 @@ def compare_folders(
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        ledger.to_csv(out / "results.csv", index=False)
+        with atomic_path(out / "results.csv") as tmp:
+            ledger.to_csv(tmp, index=False)
         write_protocol(out, {**pa, "methods": {**pa.get("methods", {}), **pb.get("methods", {})},
                              "runs": pa.get("runs", []) + pb.get("runs", [])})  # fmt: skip
-        (out / "summary.md").write_text(markdown)
+        write_text_atomic(out / "summary.md", markdown)
         plot_summary(ledger, out / "summary.png")
     return Comparison(markdown, ledger, out)

@@ -12,6 +12,7 @@ processes on one machine (say one per seed) can share an output folder without l
 from __future__ import annotations
 
 import contextlib
+import csv
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,9 @@ import pandas as pd
 from molssl.contrastive.io.ledger import ResultsLedger, locked
 
 COLUMNS: tuple[str, ...] = (
-    "task", "method", "seed", "split", "metric", "value", "valid_value", "epochs", "best_epoch",
-    "seconds", "n_train", "n_valid", "n_test", "n_invalid", "per_target", "extra_metrics",
-    "versions", "config_hash", "status", "error", "finished_at",
+    "task", "method", "seed", "split", "metric", "value", "value_last", "valid_value", "epochs",
+    "best_epoch", "best_rule", "seconds", "n_train", "n_valid", "n_test", "n_invalid", "per_target",
+    "extra_metrics", "versions", "config_hash", "status", "error", "finished_at",
 )  # fmt: skip
 """Column order of ``results.csv``."""
 
@@ -34,11 +35,20 @@ CellKey = tuple[str, str, int, str]
 
 
 def read_ledger(path: str | Path) -> pd.DataFrame:
-    """Read ``results.csv`` (an empty frame with :data:`COLUMNS` when the file is absent)."""
+    """Read ``results.csv`` (an empty frame with :data:`COLUMNS` when the file is absent).
+
+    A torn row (fewer cells than the header: the file was cut off while written) is left out,
+    so its cell runs again, and the next append drops it from the file.
+    """
     path = Path(path)
     if not path.is_file():
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
     frame = pd.read_csv(path, keep_default_na=True)
+    with open(path, newline="") as handle:  # a torn row (cut off while written) is no result
+        records = [r for r in csv.reader(handle) if r]
+    torn = [i for i, r in enumerate(records[1:]) if len(r) < len(records[0])]
+    if torn and len(records) - 1 == len(frame):
+        frame = frame.drop(index=frame.index[torn]).reset_index(drop=True)
     for column in COLUMNS:
         if column not in frame:
             frame[column] = pd.NA

@@ -1,8 +1,10 @@
 """Benchmark methods: the parsed method string, a unit of work, and the fine-tuning config of a cell.
 
-A method string is ``[LABEL=]KIND[:ARG]``: ``random-init``, a baseline (``ecfp-rf``,
-``ecfp-mlp``, ``chemprop``) or a weight source of :mod:`molssl.models.pretrained`
-(``ckpt:PATH``, ``molclr-gcn:PATH``, ...); a bare path means ``ckpt:PATH``.
+A method string is ``[LABEL=]KIND[:ARG]``: ``random-init`` (``random`` is the same; ledgers
+label it ``random-init``), a baseline (:data:`BASELINES`) or a weights kind of
+:data:`molssl.models.sources.WEIGHT_KINDS` (``ckpt:PATH``, ``molclr-gcn:PATH``,
+``hu2020-gcn:PATH``, ...); a bare path means ``ckpt:PATH``. :data:`METHOD_KINDS` is built from
+those two registries.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from molssl.contrastive.config import ConfigError, apply_overrides, did_you_mean
 from molssl.finetune import FinetuneConfig, config_hash
+from molssl.models.sources import RANDOM_ALIASES, WEIGHT_KINDS
 
 if TYPE_CHECKING:
     from molssl.benchmark.runner import BenchmarkConfig
@@ -36,50 +39,94 @@ class Cell:
     seed: int
 
 
-METHOD_KINDS = (
-    "random-init",
-    "ecfp-rf",
-    "ecfp-mlp",
-    "chemprop",
-    "ckpt",
-    "molclr-gcn",
-    "molclr-gin",
-)
-"""Every method kind a suite accepts."""
+RANDOM_INIT = "random-init"
+"""The method of a fresh encoder: the weights kind ``random`` under its ledger label."""
 
-NEEDS_PATH = ("ckpt", "molclr-gcn", "molclr-gin")
 BASELINES = ("ecfp-rf", "ecfp-mlp", "chemprop")
 """Method kinds that train no molssl encoder (their cells share the task's plain featurization)."""
+
+METHOD_KINDS = (
+    RANDOM_INIT,
+    *BASELINES,
+    *(name for name in WEIGHT_KINDS if name != "random"),
+)
+"""Every method kind a suite accepts: ``random-init``, the baselines, the other weights kinds."""
+
+METHOD_ALIASES = {"random": RANDOM_INIT, **dict.fromkeys(RANDOM_ALIASES, RANDOM_INIT)}
+"""Other spellings of a method kind."""
+
+NEEDS_PATH = tuple(name for name, kind in WEIGHT_KINDS.items() if kind.arg_required)
+"""Method kinds that need a ``:PATH``."""
+
+
+def methods_grammar() -> str:
+    """The accepted method strings, for help texts and error messages."""
+    weights = ", ".join(k.usage() for name, k in WEIGHT_KINDS.items() if name != "random")
+    return (f"{RANDOM_INIT}[:CONV] (or random), {', '.join(BASELINES)}, {weights}; a bare PATH "
+            "means ckpt:PATH; optionally LABEL=METHOD")  # fmt: skip
 
 
 def parse_method(text: str) -> Method:
     """Parse ``[LABEL=]KIND[:ARG]``.
 
+    ``random`` (an alias) is stored as ``random-init``, also in the label when no label is
+    given, so a ledger names a fresh encoder one way.
+
     Raises:
         ConfigError: Unknown kind, or a checkpoint method without a path.
     """
     label, sep, spec = text.partition("=")
-    if not sep or ":" in label:
+    named = bool(sep) and ":" not in label
+    if not named:
         label, spec = text, text
     kind, _, arg = spec.partition(":")
+    if kind in METHOD_ALIASES:
+        kind = METHOD_ALIASES[kind]
+        if not named:
+            label = f"{kind}:{arg}" if arg else kind
     if kind not in METHOD_KINDS and Path(spec).is_file():  # a bare path means ckpt:PATH
         kind, arg = "ckpt", spec
     if kind not in METHOD_KINDS:
         raise ConfigError(
-            f"unknown method {text!r}{did_you_mean(kind, METHOD_KINDS)}; kinds: {sorted(METHOD_KINDS)} "
-            "(ckpt:PATH, ...)"
+            f"unknown method {text!r}{did_you_mean(kind, [*METHOD_KINDS, *METHOD_ALIASES])}; "
+            f"methods: {methods_grammar()}"
         )
     if kind in NEEDS_PATH and not arg:
         raise ConfigError(f"method {text!r} needs a path: {kind}:PATH")
     return Method(label.strip(), kind, arg or None)
 
 
+def check_weights(methods: list[Method]) -> None:
+    """Load the weights of every checkpoint method once, so a bad file stops the suite first.
+
+    Raises:
+        FileNotFoundError: A method's checkpoint does not exist.
+        molssl.contrastive.io.checkpoint.CheckpointError: It is unreadable or not of its kind.
+    """
+    from molssl.models.pretrained import load_pretrained
+
+    for method in methods:
+        if method.kind in NEEDS_PATH:
+            load_pretrained(f"{method.kind}:{method.arg}")
+
+
 def finetune_config(method: Method, task: str, seed: int, cfg: BenchmarkConfig) -> FinetuneConfig:
     """The fine-tuning config of one cell: ``method`` on ``task`` at ``seed`` under the suite ``cfg``
     (its overrides applied; with ``keep_cells``/``save_models`` a per-settings folder that a rerun
     resumes)."""
-    init = {"random-init": "random"}.get(method.kind, f"{method.kind}:{method.arg}")
+    from molssl.predefined_splits import is_column_split
+
+    if method.kind == RANDOM_INIT:
+        init = f"random:{method.arg}" if method.arg else "random"
+    else:
+        init = f"{method.kind}:{method.arg}"
     is_csv = cfg.csv is not None and task == csv_task_name(cfg)
+    split: dict = {}  # a predefined split is the CSV task's; a splitter name applies to all
+    if is_csv:
+        split = {"split": cfg.split, "split_file": cfg.split_file,
+                 "valid_splitter": cfg.valid_splitter}  # fmt: skip
+    elif cfg.split_file is None and not is_column_split(cfg.split):
+        split = {"split": cfg.split}
     base = FinetuneConfig(
         task=None if is_csv else task,
         csv=cfg.csv if is_csv else None,
@@ -92,6 +139,7 @@ def finetune_config(method: Method, task: str, seed: int, cfg: BenchmarkConfig) 
         profile=cfg.profile,
         device=cfg.device,
         save_model=cfg.save_models,
+        **split,
     )
     cell = apply_overrides(base, cfg.finetune) if cfg.finetune else base
     if cfg.save_models or cfg.keep_cells:  # one folder per settings: a rerun resumes there

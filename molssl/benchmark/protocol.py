@@ -13,12 +13,15 @@ two folders in one table when there is one.
 
 The split hash is the SHA-256 of the JSON text ``[[train rows], [valid rows], [test rows]]``
 (file rows, 0-based, after invalid SMILES are dropped and any subsample is drawn), so it can be
-recomputed by any implementation from the file alone.
+recomputed by any implementation from the file alone (:func:`molssl.splits.split_sha256`). A
+task split by the user (``--split column:NAME`` or ``--split-file``) is recorded as ``split``
+``"column:NAME"`` / ``"file:NAME.json"`` with ``split_source`` (the column or the file and its
+SHA-256, and ``valid_from_train`` when validation rows were carved out of train); its
+``split_sha256`` is of the split as used.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import platform
@@ -33,6 +36,7 @@ import numpy as np
 from molssl.contrastive.io.atomic import write_text_atomic
 from molssl.contrastive.io.digest import file_sha256
 from molssl.contrastive.io.ledger import locked
+from molssl.splits import split_sha256 as split_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +50,8 @@ SINGLE_CLASS_RULE = (
     "per_target and left out of the task's mean (listed here as single_class_test_targets)"
 )
 SELECTION_RULES: dict[str, str] = {
-    "finetune": "weights of the best validation epoch (validation metric), tested once",
+    "finetune": "weights of the best validation epoch (validation metric), tested once "
+    "(value); the last epoch's test value is recorded beside it (value_last)",
     "ecfp-rf": "no selection: one forest per target on the training rows",
     "ecfp-mlp": "early stopping on 10% of the training rows (scikit-learn MLP)",
     "chemprop": "chemprop default: checkpoint of the lowest validation loss",
@@ -55,12 +60,6 @@ SELECTION_RULES: dict[str, str] = {
 
 class ProtocolMismatchError(ValueError):
     """Two protocol records differ outside their methods."""
-
-
-def split_sha256(rows: np.ndarray, split: tuple[np.ndarray, ...]) -> str:
-    """SHA-256 of ``[[train rows], [valid rows], [test rows]]`` as compact JSON (file rows)."""
-    parts = [[int(r) for r in np.asarray(rows)[np.asarray(p, dtype=np.int64)]] for p in split]
-    return hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode()).hexdigest()
 
 
 def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
@@ -153,7 +152,7 @@ def read_protocol(folder: str | Path) -> dict[str, Any]:
             "made by a version without protocol records; rerun `molssl benchmark --out "
             f"{folder}` (finished cells are kept) to write it"
         )
-    return json.loads(path.read_text())
+    return _read_record(path)
 
 
 def write_protocol(folder: str | Path, record: Mapping[str, Any]) -> Path:
@@ -175,9 +174,23 @@ def write_protocol(folder: str | Path, record: Mapping[str, Any]) -> Path:
         return _merge_protocol(folder, path, json.loads(json.dumps(record)))
 
 
+def _read_record(path: Path) -> dict[str, Any]:
+    """``protocol.json`` as a dict; a damaged file is a :class:`ProtocolMismatchError` naming it."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        record = err
+    if not isinstance(record, dict):
+        raise ProtocolMismatchError(
+            f"{path} is damaged (not a JSON record); delete it and rerun `molssl benchmark --out "
+            f"{path.parent}` with the same settings (finished cells in results.csv are kept)"
+        )
+    return record
+
+
 def _merge_protocol(folder: str | Path, path: Path, new: dict[str, Any]) -> Path:
     if path.is_file():
-        old = json.loads(path.read_text())
+        old = _read_record(path)
         tasks = dict(old.get("tasks", {}))
         for name, entry in new["tasks"].items():
             before = tasks.get(name)
@@ -215,7 +228,7 @@ def record_protocol_searches(folder: str | Path, entries: Mapping[str, Mapping[s
     """
     path = Path(folder) / FILENAME
     with locked(path.with_name(path.name + ".lock")):
-        record = json.loads(path.read_text()) if path.is_file() else {}
+        record = _read_record(path) if path.is_file() else {}
         searches = record.setdefault("searches", {})
         for task, methods in entries.items():
             searches[task] = {
@@ -248,17 +261,19 @@ def task_protocol(ft: Any, seeds: list[int], path: Path | None) -> dict[str, Any
         path: The dataset file that was read.
     """
     from molssl.featurize import MolGraphFeaturizer
-    from molssl.finetune import get_profile, load_task, task_split
+    from molssl.finetune import get_profile, load_task
+    from molssl.finetune.run import molecule_cap
 
     data = load_task(ft, MolGraphFeaturizer())
     profile = get_profile(ft.profile)
-    cap = ft.max_molecules if ft.max_molecules is not None else profile.max_molecules
-    hashes, test_rows = {}, None
+    cap = molecule_cap(ft)
+    hashes, test_rows, resolved = {}, None, None
     for seed in seeds:
-        split = task_split(data, ft.split, ft.split_sizes, ft.split_seed)
-        hashes[str(seed)] = split_sha256(data.rows, split)
-        test_rows = split[2]
+        resolved = ft.split_of(data)
+        hashes[str(seed)] = resolved.sha256
+        test_rows = resolved.parts[2]
     spec = data.spec
+    predefined = {"split_source": resolved.source} if resolved and resolved.predefined else {}
     return {
         "file": path.name if path else None,
         "file_sha256": file_sha256(path) if path else None,
@@ -268,7 +283,8 @@ def task_protocol(ft: Any, seeds: list[int], path: Path | None) -> dict[str, Any
         "invalid_smiles": len(data.failures),
         "task_type": spec.task_type,
         "targets": len(data.target_names),
-        "split": ft.split or spec.default_split,
+        "split": resolved.name if resolved else ft.split or spec.default_split,
+        **predefined,
         "split_sizes": list(ft.split_sizes),
         "split_seed": ft.split_seed,
         "split_sha256": hashes,

@@ -18,7 +18,7 @@ from molssl.benchmark.stats import (
     summarize,
     wall_times,
 )
-from molssl.contrastive.io.atomic import write_text_atomic
+from molssl.contrastive.io.atomic import atomic_path, write_text_atomic
 from molssl.metrics import get_metric
 
 logger = logging.getLogger(__name__)
@@ -175,7 +175,8 @@ def plot_summary(ledger: pd.DataFrame, path: str | Path) -> Path | None:
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(methods), 5))
     fig.suptitle("Test metric per task (mean ± std over seeds)")
     path = Path(path)
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
     return path
 
 

@@ -50,6 +50,7 @@ from molssl.benchmark.methods import (
     METHOD_KINDS,
     Cell,
     Method,
+    check_weights,
     csv_task_name,
     finetune_config,
     parse_method,
@@ -73,7 +74,6 @@ from molssl.finetune import (
     get_profile,
     join_finetune,
     load_task,
-    task_split,
 )
 from molssl.finetune.config import load_finetune_config, portable_settings
 
@@ -81,7 +81,8 @@ logger = logging.getLogger(__name__)
 
 _MAX_ERROR_CHARS = 500
 _NOT_RECORDED = ("data_dir", "device", "progress", "save_model", "flush_denormal", "split",
-                 "split_sizes", "split_seed", "max_molecules", "epochs", "out_dir", "resume")  # fmt: skip
+                 "split_sizes", "split_seed", "split_file", "valid_splitter", "max_molecules",
+                 "epochs", "out_dir", "resume")  # fmt: skip
 _CELL_FIELDS = frozenset(
     {"task", "csv", "smiles_col", "targets", "task_type", "init", "seed", "profile", "out_dir"}
 )
@@ -96,7 +97,7 @@ class BenchmarkConfig:
         csv, smiles_col, targets, task_type: A user's CSV task, run in addition to ``tasks``.
         methods: Method strings (see the module docstring).
         seeds: Run seeds; each (task, method) is run once per seed.
-        profile: ``"quick"`` or ``"full"`` (see :mod:`molssl.finetune.profiles`).
+        profile: ``"quick"``, ``"full"`` or ``"hu2020"`` (see :mod:`molssl.finetune.profiles`).
         out_dir: Where ``results.csv``, ``summary.md`` and ``summary.png`` go.
         data_dir: Directory searched first for MoleculeNet files.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -119,6 +120,13 @@ class BenchmarkConfig:
         search_seed: Seed of the search's TPE sampler.
         rf_params: Extra settings of ``ecfp-rf`` (``max_features``, ``min_samples_leaf``); set
             by the search.
+        split: Splitter of every task (``"scaffold"``, ``"random_scaffold"``, ``"random"``), or
+            the CSV task's predefined split in one of its columns, ``"column:NAME"``
+            (:mod:`molssl.predefined_splits`; the registered tasks keep their default split).
+            ``None``: each dataset's default.
+        split_file: The CSV task's predefined split as a JSON file of row indices.
+        valid_splitter: Splitter carving validation rows out of the training rows of a
+            predefined split without any (``None``: scaffold).
     """
 
     tasks: list[str] = field(default_factory=lambda: ["all"])
@@ -128,7 +136,7 @@ class BenchmarkConfig:
     task_type: Literal["classification", "regression"] | None = None
     methods: list[str] = field(default_factory=lambda: ["random-init", "ecfp-rf"])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    profile: Literal["quick", "full"] = "quick"
+    profile: Literal["quick", "full", "hu2020"] = "quick"
     out_dir: str = "runs/benchmark"
     data_dir: str | None = None
     device: str = "auto"
@@ -141,6 +149,9 @@ class BenchmarkConfig:
     search: int = 0
     search_seed: int = 0
     rf_params: dict[str, Any] = field(default_factory=dict)
+    split: str | None = None
+    split_file: str | None = None
+    valid_splitter: Literal["scaffold", "random_scaffold", "random"] | None = None
 
     def __post_init__(self) -> None:
         if self.search < 0:
@@ -151,12 +162,43 @@ class BenchmarkConfig:
             raise ConfigError("give tasks (e.g. ['bbbp'] or ['all']) or a csv task")
         for method in self.methods:
             parse_method(method)
+        self._check_split()
         fixed = sorted(set(self.finetune) & _CELL_FIELDS)
         if fixed:
             raise ConfigError(
                 f"finetune overrides {fixed} are set per cell by the suite; use tasks/csv, "
                 "methods, seeds, profile, out_dir and device instead"
             )
+
+    def _check_split(self) -> None:
+        from molssl.predefined_splits import is_column_split
+        from molssl.splits import SPLITTERS
+
+        if (
+            self.split is not None
+            and not is_column_split(self.split)
+            and self.split not in SPLITTERS
+        ):
+            raise ConfigError(f"split: unknown split {self.split!r}; choose "
+                              f"{', '.join(SPLITTERS)} or column:NAME (a column of the CSV)")  # fmt: skip
+        split_keys = sorted({"split", "split_file", "valid_splitter"} & set(self.finetune))
+        if split_keys and (self.split or self.split_file or self.valid_splitter):
+            raise ConfigError(f"finetune overrides {split_keys} and the suite's split settings "
+                              "both set the split; give it once (--split / --split-file)")  # fmt: skip
+        if self.finetune.get("split_file") or is_column_split(self.finetune.get("split")):
+            raise ConfigError("a predefined split belongs to the CSV task: give it as the "
+                              "suite's split (--split column:NAME) or split_file (--split-file), "
+                              "not as a fine-tuning override")  # fmt: skip
+        predefined = self.split_file is not None or is_column_split(self.split)
+        if predefined and self.csv is None:
+            raise ConfigError("a predefined split (--split column:NAME / --split-file) needs the "
+                              "CSV task it splits: add --csv FILE")  # fmt: skip
+        if self.valid_splitter is not None and not predefined:
+            raise ConfigError(f"valid_splitter {self.valid_splitter!r} needs a predefined split "
+                              "(--split column:NAME or --split-file)")  # fmt: skip
+        if predefined and self.tasks:
+            logger.info("the predefined split applies to the CSV task; %s keep their default "
+                        "splits", ", ".join(self.tasks))  # fmt: skip
 
 
 @dataclass
@@ -201,7 +243,7 @@ def _run_finetune(method: Method, task: str, seed: int, cfg: BenchmarkConfig) ->
     record = {
         k: v
         for k, v in result.to_dict().items()
-        if k not in ("init", "protocol", "out_dir", "conformal")
+        if k not in ("init", "protocol", "out_dir", "conformal", "split_source", "split_sha256")
     }
     record["config_hash"] = result.config_hash
     return record
@@ -225,6 +267,9 @@ def _baseline_hash(ft: FinetuneConfig, kind: str, cfg: BenchmarkConfig, *,
     data = {k: v for k, v in to_dict(ft).items() if k in (
         "task", "csv", "smiles_col", "targets", "task_type", "data_dir", "profile", "split",
         "split_sizes", "split_seed", "max_molecules")}  # fmt: skip
+    for key in ("split_file", "valid_splitter"):  # a predefined split's (absent otherwise)
+        if getattr(ft, key) is not None:
+            data[key] = getattr(ft, key)
     if portable:  # as config_hash(portable=True): the files are pinned by protocol.json
         data = portable_settings(data)
     data.update(_baseline_settings(kind, cfg))
@@ -236,13 +281,13 @@ def _baseline_task(task: str, seed: int, cfg: BenchmarkConfig):
 
     ft = finetune_config(Method("random-init", "random-init", None), task, seed, cfg)
     data = load_task(ft, MolGraphFeaturizer())
-    return ft, data, task_split(data, ft.split, ft.split_sizes, ft.split_seed)
+    return ft, data, ft.split_of(data).parts
 
 
 def _baseline_record(ft: FinetuneConfig, data, res: BaselineResult, epochs: int, key: str):
     return {
         **{k: v for k, v in vars(res).items()},
-        "split": ft.split or data.spec.default_split,
+        "split": ft.split_of(data).name,
         "epochs": epochs,
         "n_invalid": len(data.failures),
         "config_hash": key,
@@ -348,17 +393,20 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
     Raises:
         UnknownDatasetError / ConfigError: Invalid task or method names (before any cell runs).
         DataFormatError / FileNotFoundError: A bad or missing CSV task (before any cell runs).
+        FileNotFoundError / CheckpointError: A method's weights are missing or unreadable
+            (before any cell runs, see :func:`~molssl.benchmark.methods.check_weights`).
     """
     from tqdm.auto import tqdm
 
     from molssl.benchmark.report import write_report
 
     methods = [parse_method(m) for m in cfg.methods]
+    check_weights(methods)
     if cfg.csv is not None:  # reject a bad CSV before anything is written or run
         from molssl.featurize import MolGraphFeaturizer
 
         ft = finetune_config(Method("random-init", "random-init", None), csv_task_name(cfg), 0, cfg)
-        load_task(ft, MolGraphFeaturizer())
+        ft.split_of(load_task(ft, MolGraphFeaturizer()))  # a malformed predefined split too
     tasks = resolve_tasks(cfg)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)

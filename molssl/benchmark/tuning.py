@@ -15,24 +15,38 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from molssl.benchmark.methods import Method, finetune_config
+from molssl.benchmark.methods import BASELINES, METHOD_KINDS, Method, finetune_config
 from molssl.contrastive.config import to_dict
 from molssl.finetune.study import SearchResult, Space, best_settings, record_search, run_study
 
 logger = logging.getLogger(__name__)
 
-SEARCHABLE = ("random-init", "ckpt", "molclr-gcn", "molclr-gin", "ecfp-rf")
+SEARCHABLE = tuple(k for k in METHOD_KINDS if k not in BASELINES or k == "ecfp-rf")
 """Method kinds that ``search=N`` tunes (the fine-tuned encoders and the random forest)."""
 
 
+RF_DEFAULTS: dict[str, Any] = {"n_estimators": 500, "max_features": None, "min_samples_leaf": 1}
+"""The forest of an unsearched ``ecfp-rf`` (``max_features=None``: scikit-learn's default)."""
+
+
 def rf_space(trial: Any, info: dict[str, Any]) -> dict[str, Any]:
-    """Sample random-forest settings: trees, features per split, samples per leaf."""
-    del info
+    """Sample random-forest settings: trees, features per split, samples per leaf.
+
+    The ranges hold ``info["defaults"]`` (:data:`RF_DEFAULTS` with the profile's trees), so the
+    defaults can run as trial 0.
+    """
+    d = info.get("defaults", {})
+    trees = d.get("n_estimators")
+    low, high = (50, 500) if trees is None else (min(50, trees), max(500, trees))
+    features: list[Any] = ["sqrt", "log2", 0.2, 0.5, 1.0]
+    if "max_features" in d and d["max_features"] not in features:
+        features.append(d["max_features"])
     return {
-        "n_estimators": trial.suggest_int("n_estimators", 50, 500, log=True),
-        "max_features": trial.suggest_categorical("max_features", ["sqrt", "log2", 0.2, 0.5, 1.0]),
-        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 10),
-    }
+        "n_estimators": trial.suggest_int("n_estimators", low, high, log=True),
+        "max_features": trial.suggest_categorical("max_features", features),
+        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1,
+                                              max(10, d.get("min_samples_leaf", 1))),
+    }  # fmt: skip
 
 
 RF_SPACE: Space = rf_space
@@ -40,15 +54,20 @@ RF_SPACE: Space = rf_space
 
 def search_ecfp_rf(
     cfg: Any, n_trials: int, out_dir: str | Path, *, method: str = "ecfp-rf",
-    sampler_seed: int = 0, n_jobs: int = 1,
+    sampler_seed: int = 0, n_jobs: int = 1, defaults: dict[str, Any] | None = None,
 ) -> SearchResult:  # fmt: skip
     """Search the ECFP + random-forest baseline's settings (:func:`rf_space`) on validation.
+
+    Trial 0 is the unsearched forest (:data:`RF_DEFAULTS` updated with ``defaults``);
+    ``extra["defaults"]`` of the result holds its validation value.
 
     Args:
         cfg: :class:`~molssl.finetune.FinetuneConfig` naming the task, split and subsample
             (its init and training settings are not used); forests are seeded ``cfg.seed``.
         n_trials, out_dir, method, sampler_seed: As :func:`search_finetune`.
         n_jobs: Processes per forest.
+        defaults: Settings of the unsearched forest that differ from :data:`RF_DEFAULTS`,
+            e.g. ``{"n_estimators": 100}`` (the quick profile's trees).
 
     Returns:
         :class:`SearchResult` with ``best_params`` = ``n_estimators``, ``max_features``,
@@ -56,12 +75,12 @@ def search_ecfp_rf(
     """
     from molssl.benchmark.baselines import ecfp_rf
     from molssl.featurize import MolGraphFeaturizer
-    from molssl.finetune import load_task, task_split
+    from molssl.finetune import load_task
     from molssl.finetune.config import portable_settings
     from molssl.metrics import get_metric
 
     task = load_task(cfg, MolGraphFeaturizer())
-    split = task_split(task, cfg.split, cfg.split_sizes, cfg.split_seed)
+    split = cfg.split_of(task).parts
     metric = get_metric(task.spec.metric)
 
     def objective(params: dict[str, Any]) -> tuple[float, dict[str, Any]]:
@@ -70,12 +89,27 @@ def search_ecfp_rf(
 
     keep = ("task", "csv", "smiles_col", "targets", "task_type", "data_dir", "profile", "split",
             "split_sizes", "split_seed", "max_molecules")  # fmt: skip
-    identity = {k: v for k, v in to_dict(cfg).items() if k in keep}
-    return run_study(objective, RF_SPACE, {}, task=task.name, method=method,
+    info = {"defaults": {**RF_DEFAULTS, **(defaults or {})}}
+    identity = {**{k: v for k, v in to_dict(cfg).items() if k in keep}, **info}
+    for key in ("split_file", "valid_splitter"):  # a predefined split's (absent otherwise)
+        if getattr(cfg, key) is not None:
+            identity[key] = getattr(cfg, key)
+    return run_study(objective, RF_SPACE, info, task=task.name, method=method,
                      metric=metric.name, higher_is_better=metric.higher_is_better,
                      n_trials=n_trials, out_dir=out_dir,
                      identity=portable_settings(identity), former_identities=[identity],
-                     sampler_seed=sampler_seed, trial_seed=cfg.seed)  # fmt: skip
+                     sampler_seed=sampler_seed, trial_seed=cfg.seed,
+                     defaults=info["defaults"])  # fmt: skip
+
+
+def rf_defaults(cfg: Any) -> dict[str, Any]:
+    """The forest a suite ``cfg`` runs without search: its trees (or the profile's), its
+    ``rf_params``."""
+    from molssl.finetune.profiles import get_profile
+
+    trees = cfg.rf_estimators or get_profile(cfg.profile).rf_estimators
+    extra = {k: v for k, v in cfg.rf_params.items() if k in RF_DEFAULTS}
+    return {**RF_DEFAULTS, "n_estimators": trees, **extra}
 
 
 def searched_config(cell: Any, cfg: Any, searches: dict[tuple[str, str], Any]) -> Any:
@@ -113,7 +147,8 @@ def searched_config(cell: Any, cfg: Any, searches: dict[tuple[str, str], Any]) -
                 searches[key] = search_ecfp_rf(ft, cfg.search, cfg.out_dir,
                                                       method=cell.method.label,
                                                       sampler_seed=cfg.search_seed,
-                                                      n_jobs=cfg.rf_jobs)  # fmt: skip
+                                                      n_jobs=cfg.rf_jobs,
+                                                      defaults=rf_defaults(cfg))  # fmt: skip
             else:
                 ft = finetune_config(cell.method, cell.task, seed, cfg)
                 searches[key] = search_finetune(ft, cfg.search, cfg.out_dir,

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import logging
+import math
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 Command = Callable[[argparse.Namespace], int]
 Configure = Callable[[argparse.ArgumentParser], None]
@@ -109,14 +112,69 @@ class CommandLine:
                 from molssl.contrastive.training.devices import check_device
 
                 check_device(args.device)
+            _check_outputs(args)
             return args.func(args)
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
         except (ConfigError, *self.user_errors()) as exc:
-            message = " ".join(str(exc).split()) or type(exc).__name__
+            message = describe_os_error(exc, args) if _from_the_os(exc) else str(exc)
+            message = " ".join(message.split()) or type(exc).__name__
             print(f"{self.prog} {args.command}: error: {message}", file=sys.stderr)
             return 2
+        except OSError as exc:
+            if exc.errno not in _ENVIRONMENT_ERRNOS:
+                raise
+            print(f"{self.prog} {args.command}: error: {describe_os_error(exc, args)}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output (``-o``/``--out``) that cannot be written before the command's work."""
+    from molssl.contrastive.io.atomic import check_writable
+
+    for name in ("output", "out"):
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value:
+            check_writable(value)
+
+
+_ENVIRONMENT_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR,
+     errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.EFBIG}
+)  # fmt: skip
+
+
+def _from_the_os(exc: BaseException) -> bool:
+    """An OSError raised by the operating system (errno set), not one raised with a message."""
+    return isinstance(exc, OSError) and exc.errno is not None and exc.strerror is not None
+
+
+def describe_os_error(exc: OSError, args: argparse.Namespace | None = None) -> str:
+    """One line for a file-system error: which path, what went wrong and what to do.
+
+    A full disk's ``write`` names no file; the command's output (``-o``/``--out``) is named then.
+    """
+    output = next((getattr(args, a) for a in ("output", "out") if getattr(args, a, None)), None)
+    where = exc.filename or output
+    subject = f"cannot write {where}" if where else "cannot write the output"
+    code = exc.errno
+    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"{subject}: {exc.strerror}; free disk space or write to another disk (-o/--out)"
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (f"{subject}: {exc.strerror}; choose a folder you can write to (-o/--out) or "
+                "change its permissions")  # fmt: skip
+    if code == errno.EISDIR:
+        return f"{where} is a folder, not a file; give a file path"
+    if code in (errno.ENOTDIR, errno.EEXIST) and where:
+        blocker = next((p for p in (Path(where), *Path(where).parents) if p.is_file()), None)
+        if blocker is not None:
+            return (f"cannot create {where}: {blocker} is a file, not a folder; choose another "
+                    "path or move that file")  # fmt: skip
+    if code == errno.ENAMETOOLONG:
+        return f"cannot create {where}: the name is too long; choose a shorter path"
+    return f"{where}: {exc.strerror}" if where else str(exc)
 
 
 def _bounded(kind: type, low: float, what: str) -> Callable[[str], int | float]:
@@ -145,8 +203,8 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not value > 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    if not 0 < value < math.inf:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
     return value
 
 

@@ -166,10 +166,18 @@ def load_yaml(cls: type[T], path: str | Path) -> T:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
+    if path.is_dir():
+        presets = sorted(p.name for p in path.glob("*.y*ml"))[:5]
+        raise ConfigError(
+            f"--config {path} is a folder; give a YAML file"
+            + (f" such as {path / presets[0]} (it holds {', '.join(presets)})" if presets else "")
+        )
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"{path} is not valid YAML ({_one_line(err)}); fix the file") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path} is not UTF-8 text; give a YAML config file") from err
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
     try:
@@ -180,7 +188,9 @@ def load_yaml(cls: type[T], path: str | Path) -> T:
 
 def save_yaml(cfg: Any, path: str | Path) -> None:
     """Write a config as YAML."""
-    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    from molssl.contrastive.io.atomic import write_text_atomic
+
+    write_text_atomic(path, yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
 
 def apply_overrides(cfg: T, overrides: Mapping[str, Any]) -> T:

@@ -50,6 +50,9 @@ _PUBCHEM_NAME = re.compile(r"^cid-smiles(\.[a-z]+)?$", re.IGNORECASE)
 _PUBCHEM_LINE = re.compile(r"^\d+\t\S+\s*$")
 # A column name: a word (letters, digits, _ . - and spaces), not SMILES syntax ([]()=#@+/\%).
 _NAME_LIKE = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .-]*$")
+#: Longest CSV cell read (characters): far above any SMILES or note, bounded so that a broken
+#: quote cannot swallow a whole file into one cell.
+CSV_FIELD_LIMIT = 1 << 24
 
 
 def looks_like_column_name(cell: str) -> bool:
@@ -218,6 +221,13 @@ class SmilesSource:
                 index = record[0]
                 if index % self.num_shards == self.shard_id:
                     yield record
+        except csv.Error as err:
+            where = f"row {index + 1}" if index >= 0 else "its first row"
+            raise DataFormatError(
+                f"{self.path} cannot be read at {where} ({' '.join(str(err).split())[:160]}); "
+                f"a CSV cell longer than {CSV_FIELD_LIMIT:,} characters or a broken quote: fix "
+                "that row or remove it"
+            ) from err
         except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError) as err:
             where = f"after row {index}" if index >= 0 else "before its first row"
             raise DataFormatError(
@@ -241,6 +251,8 @@ class SmilesSource:
 
     def _iter_csv(self) -> Iterator[tuple[int, str, str | None]]:
         delimiter = self.delimiter or ("\t" if self.fmt == "tsv" else ",")
+        if csv.field_size_limit() < CSV_FIELD_LIMIT:
+            csv.field_size_limit(CSV_FIELD_LIMIT)  # Python's default: 131,072 characters
         with _open_text(self.path) as handle:
             rows = csv.reader(_skip_preamble(handle), delimiter=delimiter)
             first = next(rows, None)

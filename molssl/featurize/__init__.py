@@ -6,6 +6,8 @@
   with declared ``atom_feature_sizes``, ``bond_feature_sizes``, ``self_loop_bond``, ``mask_atom``.
 - :data:`FEATURIZERS`, :func:`get_featurizer`, :func:`featurizer_from_dict`: featurizers by name
   and from the config stored in checkpoints and graph stores.
+- :func:`featurize_chunks`: the one featurization engine (ordered chunks of graphs and failed
+  rows, in this process or in spawned workers); everything below featurizes through it.
 - :func:`featurize_many`: many SMILES, optionally in parallel; bad rows are reported.
 - :func:`featurized_batches`: ordered, collated batches for inference, featurized ahead of the
   consumer in worker processes.
@@ -19,7 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 from molssl.featurize.base import SCHEME_VERSION, GraphFeaturizer
-from molssl.featurize.batch import FeaturizeResult, SmilesFailure, featurize_many
+from molssl.featurize.batch import FeaturizeResult, featurize_many
+from molssl.featurize.engine import Chunk, MainGuardError, SmilesFailure, featurize_chunks
 from molssl.featurize.molclr import MolGraphFeaturizer
 from molssl.featurize.parsing import (
     DEFAULT_MAX_SMILES_LENGTH,
@@ -50,18 +53,21 @@ __all__ = [
     "DEFAULT_MAX_SMILES_LENGTH",
     "FEATURIZERS",
     "SCHEME_VERSION",
+    "Chunk",
     "FeaturizeResult",
     "FeaturizedBatch",
     "FeaturizerRegistry",
     "GraphFeaturizer",
     "HydrogenPolicy",
     "InvalidSmilesError",
+    "MainGuardError",
     "MolGraphFeaturizer",
     "RichGraphFeaturizer",
     "SmilesFailure",
     "UnknownFeaturizerError",
     "apply_hydrogen_policy",
     "default_workers",
+    "featurize_chunks",
     "featurize_many",
     "featurized_batches",
     "featurizer_from_dict",

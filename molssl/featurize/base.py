@@ -107,7 +107,13 @@ class GraphFeaturizer:
         fingerprint_radius: ECFP radius (default 2, i.e. ECFP4).
         fingerprint_bits: ECFP length (default 2048).
         fragment_min_atoms: smallest BRICS fragment kept (default 4).
+        descriptors: add ``data.desc`` (float32 ``[1, D]``), the RDKit 2D descriptors of
+            :data:`molssl.featurize.descriptors.DESCRIPTOR_NAMES` of the heavy-atom molecule
+            (NaN where RDKit fails); the targets of the ``descriptors`` objective.
         max_smiles_length: longest SMILES accepted (default 10,000 characters).
+        standardize: featurize the largest fragment, neutralized
+            (:func:`molssl.featurize.standardize.standardize_mol`), so every salt form of a
+            compound gives the same graph; ``data.smiles`` stays the input. Default off.
 
     Raises:
         ValueError: ``hydrogens`` names no policy.
@@ -129,7 +135,9 @@ class GraphFeaturizer:
         fingerprint_radius: int = 2,
         fingerprint_bits: int = 2048,
         fragment_min_atoms: int = 4,
+        descriptors: bool = False,
         max_smiles_length: int = DEFAULT_MAX_SMILES_LENGTH,
+        standardize: bool = False,
     ) -> None:
         self.hydrogens = HydrogenPolicy.coerce(hydrogens)
         self.fingerprint = bool(fingerprint)
@@ -142,7 +150,9 @@ class GraphFeaturizer:
         self.fingerprint_radius = int(fingerprint_radius)
         self.fingerprint_bits = int(fingerprint_bits)
         self.fragment_min_atoms = int(fragment_min_atoms)
+        self.descriptors = bool(descriptors)
         self.max_smiles_length = int(max_smiles_length)
+        self.standardize = bool(standardize)
 
     # ------------------------------------------------------------------ subclass interface
     def graph(
@@ -180,11 +190,24 @@ class GraphFeaturizer:
         source = None
         if isinstance(mol, Chem.Mol):
             smiles = Chem.MolToSmiles(mol)
-            heavy = apply_hydrogen_policy(mol, HydrogenPolicy.IMPLICIT) if self.fingerprint else mol
+            if self.standardize:
+                from molssl.featurize.standardize import standardize_mol
+
+                mol = standardize_mol(apply_hydrogen_policy(mol, HydrogenPolicy.IMPLICIT))
+            heavy = (
+                apply_hydrogen_policy(mol, HydrogenPolicy.IMPLICIT)
+                if self.fingerprint or self.descriptors
+                else mol
+            )
             graph_mol = apply_hydrogen_policy(mol, self.hydrogens)
         else:
             heavy = parse_smiles(mol, HydrogenPolicy.IMPLICIT, max_length=self.max_smiles_length)
             smiles = source = mol.strip()
+            if self.standardize:
+                from molssl.featurize.standardize import standardize_mol
+
+                heavy = standardize_mol(heavy)
+                source = None  # atoms no longer follow the string
             graph_mol = heavy
             if self.hydrogens is HydrogenPolicy.EXPLICIT:
                 graph_mol = Chem.AddHs(heavy)
@@ -209,12 +232,20 @@ class GraphFeaturizer:
             frag, num_frags = brics_fragment_ids(graph_mol, min_atoms=self.fragment_min_atoms)
             data.frag = frag
             data.num_frags = torch.tensor([num_frags], dtype=torch.long)
+        if self.descriptors:
+            from molssl.featurize.descriptors import compute_descriptors
+
+            data.desc = torch.from_numpy(compute_descriptors(heavy)).unsqueeze(0)
         return data
 
     # ------------------------------------------------------------------ config
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready config: scheme name and version, hydrogen policy and every option."""
-        return {
+        """JSON-ready config: scheme name and version, hydrogen policy and every option.
+
+        ``descriptors`` appears only when on, so configs (and store keys) of featurizers without
+        it are those of earlier versions.
+        """
+        config = {
             "name": self.name,
             "scheme_version": SCHEME_VERSION,
             "hydrogens": self.hydrogens.value,
@@ -226,6 +257,11 @@ class GraphFeaturizer:
             "fragment_min_atoms": self.fragment_min_atoms,
             "max_smiles_length": self.max_smiles_length,
         }
+        if self.descriptors:
+            config["descriptors"] = True
+        if self.standardize:
+            config["standardize"] = True
+        return config
 
     @property
     def config(self) -> dict[str, Any]:

@@ -9,7 +9,9 @@ that was interrupted and skips the finished ones.
 
 With ``cfg.conformal`` each member is calibrated alone (its ``model.pt``) and the ensemble mean
 is calibrated on the validation split too (``ensemble.json``, used by ``molssl predict --model
-FOLDER``), so that the intervals of the ensemble cover at the requested rate.
+FOLDER``), so that the intervals of the ensemble cover at the requested rate. That calibration
+records each member's ``model.pt`` SHA-256: ``molssl predict`` refuses it once a member file has
+changed (a member retrained or copied over after calibration).
 """
 
 from __future__ import annotations
@@ -97,12 +99,10 @@ def _calibrate_mean(cfg: FinetuneConfig, dirs: list[Path]) -> dict[str, Any]:
     import pandas as pd
 
     from molssl.finetune.conformal import calibrate_split
-    from molssl.finetune.run import load_task
-    from molssl.finetune.tasks import task_split
-    from molssl.models.pretrained import load_pretrained
+    from molssl.finetune.run import load_init, load_task
 
-    task = load_task(cfg, load_pretrained(cfg.init, cfg.dropout, cfg.encoder).featurizer)
-    split = task_split(task, cfg.split, cfg.split_sizes, cfg.split_seed)
+    task = load_task(cfg, load_init(cfg).featurizer)
+    split = cfg.split_of(task).parts
     names = list(task.target_names)
 
     def mean(kind: str) -> np.ndarray:
@@ -111,4 +111,7 @@ def _calibrate_mean(cfg: FinetuneConfig, dirs: list[Path]) -> dict[str, Any]:
 
     _, report = calibrate_split(task.targets[split[1]], mean("valid"), task.targets[split[2]],
                                 mean("test"), task.spec.task_type, cfg.conformal, names)  # fmt: skip
-    return {**report, "members": [d.name for d in dirs]}
+    from molssl.contrastive.io.digest import file_sha256
+
+    hashes = {d.name: file_sha256(d / "model.pt") for d in dirs}
+    return {**report, "members": [d.name for d in dirs], "member_sha256": hashes}

@@ -6,10 +6,17 @@ as ``molssl finetune``. The constructor only stores its arguments (scikit-learn'
 so ``clone``, ``get_params`` / ``set_params``, ``cross_val_score`` and ``GridSearchCV`` work.
 ``X`` is a sequence of SMILES or the graphs of a :class:`~molssl.featurize.MolGraphTransformer`
 built with the init's featurizer (``"molclr"`` for ``random`` and the MolCLR weights).
+
+A predefined split goes to ``fit(X, y, split=...)``: one of ``train`` / ``valid`` / ``test`` per
+row (a CSV's split column as it is) or ``{"train": [...], "valid": [...]}`` of row positions
+(:mod:`molssl.predefined_splits`). ``valid`` rows choose the best epoch (and early stopping);
+``test`` rows are left out of fitting. Being one value per row, it is sliced with ``X`` by
+scikit-learn's cross-validation (``cross_val_score(..., params={"split": column})``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +29,8 @@ from molssl.finetune.model import FinetuneModel, to_outputs
 from molssl.finetune.prediction import predict_graphs
 from molssl.finetune.training import TrainSettings, train_model
 from molssl.metrics import get_metric
+
+logger = logging.getLogger(__name__)
 
 
 def _rows(X: Any) -> list[Any]:  # noqa: N803
@@ -69,6 +78,8 @@ class _MolPropertyEstimator(BaseEstimator):
         head_layers, head_hidden: MLP head depth and width (``None``: ``out // 2``).
         validation_fraction: Share of the training molecules held out (seeded) to keep the
             best-validation epoch's weights; 0 (default) trains every epoch, keeps the last.
+            With ``fit(..., split=)`` it carves validation rows out of a split's ``train`` rows
+            when the split has no ``valid`` rows.
         patience: Early stopping on that hold-out (``None``: off).
         seed: Seed of the initialisation, hold-out and batch order.
         device: ``"cpu"`` (default), ``"cuda"`` or ``"auto"``.
@@ -109,7 +120,7 @@ class _MolPropertyEstimator(BaseEstimator):
         self.seed = seed
         self.device = device
 
-    def _fit_targets(self, X: Any, targets: np.ndarray) -> None:  # noqa: N803
+    def _fit_targets(self, X: Any, targets: np.ndarray, split: Any = None) -> None:  # noqa: N803
         from molssl.contrastive.training.seed import seed_everything
         from molssl.finetune.config import resolve_device
         from molssl.models.pretrained import load_pretrained
@@ -123,19 +134,40 @@ class _MolPropertyEstimator(BaseEstimator):
         graphs = _graphs(X, loaded.featurizer)
         if len(graphs) != len(targets):
             raise ValueError(f"X has {len(graphs)} molecules but y has {len(targets)} rows")
-        order = np.random.default_rng(self.seed).permutation(len(graphs))
-        n_valid = int(round(self.validation_fraction * len(graphs)))
-        split = (np.sort(order[n_valid:]), np.sort(order[:n_valid]), np.zeros(0, np.int64))
+        parts = self._split(split, len(graphs))
         model = FinetuneModel(loaded.encoder, targets.shape[1], self._task_type,
                               self.head_hidden, self.head_layers)  # fmt: skip
         settings = TrainSettings(epochs=self.epochs, batch_size=self.batch_size,
                                  encoder_lr=self.encoder_lr, head_lr=self.head_lr,
                                  weight_decay=self.weight_decay, patience=self.patience)  # fmt: skip
-        train_model(model, graphs, targets, split, get_metric(self._metric), settings,
+        train_model(model, graphs, targets, parts, get_metric(self._metric), settings,
                     generator, device)  # fmt: skip
         self.model_ = model.eval()
         self.featurizer_ = loaded.featurizer
         self.n_targets_ = targets.shape[1]
+
+    def _split(self, split: Any, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(train, valid, empty)`` positions: the given split, or a seeded hold-out."""
+        from molssl.predefined_splits import InvalidSplitError, rows_split
+
+        rows = np.arange(n, dtype=np.int64)
+        if split is not None:
+            given = rows_split(split, n)
+            rows, valid = given.parts[0], given.parts[1]
+            if len(rows) == 0:
+                raise InvalidSplitError("split: no train rows; mark the rows to fit on train")
+            if len(given.parts[2]):
+                logger.info("split: %d rows marked test are left out of fitting",
+                            len(given.parts[2]))  # fmt: skip
+            if len(valid):
+                if self.validation_fraction:
+                    raise ValueError(f"split gives valid rows and validation_fraction="
+                                     f"{self.validation_fraction} asks for a hold-out; set "
+                                     "validation_fraction=0 or drop the valid rows")  # fmt: skip
+                return rows, valid, np.zeros(0, np.int64)
+        order = rows[np.random.default_rng(self.seed).permutation(len(rows))]
+        n_valid = int(round(self.validation_fraction * len(rows)))
+        return np.sort(order[n_valid:]), np.sort(order[:n_valid]), np.zeros(0, np.int64)
 
     def _outputs(self, X: Any) -> np.ndarray:  # noqa: N803
         from sklearn.utils.validation import check_is_fitted
@@ -161,15 +193,21 @@ class MolPropertyRegressor(RegressorMixin, _MolPropertyEstimator):
     ``y`` is ``[n]`` or ``[n, T]`` (NaN = missing label); ``predict`` returns the same shape.
     """
 
-    def fit(self, X: Sequence[str], y: Any) -> MolPropertyRegressor:  # noqa: N803
+    def fit(self, X: Sequence[str], y: Any, split: Any = None) -> MolPropertyRegressor:  # noqa: N803
         """Fine-tune on SMILES (or graphs) ``X`` and targets ``y``.
 
+        Args:
+            X: SMILES or graphs.
+            y: Targets ``[n]`` or ``[n, T]``.
+            split: Optional predefined split of the rows (see the module docstring).
+
         Raises:
-            ValueError: An invalid SMILES (named), or ``X`` and ``y`` of different lengths.
+            ValueError: An invalid SMILES (named), ``X`` and ``y`` of different lengths, or a
+                malformed ``split`` (``InvalidSplitError``).
         """
         y = np.array(y, dtype=np.float64)  # a copy: torch cannot wrap a read-only view
         self.single_target_ = y.ndim == 1
-        self._fit_targets(X, y.reshape(len(y), -1))
+        self._fit_targets(X, y.reshape(len(y), -1), split)
         return self
 
     def predict(self, X: Sequence[str]) -> np.ndarray:  # noqa: N803
@@ -188,12 +226,17 @@ class MolPropertyClassifier(ClassifierMixin, _MolPropertyEstimator):
     _task_type = "classification"
     _metric = "roc_auc"
 
-    def fit(self, X: Sequence[str], y: Any) -> MolPropertyClassifier:  # noqa: N803
+    def fit(self, X: Sequence[str], y: Any, split: Any = None) -> MolPropertyClassifier:  # noqa: N803
         """Fine-tune on SMILES (or graphs) ``X`` and binary labels ``y``.
 
+        Args:
+            X: SMILES or graphs.
+            y: Two classes of any type.
+            split: Optional predefined split of the rows (see the module docstring).
+
         Raises:
-            ValueError: ``y`` has other than two classes, an invalid SMILES, or ``X`` and
-                ``y`` of different lengths.
+            ValueError: ``y`` has other than two classes, an invalid SMILES, ``X`` and ``y``
+                of different lengths, or a malformed ``split`` (``InvalidSplitError``).
         """
         y = np.asarray(y)
         self.classes_ = np.unique(y)
@@ -201,7 +244,7 @@ class MolPropertyClassifier(ClassifierMixin, _MolPropertyEstimator):
             raise ValueError(f"MolPropertyClassifier is binary: y must be 1-D with two classes, "
                              f"got shape {y.shape} and classes {self.classes_[:5]}")  # fmt: skip
         labels = (y == self.classes_[1]).astype(np.float64)
-        self._fit_targets(X, labels[:, None])
+        self._fit_targets(X, labels[:, None], split)
         return self
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:  # noqa: N803

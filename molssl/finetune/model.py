@@ -29,7 +29,8 @@ class FinetuneModel(nn.Module):
         num_targets: Outputs ``T``.
         task_type: ``"classification"`` (logits out) or ``"regression"`` (target units out).
         head_hidden: Hidden width of the head; ``None`` gives ``out_channels // 2`` (MolCLR).
-        head_layers: Linear layers in the head (MolCLR: 2). Default 2.
+        head_layers: Linear layers in the head (MolCLR: 2; 1 is a linear head on ``h``, as Hu
+            et al. 2020). Default 2.
         activation: ``"softplus"`` (MolCLR, default) or ``"relu"``.
     """
 
@@ -72,9 +73,7 @@ class FinetuneModel(nn.Module):
 
     def embed(self, batch: Batch) -> Tensor:
         """Graph embeddings ``h`` ``float[B, out_channels]`` (the projection ``z`` is skipped)."""
-        enc = self.encoder
-        node = enc.encode_nodes(batch.x, batch.edge_index, batch.edge_attr)
-        return enc.feat_lin(enc.pool(node, batch.batch, dim_size=batch.num_graphs))
+        return self.encoder.encode(batch)
 
     def forward_scaled(self, batch: Batch) -> Tensor:
         """Head outputs ``float[B, T]``: logits, or standardised regression values."""

@@ -7,7 +7,13 @@ models (or a folder holding ``*/model.pt``) form an ensemble: the mean, plus ``<
 (the population standard deviation over the members). A model fine-tuned with ``--conformal``
 adds ``<target>_lo``/``<target>_hi`` (regression) or ``<target>_set`` (classification: ``"0"``,
 ``"1"``, ``"0|1"`` or empty) at the calibrated coverage; an ensemble does when its folder's
-``ensemble.json`` holds the calibration of the members' mean.
+``ensemble.json`` holds the calibration of the members' mean. These prediction columns have
+fixed names: an input column named like one of them is refused (rename it in the input), never
+overwritten nor renamed; an output that is the input file is refused too. A model that stores its
+training molecules adds the applicability columns ``nn_tanimoto``, ``multi_fragment``,
+``unseen_atoms``, ``size_outside`` and ``in_domain`` (:mod:`molssl.finetune.domain`; an ensemble
+uses its first member's training set). A model fine-tuned with ``standardize`` standardizes
+every input (largest fragment, neutralized) as it did in training.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import pandas as pd
 import torch
 
 from molssl.contrastive.config import ConfigError
-from molssl.contrastive.io.atomic import create_temp_beside
+from molssl.contrastive.io.atomic import create_temp_beside, same_file
 from molssl.data import DataFormatError
 from molssl.featurize import default_workers, featurized_batches
 from molssl.finetune.config import resolve_device
@@ -69,6 +75,14 @@ def model_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
             )
     if not found:
         raise FileNotFoundError("no model given; pass --model PATH [PATH ...]")
+    seen: dict[Path, Path] = {}
+    for model in found:
+        first = seen.setdefault(model.resolve(), model)
+        if first is not model:
+            raise ConfigError(
+                f"--model names {model} twice ({first} is the same file); an ensemble averages "
+                "different models: give each one once"
+            )
     return found
 
 
@@ -95,6 +109,30 @@ def load_ensemble(
     return models
 
 
+def _check_members_unchanged(
+    record: Path, conformal: dict[str, Any], models: Sequence[SavedModel]
+) -> None:
+    """Refuse an ensemble calibration whose members' ``model.pt`` changed since it was made."""
+    from molssl.contrastive.io.digest import file_sha256
+
+    recorded = conformal.get("member_sha256")
+    if not isinstance(recorded, dict):
+        logger.warning("%s records no SHA-256 of its members: its conformal intervals are used "
+                       "unchecked (run `molssl finetune --ensemble N --conformal C` again to "
+                       "record them)", record)  # fmt: skip
+        return
+    for model in models:
+        assert model.path is not None
+        name = model.path.parent.name
+        if recorded.get(name) != file_sha256(model.path):
+            raise ModelFileError(
+                f"{record}: {name}/model.pt has changed since the ensemble's conformal "
+                "calibration (its SHA-256 differs); recalibrate with `molssl finetune --ensemble "
+                "N --conformal C --resume --out FOLDER`, or give the member files to predict "
+                "without intervals"
+            )
+
+
 def find_calibration(
     models: Sequence[SavedModel], paths: Sequence[str | Path] = ()
 ) -> ConformalCalibration | None:
@@ -114,9 +152,17 @@ def find_calibration(
         folders = [Path(p) for p in paths]
         record = folders[0] / "ensemble.json" if len(folders) == 1 else None
         if record is not None and record.is_file():
-            conformal = json.loads(record.read_text()).get("conformal") or {}
+            try:
+                conformal = json.loads(record.read_text()).get("conformal") or {}
+            except (ValueError, AttributeError) as err:
+                raise ModelFileError(
+                    f"{record} is damaged ({type(err).__name__}); delete it to predict without "
+                    "the ensemble's conformal intervals, or run `molssl finetune --ensemble N "
+                    "--conformal C` again"
+                ) from err
             names = sorted(m.path.parent.name for m in models if m.path is not None)
             if conformal and sorted(conformal.get("members", [])) == names:
+                _check_members_unchanged(record, conformal, models)
                 found, source = conformal.get("calibration"), record
         if found is None and any(m.info.get("calibration") for m in models):
             logger.warning("the %d models carry conformal calibrations of their own, not of "
@@ -145,6 +191,8 @@ class Predictions:
         std: ``float64[n, T]`` over ensemble members (``None`` for a single model).
         errors: Per row, ``""`` or why the SMILES could not be featurized.
         calibration: Split-conformal calibration of ``mean`` (``None``: no intervals/sets).
+        domain: Applicability columns (:func:`molssl.finetune.domain.applicability`), or
+            ``None`` when the model stores no training molecules.
     """
 
     target_names: list[str]
@@ -152,24 +200,75 @@ class Predictions:
     std: np.ndarray | None
     errors: list[str]
     calibration: ConformalCalibration | None = None
+    domain: dict[str, Any] | None = None
 
     def columns(self, taken: Sequence[str] = ()) -> dict[str, np.ndarray | list[str]]:
-        """Output columns by name: ``<target>``, ``<target>_std``, conformal columns, ``error``.
+        """Output columns by their fixed names (:func:`prediction_columns`): ``<target>``,
+        ``<target>_std``, conformal columns, ``error``.
 
-        A target whose name is already in ``taken`` (an input column) is written as
-        ``<target>_pred`` so that no input column is overwritten.
+        Raises:
+            ConfigError: A name is in ``taken`` (the input's columns): see
+                :func:`check_column_clash`.
         """
+        check_column_clash(taken, prediction_columns(self.target_names, self.std is not None,
+                                                     self.calibration,
+                                                     domain=self.domain is not None))  # fmt: skip
         out: dict[str, Any] = {}
         for t, name in enumerate(self.target_names):
-            col = f"{name}_pred" if name in taken else name
-            out[col] = self.mean[:, t]
+            out[name] = self.mean[:, t]
             if self.std is not None:
-                out[f"{col}_std"] = self.std[:, t]
+                out[f"{name}_std"] = self.std[:, t]
         if self.calibration is not None:
-            prefixes = [f"{n}_pred" if n in taken else n for n in self.target_names]
-            out.update(conformal_columns(self.mean, self.calibration, prefixes))
+            out.update(conformal_columns(self.mean, self.calibration, self.target_names))
+        if self.domain is not None:
+            out.update(self.domain)
         out["error"] = self.errors
         return out
+
+
+def prediction_columns(
+    target_names: Sequence[str],
+    ensemble: bool,
+    calibration: ConformalCalibration | None,
+    *,
+    domain: bool = False,
+) -> list[str]:
+    """The names of the columns ``molssl predict`` adds, in order: per target ``<target>``,
+    ``<target>_std`` (ensemble), ``<target>_lo``/``<target>_hi`` (calibrated regression) or
+    ``<target>_set`` (calibrated classification); with ``domain`` the applicability columns
+    (:data:`molssl.finetune.domain.COLUMNS`); then ``error``."""
+    names: list[str] = []
+    for name in target_names:
+        names += [name, f"{name}_std"] if ensemble else [name]
+    if calibration is not None:
+        ends = ("_lo", "_hi") if calibration.task_type == "regression" else ("_set",)
+        names += [f"{name}{end}" for name in target_names for end in ends]
+    if domain:
+        from molssl.finetune.domain import COLUMNS
+
+        names += list(COLUMNS)
+    return [*names, "error"]
+
+
+def check_column_clash(
+    input_columns: Sequence[str], written: Sequence[str], source: str | Path = "the input"
+) -> None:
+    """Refuse input columns named like the prediction columns ``written``.
+
+    Prediction columns keep their fixed names and input columns are never overwritten nor
+    renamed, so a clash is an error: the fix is to rename the input column (``tpsa`` ->
+    ``tpsa_true``, say).
+
+    Raises:
+        ConfigError: Naming the clashing columns.
+    """
+    clash = [name for name in written if name in set(map(str, input_columns))]
+    if clash:
+        raise ConfigError(
+            f"{source} has column(s) {', '.join(map(repr, clash))} that molssl predict writes "
+            f"(its columns: {', '.join(written)}); rename them in the input, e.g. "
+            f"{clash[0]!r} -> '{clash[0]}_input'"
+        )
 
 
 def predict_smiles(
@@ -179,6 +278,7 @@ def predict_smiles(
     calibration: ConformalCalibration | None = None,
     *,
     workers: int = 0,
+    standardize: bool = False,
 ) -> Predictions:
     """Predict every SMILES with every member (featurized once per distinct featurizer).
 
@@ -190,9 +290,12 @@ def predict_smiles(
             :func:`find_calibration`; ``None`` adds no intervals or sets.
         workers: Processes that featurize ahead of the models (default 0: this process; see
             :func:`~molssl.featurize.featurized_batches`); the results do not depend on it.
+        standardize: Standardize every input (largest fragment, neutralized) even for members
+            trained without it; members trained with it standardize anyway.
 
     Returns:
-        :class:`Predictions` aligned with ``smiles``.
+        :class:`Predictions` aligned with ``smiles``, with the applicability columns when the
+        first member stores its training molecules (:func:`has_domain`).
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -201,12 +304,13 @@ def predict_smiles(
     per_member = np.full((len(models), n, n_targets), np.nan)
     errors = [""] * n
     rows_in = [str(s) if s is not None else "" for s in smiles]
+    featurizers = [_standardized(m.featurizer) if standardize else m.featurizer for m in models]
     groups: dict[str, list[int]] = {}
     for m, saved in enumerate(models):
         saved.model.eval()
-        groups.setdefault(repr(sorted(saved.featurizer.to_dict().items())), []).append(m)
+        groups.setdefault(repr(sorted(featurizers[m].to_dict().items())), []).append(m)
     for members in groups.values():
-        featurizer = models[members[0]].featurizer
+        featurizer = featurizers[members[0]]
         stream = featurized_batches(rows_in, featurizer, batch_size=batch_size, workers=workers)
         for chunk in stream:
             for failure in chunk.failures:
@@ -224,7 +328,30 @@ def predict_smiles(
     per_member[:, failed] = np.nan  # a row one member's featurizer rejects is failed for all
     mean = per_member.mean(axis=0) if len(models) > 1 else per_member[0]
     std = per_member.std(axis=0) if len(models) > 1 else None
-    return Predictions(list(first.target_names), mean, std, errors, calibration)
+    domain = None
+    if has_domain(first):
+        from molssl.finetune.domain import DomainReference, applicability
+
+        reference = DomainReference.from_model(first.info["domain"], first.domain_fingerprints,
+                                               featurizers[0].standardize)  # fmt: skip
+        domain = applicability(rows_in, reference)
+        domain["in_domain"] = domain["in_domain"] & ~failed
+    return Predictions(list(first.target_names), mean, std, errors, calibration, domain)
+
+
+def has_domain(model: SavedModel) -> bool:
+    """Whether ``model`` stores its training molecules (so predictions get applicability
+    columns)."""
+    return model.domain_fingerprints is not None and isinstance(model.info.get("domain"), dict)
+
+
+def _standardized(featurizer: Any) -> Any:
+    """``featurizer`` standardizing its input (itself when it already does)."""
+    from molssl.featurize import featurizer_from_dict
+
+    if featurizer.standardize:
+        return featurizer
+    return featurizer_from_dict({**featurizer.to_dict(), "standardize": True})
 
 
 def predict(
@@ -233,6 +360,7 @@ def predict(
     *,
     batch_size: int = 256,
     device: str = "cpu",
+    standardize: bool = False,
 ) -> pd.DataFrame:
     """Predict SMILES with a model or an ensemble, as a table (the Python ``molssl predict``).
 
@@ -241,6 +369,7 @@ def predict(
         smiles: SMILES strings.
         batch_size: Molecules per forward pass (default 256).
         device: Where models given as paths are loaded (default ``"cpu"``).
+        standardize: Standardize every input even if the models were trained without it.
 
     Returns:
         One row per SMILES, in order: ``smiles``, one column per target (probabilities for
@@ -253,7 +382,7 @@ def predict(
     members = loaded + (load_ensemble(paths, device) if paths else [])
     smiles = list(smiles)
     calibration = find_calibration(members, paths if not loaded else ())
-    preds = predict_smiles(members, smiles, batch_size, calibration)
+    preds = predict_smiles(members, smiles, batch_size, calibration, standardize=standardize)
     return pd.DataFrame({"smiles": smiles, **preds.columns(taken=["smiles"])})
 
 
@@ -285,24 +414,66 @@ def read_table(
     if kind == "parquet":
         return pd.read_parquet(path)
     if kind in ("smi", "smiles", "txt") or (kind != "csv" and is_pubchem_cid_smiles(path)):
-        source = SmilesSource(path, fmt="smi" if kind in ("smi", "smiles", "txt") else None)
+        # as `embed` reads it: PubChem's CID<TAB>SMILES is recognised in a .txt/.smi file too,
+        # unless --format smi says otherwise
+        source = SmilesSource(path, fmt="smi" if fmt == "smi" else None)
         records = list(source.records())
         frame = pd.DataFrame({"smiles": [smiles for _, smiles, _ in records]}, dtype=str)
         ids = [row_id for _, _, row_id in records]
         if any(row_id is not None for row_id in ids):
             frame.insert(0, "id", [row_id or "" for row_id in ids])
         return frame
+    if kind not in ("csv", "tsv"):
+        raise ConfigError(
+            f"cannot tell the format of {path} from its name; rename it to .csv, .tsv, "
+            ".parquet or .smi (optionally .gz), or pass --format csv|tsv|smi"
+        )
     # Blank lines stay rows (an empty SMILES, reported as a failure): output row i = input row i.
     options = {"sep": "\t" if kind == "tsv" else ",", "dtype": str, "keep_default_na": False,
                "skip_blank_lines": False}  # fmt: skip
-    frame = pd.read_csv(path, **options)
+    frame = _read_csv(path, options)
     index = int(smiles_col) if str(smiles_col).isdigit() else None
     if index is not None and str(smiles_col) not in frame.columns and index < frame.shape[1]:
         if not looks_like_column_name(str(frame.columns[index])):  # no header: a molecule
-            frame = pd.read_csv(path, header=None, **options)
+            frame = _read_csv(path, {**options, "header": None})
             frame.columns = [str(i) for i in range(frame.shape[1])]
             logger.info("%s has no header (column %d of its first line is a SMILES); its "
                         "columns are named 0..%d", path, index, frame.shape[1] - 1)  # fmt: skip
+    return frame
+
+
+def _read_csv(path: Path, options: dict[str, Any]) -> pd.DataFrame:
+    """``pd.read_csv`` whose failures on a user's file are one :class:`DataFormatError` each."""
+    import gzip
+    import zlib
+
+    try:
+        frame = pd.read_csv(path, **options)
+    except UnicodeDecodeError as err:
+        raise DataFormatError(
+            f"{path} is not UTF-8 text (byte {err.object[err.start : err.start + 1]!r} at offset "
+            f"{err.start}); save it as UTF-8, e.g. iconv -f latin1 -t utf-8 {path.name}"
+        ) from err
+    except pd.errors.EmptyDataError as err:
+        raise DataFormatError(
+            f"{path} is empty; give a table with a header line and one molecule per row"
+        ) from err
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise DataFormatError(
+            f"{path} cannot be read ({type(err).__name__}: {err}); the compressed file is "
+            "truncated or damaged: copy or compress it again"
+        ) from err
+    except pd.errors.ParserError as err:
+        raise DataFormatError(
+            f"{path} is not a well-formed table ({' '.join(str(err).split())}); fix the rows it "
+            "names or pass --format"
+        ) from err
+    first = str(frame.columns[0]) if len(frame.columns) else ""
+    if options.get("header", "infer") is not None and first.startswith("#"):
+        raise DataFormatError(
+            f"{path} starts with a comment line ({first[:40]!r}); delete the leading '#' "
+            "line(s) so that the first line is the header"
+        )
     return frame
 
 
@@ -387,6 +558,7 @@ def predict_file(
     batch_size: int = 256,
     workers: int | None = None,
     device: str = "cpu",
+    standardize: bool = False,
 ) -> PredictSummary:
     """Predict every row of a table with one model or an ensemble (``molssl predict``).
 
@@ -405,18 +577,25 @@ def predict_file(
         workers: Processes that featurize ahead of the models (default 1 if a CPU is left
             beside torch's threads, else 0; see :func:`~molssl.featurize.default_workers`).
         device: ``"cpu"`` (default), ``"cuda"`` or ``"auto"``.
+        standardize: Standardize every input even if the models were trained without it.
 
     Returns:
         :class:`PredictSummary`.
 
     Raises:
-        ConfigError: Unsupported output suffix, or CUDA missing.
+        ConfigError: Unsupported output suffix, CUDA missing, ``output`` is ``input`` (same
+            path or inode), or an input column is named like a prediction column
+            (:func:`check_column_clash`).
         FileNotFoundError: Input or model missing.
         ModelFileError: A file that is not a fine-tuned model (pretraining or imagessl
             checkpoint) or one from a newer molssl.
-        DataFormatError: The SMILES column is missing.
+        DataFormatError: The SMILES column is missing, or every row failed (the output is
+            still written, with the reasons).
     """
     output = check_output(output)
+    if same_file(output, input):
+        raise ConfigError(f"output {output} is the input {input}; writing it would replace the "
+                          "input: choose another -o")  # fmt: skip
     workers = default_workers() if workers is None else workers
     if batch_size < 1 or workers < 0:
         raise ConfigError(
@@ -430,13 +609,24 @@ def predict_file(
     column = smiles_column(frame, smiles_col, input, default)
     paths = [models] if isinstance(models, str | Path) else list(models)
     calibration = find_calibration(members, paths)
+    written = prediction_columns(members[0].target_names, len(members) > 1, calibration,
+                                 domain=has_domain(members[0]))  # fmt: skip
+    check_column_clash(frame.columns, written, input)
     preds = predict_smiles(members, frame[column].tolist(), batch_size, calibration,
-                           workers=workers)  # fmt: skip
+                           workers=workers, standardize=standardize)  # fmt: skip
     out = frame.copy()
     for name, values in preds.columns(taken=list(frame.columns)).items():
         out[name] = values
     write_table(out, output)
     failed = sum(bool(e) for e in preds.errors)
+    if len(frame) and failed == len(frame):
+        shown = "; ".join(f"row {i} {str(s)[:40]!r}: {e[:80]}" for i, (s, e) in
+                          enumerate(zip(frame[column], preds.errors, strict=True)) if i < 3)  # fmt: skip
+        raise DataFormatError(
+            f"every one of the {failed} rows of {input} failed ({shown}); is it a SMILES file "
+            f"and the right column (--smiles-col {column!r}, --format)? The rows and reasons "
+            f"are written to {output}."
+        )
     if failed:
         logger.warning("%d of %d rows could not be predicted (see the error column of %s)",
                        failed, len(frame), output)  # fmt: skip

@@ -13,6 +13,7 @@ each under its own lock, so it resumes target by target and several processes ca
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import hashlib
@@ -38,12 +39,14 @@ from molssl.finetune.config import (
     resolve_device,
 )
 from molssl.finetune.conformal import ConformalCalibration, calibrate_split, conformal_columns
+from molssl.finetune.domain import describe_domain
 from molssl.finetune.model import FinetuneModel, to_outputs
 from molssl.finetune.prediction import predict_graphs
 from molssl.finetune.profiles import get_profile
-from molssl.finetune.saved import describe, save_model
-from molssl.finetune.tasks import TaskData, prepare_task, task_split
+from molssl.finetune.saved import DOMAIN_KEY, describe, save_model
+from molssl.finetune.tasks import TaskData, prepare_task
 from molssl.finetune.training import (
+    BEST_RULES,
     TrainOutcome,
     TrainSettings,
     evaluate,
@@ -65,15 +68,26 @@ class FinetuneResult:
     Attributes:
         task, init, seed, protocol, split: What was run.
         metric: ``"roc_auc"``, ``"rmse"`` or ``"mae"``.
-        value: Test metric averaged over the scorable targets.
+        value: Test metric averaged over the scorable targets, of the weights of the best
+            validation epoch (what tables report).
+        value_last: The same for the weights of the last epoch (NaN for a per-target run
+            completed from records written without them).
         per_target: Test metric per target (NaN for a skipped single-class target).
         valid_value: Best validation metric (mean over models for the molclr protocol).
         epochs: Epochs run (the most of any model); best_epoch: epoch of the kept weights
             (median over models for the molclr protocol).
+        best_rule: What chose the kept epoch (:data:`~molssl.finetune.training.BEST_RULES`:
+            ``"metric"``, ``"valid_loss"`` on a metric tie, ``"later_epoch"`` on a tie of both,
+            ``"last_epoch"`` without a finite validation metric); for the molclr protocol the
+            rules of its models with their counts when they differ (``"metric:20,valid_loss:7"``).
         seconds: Wall time of the run (a resumed run adds the training time of its earlier
             calls, a shared per-target run the time of targets trained by other processes,
             less the time spent waiting for them); n_train/n_valid/n_test: split sizes;
         n_invalid: Rows dropped for invalid SMILES; config_hash: see :func:`config_hash`.
+        split_source: Where the split came from (:class:`~molssl.finetune.tasks.TaskSplit`):
+            a splitter with its sizes and seed, or a predefined split's column or file, with
+            ``valid_from_train`` when its validation rows were carved out of train.
+        split_sha256: :func:`molssl.splits.split_sha256` of the split used (file rows).
         conformal: With ``cfg.conformal``: the calibration (``"calibration"``) and its test
             coverage and width / set size (:func:`molssl.finetune.conformal.summarize`).
         extra_metrics: The dataset's further test metrics (HIV, MUV: ``prc_auc``).
@@ -86,6 +100,7 @@ class FinetuneResult:
     split: str
     metric: str
     value: float
+    value_last: float
     per_target: dict[str, float]
     valid_value: float
     epochs: int
@@ -99,6 +114,9 @@ class FinetuneResult:
     out_dir: str | None = None
     conformal: dict[str, Any] | None = None
     extra_metrics: dict[str, float] = field(default_factory=dict)
+    split_source: dict[str, Any] = field(default_factory=dict)
+    split_sha256: str = ""
+    best_rule: str = "metric"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready; NaN kept as float)."""
@@ -133,19 +151,46 @@ def _flush_denormal(enabled: bool) -> Iterator[None]:
         torch.set_flush_denormal(False)
 
 
+def _rules(outcomes: list[TrainOutcome]) -> str:
+    """The rule that chose the kept epoch; with several models, each rule and its count."""
+    counts = collections.Counter(o.best_rule for o in outcomes)
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ",".join(f"{rule}:{counts[rule]}" for rule in BEST_RULES if rule in counts)
+
+
 def _mean_finite(values: list[float]) -> float:
     finite = [v for v in values if not math.isnan(v)]
     return float(np.mean(finite)) if finite else math.nan
 
 
+def load_init(cfg: FinetuneConfig) -> LoadedEncoder:
+    """The encoder ``cfg.init`` names, with its featurizer standardizing when
+    ``cfg.standardize`` (see :func:`~molssl.models.pretrained.load_pretrained`)."""
+    loaded = load_pretrained(cfg.init, cfg.dropout, cfg.encoder, allow_partial=cfg.allow_partial)
+    if cfg.standardize and not loaded.featurizer.standardize:
+        from molssl.featurize import featurizer_from_dict
+
+        loaded.featurizer = featurizer_from_dict({**loaded.featurizer.to_dict(),
+                                                  "standardize": True})  # fmt: skip
+    return loaded
+
+
 def load_task(cfg: FinetuneConfig, featurizer: GraphFeaturizer) -> TaskData:
-    """The featurized task of ``cfg`` (cached; profile's subsample cap applied)."""
-    cap = (
+    """The featurized task of ``cfg`` (cached; :func:`molecule_cap` applied)."""
+    return prepare_task(cfg.source(), featurizer, molecule_cap(cfg))
+
+
+def molecule_cap(cfg: FinetuneConfig) -> int | None:
+    """Rows ``cfg``'s task is subsampled to: ``max_molecules``, else the profile's; ``None``
+    (every row) for a predefined split, which is used as given."""
+    if cfg.predefined_split:
+        return None
+    return (
         cfg.max_molecules
         if cfg.max_molecules is not None
         else get_profile(cfg.profile).max_molecules
     )
-    return prepare_task(cfg.source(), featurizer, cap)
 
 
 def finetune(cfg: FinetuneConfig) -> FinetuneResult:
@@ -210,6 +255,7 @@ def join_finetune(cfg: FinetuneConfig) -> list[str]:
 
 def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
               joined: list[str] | None = None) -> FinetuneResult | None:  # fmt: skip
+    from molssl.contrastive.io.atomic import remove_stale_temps
     from molssl.contrastive.io.runlock import file_lock, run_lock
     from molssl.contrastive.training.seed import seed_everything
 
@@ -217,15 +263,18 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
     device = resolve_device(cfg.device)
     check_out_dir(cfg)
     generator = seed_everything(cfg.seed)
-    loaded = load_pretrained(cfg.init, cfg.dropout, cfg.encoder)
+    loaded = load_init(cfg)
     task = load_task(cfg, loaded.featurizer)
-    split = task_split(task, cfg.split, cfg.split_sizes, cfg.split_seed)
+    resolved = cfg.split_of(task)
+    split = resolved.parts
     out = None
     if cfg.out_dir is not None:  # written once the task is known to be good
         out = Path(cfg.out_dir)
         if joined is None:  # the leader; a joining process only takes target locks
             stack.enter_context(run_lock(out, "fine-tuning run"))  # held until outputs are in
             check_out_dir(cfg)  # again under the lock: another process may have finished a run
+            if cfg.resume and cfg.protocol == "joint":  # per-target runs may have helpers writing
+                remove_stale_temps(out)
             save_yaml(cfg, out / "config.yaml")
         else:
             out.mkdir(parents=True, exist_ok=True)
@@ -236,6 +285,8 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
         [list(range(n_targets))] if cfg.protocol == "joint" else [[t] for t in range(n_targets)]
     )
     test_pred = np.full((len(split[2]), n_targets), np.nan)
+    last_pred = np.full((len(split[2]), n_targets), np.nan)  # the last epoch's weights
+    last_known = True  # False when a per-target record from before has no last-epoch outputs
     valid_pred = np.full((len(split[1]), n_targets), np.nan)
     outcomes: dict[int, TrainOutcome] = {}
     records = None
@@ -248,7 +299,7 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
         target_start = time.perf_counter()
         if k or trained:  # one fresh model per target, each from the same init and seed
             generator = seed_everything(cfg.seed)
-            loaded = load_pretrained(cfg.init, cfg.dropout, cfg.encoder)
+            loaded = load_init(cfg)
         model = FinetuneModel(loaded.encoder, len(cols), task.spec.task_type, cfg.head_hidden,
                               cfg.head_layers)  # fmt: skip
         state = None if out is None else out / _state_name(cfg, k)
@@ -257,10 +308,11 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
                               state, cfg.resume)  # fmt: skip
         done = _DoneTarget(predict_graphs(model, task.graphs, split[1], device),
                            predict_graphs(model, task.graphs, split[2], device), outcome)  # fmt: skip
+        done.test_last = _last_epoch_test(model, outcome, task.graphs, split[2], device, done.test)
         trained += 1
         if records is not None:
             seconds = time.perf_counter() - target_start + outcome.seconds_before
-            records.save(k, outcome, done.valid, done.test, seconds)
+            records.save(k, outcome, done.valid, done.test, seconds, done.test_last)
             records.state(k).unlink(missing_ok=True)  # the record is what a resume needs
         if joined is not None:
             joined.append(task.target_names[k])
@@ -294,6 +346,7 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
                 deferred.append(k)
                 continue
             valid_pred[:, cols], test_pred[:, cols] = done.valid, done.test
+            last_known = _put_last(last_pred, cols, done) and last_known
             outcomes[k] = done.outcome
         if joined is not None:
             logger.info("%s seed %d: trained %d target(s) for the run in %s; %d in training "
@@ -304,6 +357,7 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
             done = take(k, columns[k], wait=True)
             assert done is not None
             valid_pred[:, columns[k]], test_pred[:, columns[k]] = done.valid, done.test
+            last_known = _put_last(last_pred, columns[k], done) and last_known
             outcomes[k] = done.outcome
     outcome_list = [outcomes[k] for k in range(len(columns))]
     value, per_target = evaluate(metric, task.targets[split[2]], test_pred, task.target_names,
@@ -320,13 +374,19 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
         init=loaded.init,
         seed=cfg.seed,
         protocol=cfg.protocol,
-        split=cfg.split or task.spec.default_split,
+        split=resolved.name,
         metric=metric.name,
         value=value,
+        value_last=evaluate(
+            metric, task.targets[split[2]], last_pred, task.target_names, quiet=True
+        )[0]
+        if last_known
+        else math.nan,  # fmt: skip
         per_target=dict(zip(task.target_names, per_target, strict=True)),
         valid_value=_mean_finite([o.best_valid for o in outcome_list]),
         epochs=max(o.epochs for o in outcome_list),
         best_epoch=int(np.median([o.best_epoch for o in outcome_list])),
+        best_rule=_rules(outcome_list),
         seconds=time.perf_counter() - start - waited + sum(o.seconds_before for o in outcome_list),
         n_train=len(split[0]),
         n_valid=len(split[1]),
@@ -338,6 +398,8 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
         extra_metrics=extra_metrics(
             task.spec.extra_metrics, task.targets[split[2]], test_pred, task.target_names
         ),  # fmt: skip
+        split_source=resolved.source,
+        split_sha256=resolved.sha256,
     )
     logger.info("%s %s seed %d: test %s %.4f (best epoch %d, %.1f s)", result.task, cfg.init,
                 cfg.seed, metric.name, value, result.best_epoch, result.seconds)  # fmt: skip
@@ -351,6 +413,28 @@ class _DoneTarget:
     valid: np.ndarray
     test: np.ndarray
     outcome: TrainOutcome
+    test_last: np.ndarray | None = None  # raw test outputs of the last epoch's weights
+
+
+def _put_last(last_pred: np.ndarray, cols: list[int], done: _DoneTarget) -> bool:
+    """Copy ``done``'s last-epoch test outputs into ``last_pred``; False when it has none."""
+    if done.test_last is None:
+        return False
+    last_pred[:, cols] = done.test_last
+    return True
+
+
+def _last_epoch_test(model: FinetuneModel, outcome: TrainOutcome, graphs: Any,
+                     rows: np.ndarray, device: torch.device, best: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Test outputs of the last epoch's weights (``best`` when those are the kept ones)."""
+    if outcome.last_state is None:
+        return best
+    kept = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(outcome.last_state)
+    last = predict_graphs(model, graphs, rows, device)
+    model.load_state_dict(kept)
+    outcome.last_state = None
+    return last
 
 
 class _TargetRecords:
@@ -403,26 +487,31 @@ class _TargetRecords:
                 return None
             valid = np.asarray(record["valid"], dtype=np.float64).reshape(len(self.split[1]), 1)
             test = np.asarray(record["test"], dtype=np.float64).reshape(len(self.split[2]), 1)
+            test_last = (None if record.get("test_last") is None else np.asarray(
+                record["test_last"], dtype=np.float64).reshape(len(self.split[2]), 1))  # fmt: skip
             outcome = TrainOutcome(model=None, epochs=int(record["epochs"]),  # type: ignore[arg-type]
                                    best_epoch=int(record["best_epoch"]),
                                    best_valid=float(record["best_valid"]),
                                    history=list(record["history"]),
-                                   seconds_before=float(record["seconds"]))  # fmt: skip
+                                   seconds_before=float(record["seconds"]),
+                                   best_rule=str(record.get("best_rule", "metric")))  # fmt: skip
         except (ValueError, KeyError, TypeError) as err:
             logger.warning("%s is unreadable (%s); training target %s again from scratch",
                            path, err, name)  # fmt: skip
             return None
         logger.info("target %s: finished before (%s), not trained again", name, path.name)
-        return _DoneTarget(valid, test, outcome)
+        return _DoneTarget(valid, test, outcome, test_last)
 
     def save(self, k: int, outcome: TrainOutcome, valid: np.ndarray, test: np.ndarray,
-             seconds: float) -> None:  # fmt: skip
+             seconds: float, test_last: np.ndarray | None = None) -> None:  # fmt: skip
         def floats(a: np.ndarray) -> list[float | None]:
             return [None if math.isnan(v) else float(v) for v in np.asarray(a).ravel()]
 
         record = {**self._key(k), "epochs": outcome.epochs, "best_epoch": outcome.best_epoch,
-                  "best_valid": outcome.best_valid, "seconds": seconds,
-                  "history": outcome.history, "valid": floats(valid), "test": floats(test)}  # fmt: skip
+                  "best_rule": outcome.best_rule, "best_valid": outcome.best_valid,
+                  "seconds": seconds,
+                  "history": outcome.history, "valid": floats(valid), "test": floats(test),
+                  "test_last": None if test_last is None else floats(test_last)}  # fmt: skip
         write_text_atomic(self.path(k), json.dumps(record, default=float))
 
 
@@ -511,5 +600,7 @@ def _write_outputs(
                     training_data=task.path, init=loaded.init)  # fmt: skip
     if outputs.calibration is not None:
         info["calibration"] = outputs.calibration.to_dict()
+    train_smiles = [task.smiles[i] for i in outputs.split[0]]
+    info["domain"], fingerprints = describe_domain(train_smiles, loaded.featurizer.standardize)
     save_model(out / "model.pt", model, info, config=to_dict(cfg),
-               metadata={"result": result.to_dict()})  # fmt: skip
+               metadata={"result": result.to_dict(), DOMAIN_KEY: fingerprints})  # fmt: skip

@@ -15,7 +15,11 @@ loadable with ``torch.load(weights_only=True)``) whose ``state_dict`` holds the
         "init": "ckpt:...",             # where the encoder's weights started
         "versions": {...},              # python/torch/numpy/molssl/rdkit/torch_geometric
         "calibration": None,            # optional, for post-hoc calibration (e.g. conformal)
-    }
+        "domain": {...},                # training molecules: fingerprint, n, heavy-atom range,
+    }                                   # elements (molssl.finetune.domain)
+
+and, beside it, ``"domain_fingerprints"``: the training split's ECFP4 bits packed as
+``uint8[n, 256]`` (what ``predict``'s ``nn_tanimoto`` compares against).
 
 Readers ignore entries they do not know, so later releases can add some (``calibration`` is the
 reserved place for uncertainty calibration) without a format bump.
@@ -46,6 +50,10 @@ MODEL_KEY = "finetuned"
 """Top-level checkpoint entry that marks a fine-tuned model file."""
 
 
+DOMAIN_KEY = "domain_fingerprints"
+"""Top-level checkpoint entry holding the training molecules' packed fingerprints."""
+
+
 class ModelFileError(CheckpointError):
     """A file given as a fine-tuned model is something else, or from a newer molssl."""
 
@@ -61,6 +69,8 @@ class SavedModel:
         target_names: One name per output column.
         path: The file it was read from.
         info: The full ``"finetuned"`` description (task, training data, versions, ...).
+        domain_fingerprints: ``uint8[n, 256]`` packed ECFP4 bits of the training molecules
+            (``None`` for a model saved without them).
     """
 
     model: FinetuneModel
@@ -69,6 +79,7 @@ class SavedModel:
     target_names: list[str]
     path: Path | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    domain_fingerprints: torch.Tensor | None = None
 
 
 def versions() -> dict[str, str]:
@@ -196,5 +207,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> SavedMod
         model.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ModelFileError(f"{path}: damaged fine-tuned model description ({err})") from err
+    fps = ckpt.get(DOMAIN_KEY)
+    if not isinstance(fps, torch.Tensor) or fps.dtype != torch.uint8 or fps.dim() != 2:
+        fps = None
     return SavedModel(model.to(device).eval(), featurizer, task["task_type"],
-                      list(task["targets"]), path, info)  # fmt: skip
+                      list(task["targets"]), path, info, fps)  # fmt: skip

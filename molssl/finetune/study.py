@@ -8,7 +8,8 @@ Every study lives in the SQLite file ``study.db`` of the output folder, named af
 the method and a hash of everything else that determines a trial, so an interrupted search
 resumes (``load_if_exists``) and a changed setting starts a new study. Trial ``k`` samples with
 a TPE sampler seeded ``seed + k``, so a resumed search proposes exactly what an uninterrupted
-one would have. Only finished trials count towards ``N``: one cut short by Ctrl-C or a kill is
+one would have. Trial 0 runs the caller's default settings (``defaults``, enqueued), so the best
+trial is never worse on validation than a run without search, and the result reports both. Only finished trials count towards ``N``: one cut short by Ctrl-C or a kill is
 run again, one that failed on its own (its error kept as a user attribute) is not; a trial a killed
 process left RUNNING is marked FAIL when the study is next opened. One process
 per study at a time: a second process (two benchmark processes sharing a folder, a second
@@ -34,8 +35,12 @@ logger = logging.getLogger(__name__)
 STUDY_FILE = "study.db"
 """SQLite file of every study in an output folder."""
 
-SPACE_VERSION = 1
+SPACE_VERSION = 2
 """Bumped when a search space changes, so old studies are not resumed with a new space."""
+
+
+DEFAULTS_ATTR = "defaults"
+"""User attribute marking the trial that ran the default settings."""
 
 
 class SearchError(RuntimeError):
@@ -58,6 +63,9 @@ class SearchResult:
         seconds: Wall time of this call.
         study_name, storage: Where the study lives.
         sampler_seed, trial_seed: Seed of trial 0's sampler; seed every trial trains with.
+        extra: ``best_attrs`` (the best trial's attributes), ``defaults`` (the default
+            settings' trial: ``{trial, params, value}``, ``value`` ``None`` if it failed; absent
+            for a study without one) and what the caller adds (``fixed``).
     """
 
     task: str
@@ -127,6 +135,32 @@ def _rename_former(optuna: Any, storage: str, name: str, former: list[str]) -> N
             return
 
 
+def _enqueue_defaults(study: Any, defaults: dict[str, Any]) -> None:
+    """Queue ``defaults`` as the next trial unless a trial of them is done or queued.
+
+    A fresh study runs them as trial 0; a study whose defaults trial was cut short (Ctrl-C, a
+    kill) queues them again, so they still run before any sampled trial.
+    """
+    from optuna.trial import TrialState
+
+    for trial in study.get_trials(deepcopy=False):
+        if trial.user_attrs.get(DEFAULTS_ATTR) and (
+            trial.state == TrialState.WAITING or _counted(trial)
+        ):
+            return
+    study.enqueue_trial(defaults, user_attrs={DEFAULTS_ATTR: True})
+
+
+def _defaults_entry(trials: list[Any]) -> dict[str, Any] | None:
+    """``{trial, params, value}`` of the finished trial of the default settings, if any."""
+    for trial in trials:
+        if trial.user_attrs.get(DEFAULTS_ATTR):
+            value = trial.value if trial.state.name == "COMPLETE" else None
+            return {"trial": trial.number, "params": dict(trial.params),
+                    "value": None if value is None else float(value)}  # fmt: skip
+    return None
+
+
 def _fail_abandoned(study: Any) -> None:
     """Mark trials that a killed process left RUNNING as FAIL (call under the study lock).
 
@@ -157,6 +191,7 @@ def run_study(
     sampler_seed: int = 0,
     trial_seed: int = 0,
     former_identities: Sequence[dict[str, Any]] = (),
+    defaults: dict[str, Any] | None = None,
 ) -> SearchResult:
     """Run (or resume) a study until it holds ``n_trials`` finished trials.
 
@@ -176,6 +211,9 @@ def run_study(
         former_identities: What older versions named this study by (paths as given): a study
             found under such a name, and none under the new one, is renamed (copied, then the
             old one deleted) instead of searched again.
+        defaults: The settings a run without search uses; they run first (trial 0 of a new
+            study) and ``extra["defaults"]`` of the result reports their validation value.
+            ``space`` must accept them (widen its ranges to hold them).
 
     Returns:
         :class:`SearchResult`.
@@ -203,12 +241,22 @@ def run_study(
     def waiting() -> None:
         logger.info("another process is running study %s; waiting for it to finish", name)
 
+    load_search_record(out)  # a damaged record is refused before the trials, not after them
     with locked(lock, on_wait=waiting):
         former = [study_name(task, method, {**f, "trial_seed": trial_seed, "metric": metric})
                   for f in former_identities]  # fmt: skip
-        _rename_former(optuna, storage, name, former)
-        study = optuna.create_study(storage=storage, study_name=name, direction=direction,
-                                    load_if_exists=True)  # fmt: skip
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            _rename_former(optuna, storage, name, former)
+            study = optuna.create_study(storage=storage, study_name=name, direction=direction,
+                                        load_if_exists=True)  # fmt: skip
+        except SQLAlchemyError as err:
+            raise SearchError(
+                f"{out / STUDY_FILE} is not a readable Optuna study "
+                f"({type(err).__name__}: {str(err).splitlines()[0][:120]}); move it away or "
+                "delete it (its trials are lost), or give another --out"
+            ) from err
 
         def wrapped(trial: Any) -> float:
             params = space(trial, space_info)
@@ -225,6 +273,8 @@ def run_study(
 
         _fail_abandoned(study)
         done = sum(_counted(t) for t in study.get_trials(deepcopy=False))
+        if defaults is not None and done < n_trials:
+            _enqueue_defaults(study, defaults)
         if done:
             logger.info("resuming study %s: %d of %d trials done", name, done, n_trials)
         while done < n_trials:
@@ -256,6 +306,9 @@ def run_study(
             trial_seed=trial_seed,
             extra={"best_attrs": dict(best.user_attrs)},
         )
+        found = _defaults_entry(trials)
+        if found is not None:
+            result.extra["defaults"] = found
         logger.info("search %s / %s: best validation %s %.4f at trial %d of %d (%.0f s)", task,
                     method, metric, result.best_value, best.number, len(trials),
                     result.search_seconds)  # fmt: skip
@@ -278,14 +331,25 @@ def load_search_record(out_dir: str | Path) -> dict[str, Any]:
 
     The record is ``{"format_version": 1, "tasks": {TASK: {METHOD: entry}}}`` where an entry
     holds the :class:`SearchResult` fields (``best_params``, ``best_value``, ``metric``,
-    ``direction``, ``n_trials``, ``search_seconds``, ``study_name``, seeds, ``extra``) and,
+    ``direction``, ``n_trials``, ``search_seconds``, ``study_name``, seeds, ``extra``),
+    ``defaults`` (the default settings' trial ``{trial, params, value}``, or ``None``) and,
     once the best settings were retrained, ``retrained``: one ``{seed, value, valid_value}`` per
-    run seed (``value`` is the test metric). The benchmark's protocol record reads it.
+    run seed (``value`` is the test metric) and ``worse_than_defaults`` (see
+    :func:`worse_than_defaults`). The benchmark's protocol record reads it.
     """
     path = Path(out_dir) / RECORD_FILE
     if not path.is_file():
         return {"format_version": RECORD_VERSION, "tasks": {}}
-    return json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        record = err
+    if not isinstance(record, dict) or not isinstance(record.get("tasks", {}), dict):
+        raise SearchError(
+            f"{path} is damaged (not a search record); delete it (study.db keeps the trials, "
+            "and the record is written again from it) and rerun"
+        )
+    return record
 
 
 def record_search(
@@ -309,8 +373,31 @@ def record_search(
     with locked(path.with_name(path.name + ".lock")):
         record = load_search_record(out_dir)
         entry = {k: v for k, v in result.to_dict().items() if k not in ("task", "method")}
+        entry["defaults"] = result.extra.get("defaults")
         if retrained is not None:
             entry["retrained"] = retrained
+            entry["worse_than_defaults"] = worse_than_defaults(result, retrained)
         record.setdefault("tasks", {}).setdefault(result.task, {})[result.method] = entry
         write_text_atomic(path, json.dumps(record, indent=2, default=str))  # the user's mode
     return record
+
+
+def worse_than_defaults(result: SearchResult, retrained: list[dict[str, Any]]) -> bool | None:
+    """Whether the retrained runs' mean validation value is worse than the defaults trial's.
+
+    The best trial is never worse than the defaults (they are trial 0 of the study), and its
+    settings retrained at the trial seed reproduce it; runs at other seeds can still fall
+    below it, which this reports.
+
+    Returns:
+        ``None`` when the study has no finished defaults trial or nothing was retrained.
+    """
+    found = result.extra.get("defaults")
+    values = [r["valid_value"] for r in retrained if not math.isnan(r["valid_value"])]
+    if not found or found.get("value") is None or not values:
+        return None
+    mean = sum(values) / len(values)
+    tol = 1e-6 * max(1.0, abs(found["value"]))  # a rerun of the same trial is not "worse"
+    if result.direction == "maximize":
+        return mean < found["value"] - tol
+    return mean > found["value"] + tol

@@ -4,7 +4,10 @@ A task is a registered MoleculeNet dataset or a user's CSV (:class:`TaskSource`)
 (:func:`prepare_task`) reads the table, optionally subsamples it (seeded, so every method and
 seed sees the same molecules), featurizes every SMILES once with the given featurizer, and drops
 the invalid rows *before* any split, reporting them. :func:`task_split` computes the one split
-of a task that all of its targets, methods and seeds share. Both are cached in memory for the
+of a task that all of its targets, methods and seeds share: a splitter's, or a split the user
+gave as a CSV column or a JSON file of row indices (:mod:`molssl.predefined_splits`; rows with
+invalid SMILES are dropped from their set and reported, and validation rows are carved out of
+train when none are given). :func:`resolve_split` adds its name, origin and SHA-256. Both are cached in memory for the
 life of the process (:func:`clear_task_cache` empties the caches).
 """
 
@@ -28,7 +31,7 @@ from molssl.data import (
     load_dataset,
 )
 from molssl.featurize import GraphFeaturizer, SmilesFailure, featurize_many, parse_smiles
-from molssl.splits import DEFAULT_SIZES, Split, get_splitter
+from molssl.splits import DEFAULT_SIZES, Split, get_splitter, split_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,8 @@ class TaskSource:
         task_type: ``"classification"`` or ``"regression"``; required with ``csv``.
         data_dir: Directory searched first for registered datasets.
         download: Whether a missing registered dataset may be downloaded.
+        split_column: The CSV's column of predefined train/valid/test sets; never a target
+            (also when ``targets`` is empty, meaning every other column).
 
     Raises:
         ConfigError: If neither or both of ``task`` and ``csv`` are given, or ``csv`` comes
@@ -61,6 +66,7 @@ class TaskSource:
     task_type: str | None = None
     data_dir: str | None = None
     download: bool = True
+    split_column: str | None = None
 
     def __post_init__(self) -> None:
         if (self.task is None) == (self.csv is None):
@@ -90,9 +96,10 @@ class TaskSource:
             return f"task:{self.task.lower()}:{self.data_dir}"
         path = Path(self.csv).resolve()
         mtime = path.stat().st_mtime_ns if path.exists() else 0
-        return json.dumps(
-            [str(path), mtime, self.smiles_col, list(self.targets), self.task_type], default=str
-        )
+        key = [str(path), mtime, self.smiles_col, list(self.targets), self.task_type]
+        if self.split_column is not None:
+            key.append(self.split_column)
+        return json.dumps(key, default=str)
 
     def load(self) -> MoleculeNetData:
         """Read the table (see :func:`molssl.data.load_dataset` / :func:`load_csv_task`).
@@ -104,7 +111,17 @@ class TaskSource:
         """
         if self.csv is None:
             return load_dataset(self.task, self.data_dir, download=self.download)
-        data = load_csv_task(self.csv, self.smiles_col, self.targets, self.task_type)  # type: ignore[arg-type]
+        targets = self.targets
+        if not targets and self.split_column is not None:
+            import pandas as pd
+
+            header = pd.read_csv(self.csv, nrows=0).columns
+            targets = tuple(c for c in header if c not in (self.smiles_col, self.split_column))
+            if not targets:
+                raise DataFormatError(f"{self.csv}: no target columns besides the SMILES column "
+                                      f"{self.smiles_col!r} and the split column "
+                                      f"{self.split_column!r}; add a label column")  # fmt: skip
+        data = load_csv_task(self.csv, self.smiles_col, targets, self.task_type)  # type: ignore[arg-type]
         if self.task_type == "classification":
             labels = data.targets[~np.isnan(data.targets)]
             bad = np.setdiff1d(np.unique(labels), [0.0, 1.0])
@@ -133,6 +150,7 @@ class TaskData:
         num_rows: Rows in the file before subsampling.
         key: Cache key (source, featurizer, subsample size).
         path: The file the table was read from (``None`` when unknown).
+        from_csv: Whether the table is a user's CSV (not a registered dataset).
     """
 
     name: str
@@ -147,6 +165,7 @@ class TaskData:
     num_rows: int
     key: str = ""
     path: Path | None = None
+    from_csv: bool = False
 
     def __len__(self) -> int:
         return len(self.smiles)
@@ -237,9 +256,36 @@ def prepare_task(
         num_rows=len(table),
         key=key,
         path=table.path,
+        from_csv=source.csv is not None,
     )
     _TASKS[key] = task
     return task
+
+
+@dataclass(frozen=True)
+class TaskSplit:
+    """The split of a task as used, with where it came from.
+
+    Attributes:
+        parts: ``(train_idx, valid_idx, test_idx)`` into the task's molecules.
+        name: ``"scaffold"``, ``"random_scaffold"``, ``"random"``, ``"column:NAME"`` or
+            ``"file:NAME.json"``.
+        source: JSON-ready origin: ``{"kind": "splitter", ...}``, ``{"kind": "column",
+            "column", "file"}`` or ``{"kind": "file", "file", "file_sha256"}``; a predefined
+            split without validation rows adds ``"valid_from_train"`` (the splitter that carved
+            them) and one with unfeaturizable rows ``"dropped_rows"`` (file rows per set).
+        sha256: :func:`molssl.splits.split_sha256` of ``parts`` (file rows).
+    """
+
+    parts: Split
+    name: str
+    source: dict
+    sha256: str
+
+    @property
+    def predefined(self) -> bool:
+        """Whether the user gave the split (a column or a file)."""
+        return self.source.get("kind") != "splitter"
 
 
 def task_split(
@@ -247,33 +293,129 @@ def task_split(
     split: str | None = None,
     sizes: tuple[float, float, float] = DEFAULT_SIZES,
     seed: int = 0,
+    *,
+    split_file: str | None = None,
+    valid_splitter: str | None = None,
 ) -> Split:
     """The split of a task shared by all its targets, methods and run seeds (cached).
 
     Args:
         task: A prepared task.
-        split: Splitter name (``"scaffold"``, ``"random_scaffold"``, ``"random"``); ``None``
-            uses the dataset's default (scaffold; random for QM9).
+        split: Splitter name (``"scaffold"``, ``"random_scaffold"``, ``"random"``) or a CSV
+            column holding each row's set (``"column:NAME"``, see
+            :mod:`molssl.predefined_splits`); ``None`` uses the dataset's default (scaffold;
+            random for QM9).
         sizes: Train/valid/test fractions. Default ``(0.8, 0.1, 0.1)``.
         seed: Seed of the seeded splitters (ignored by ``"scaffold"``). Default 0.
+        split_file: A JSON file of train/valid/test row indices instead of ``split``.
+        valid_splitter: Splitter that carves validation rows out of the training rows of a
+            predefined split without any (``None``: scaffold).
 
     Returns:
         ``(train_idx, valid_idx, test_idx)`` into the task's molecules.
 
     Raises:
         ValueError: Unknown splitter, bad sizes, or an empty train/valid/test part.
+        InvalidSplitError: A malformed predefined split (a ``ConfigError``).
     """
+    return resolve_split(task, split, sizes, seed, split_file=split_file,
+                         valid_splitter=valid_splitter).parts  # fmt: skip
+
+
+def resolve_split(
+    task: TaskData,
+    split: str | None = None,
+    sizes: tuple[float, float, float] = DEFAULT_SIZES,
+    seed: int = 0,
+    *,
+    split_file: str | None = None,
+    valid_splitter: str | None = None,
+) -> TaskSplit:
+    """:func:`task_split` with the split's name, origin and SHA-256 (cached)."""
+    from molssl.predefined_splits import is_column_split
+
+    predefined = split_file is not None or is_column_split(split)
     name = split or task.spec.default_split
-    key = json.dumps([task.key or task.name, len(task), name, list(sizes), seed], default=str)
+    if split_file is not None:
+        name = f"file:{Path(split_file).name}"
+    file_key = _file_key(split_file) if split_file else None
+    key = json.dumps([task.key or task.name, len(task), name, list(sizes), seed, file_key,
+                      valid_splitter if predefined else None], default=str)  # fmt: skip
     if key not in _SPLITS:
-        parts = get_splitter(name)(task.smiles, sizes, seed)
-        if any(len(p) == 0 for p in parts):
-            raise ValueError(
-                f"{task.name}: the {name} split of {len(task)} molecules has an empty part "
-                f"(sizes {[len(p) for p in parts]}); use more molecules or other split sizes"
-            )
-        _SPLITS[key] = parts
+        if predefined:
+            _SPLITS[key] = _predefined_split(task, name, split, split_file, sizes, seed,
+                                             valid_splitter or "scaffold")  # fmt: skip
+        else:
+            parts = get_splitter(name)(task.smiles, sizes, seed)
+            if any(len(p) == 0 for p in parts):
+                raise ValueError(
+                    f"{task.name}: the {name} split of {len(task)} molecules has an empty part "
+                    f"(sizes {[len(p) for p in parts]}); use more molecules or other split sizes"
+                )
+            source = {"kind": "splitter", "splitter": name, "sizes": list(sizes), "seed": seed}
+            _SPLITS[key] = TaskSplit(parts, name, source, split_sha256(task.rows, parts))
     return _SPLITS[key]
+
+
+def _file_key(path: str) -> list:
+    file = Path(path)
+    stat = file.stat() if file.is_file() else None
+    return [str(file.resolve()), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0]
+
+
+def _predefined_split(task: TaskData, name: str, split: str | None, split_file: str | None,
+                      sizes: tuple[float, float, float], seed: int,
+                      valid_splitter: str) -> TaskSplit:  # fmt: skip
+    """Map a user's split of file rows onto the task's molecules (see
+    :mod:`molssl.predefined_splits`)."""
+    from molssl.predefined_splits import (
+        InvalidSplitError,
+        carve_valid,
+        check_nonempty,
+        check_rows,
+        column_name,
+        load_split_file,
+        read_split_column,
+    )
+
+    if split_file is not None:
+        given = load_split_file(split_file)
+    else:
+        assert split is not None
+        if not task.from_csv or task.path is None:
+            raise InvalidSplitError(f"{task.name}: a split column needs a CSV task (--csv FILE); "
+                                    "give a registered dataset's split as --split-file")  # fmt: skip
+        given = read_split_column(task.path, column_name(split, str(task.path)))
+    check_rows(given, task.num_rows)
+    set_of_row = np.full(task.num_rows, -1, dtype=np.int64)
+    for k, rows in enumerate(given.parts):
+        set_of_row[rows] = k
+    molecule_sets = set_of_row[task.rows]
+    parts = [np.flatnonzero(molecule_sets == k).astype(np.int64) for k in range(3)]
+    source = dict(given.source)
+    dropped = {}
+    for k, set_name in enumerate(("train", "valid", "test")):
+        lost = sorted(f.index for f in task.failures if set_of_row[f.index] == k)
+        if lost:
+            dropped[set_name] = lost
+    if dropped:
+        logger.warning("%s: rows with invalid SMILES dropped from their sets: %s", given.where,
+                       "; ".join(f"{k} {v[:10]}" + (" ..." if len(v) > 10 else "")
+                                 for k, v in dropped.items()))  # fmt: skip
+        source["dropped_rows"] = dropped
+    check_nonempty(parts, given.where, " once rows with invalid SMILES are dropped")
+    if len(parts[1]) == 0:
+        train, valid = carve_valid([task.smiles[i] for i in parts[0]], valid_splitter, sizes,
+                                   seed)  # fmt: skip
+        parts[0], parts[1] = parts[0][train], parts[0][valid]
+        source["valid_from_train"] = valid_splitter
+        logger.info("%s has no validation rows: %d of its %d training molecules were carved out "
+                    "by the %s splitter as the validation set", given.where, len(parts[1]),
+                    len(parts[0]) + len(parts[1]), valid_splitter)  # fmt: skip
+    logger.info("%s: predefined split of %d train / %d valid / %d test molecules", given.where,
+                *(len(p) for p in parts))  # fmt: skip
+    result = (parts[0], parts[1], parts[2])
+    return TaskSplit(result, name, source, split_sha256(task.rows, result))
 
 
 def task_fingerprints(task: TaskData, radius: int = 2, n_bits: int = 2048) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 Adam with one learning rate for the encoder and another for the head; masked multi-task BCE or
 MSE/L1 loss on standardised regression targets; the weights of the best validation epoch are
-kept (Wang et al., 2022, ``finetune.py``).
+kept (Wang et al., 2022, ``finetune.py``). Epochs that tie on the validation metric (ROC-AUC
+reaches its ceiling of 1.0 early on a small or easy validation set) are told apart by their
+validation loss, then by the later epoch; :attr:`TrainOutcome.best_rule` records which rule chose.
 """
 
 from __future__ import annotations
@@ -55,6 +57,35 @@ class TrainOutcome:
     history: list[dict[str, float]] = field(default_factory=list)
     seconds_before: float = 0.0
     """Training time spent by earlier calls of an interrupted, resumed run (0 without resume)."""
+    best_rule: str = "metric"
+    """What chose ``best_epoch`` (:data:`BEST_RULES`): ``"metric"`` (the best validation
+    metric), ``"valid_loss"`` (tied on the metric, lowest validation loss), ``"later_epoch"``
+    (tied on both, the later epoch) or ``"last_epoch"`` (no finite validation metric)."""
+    last_state: dict[str, torch.Tensor] | None = None
+    """The weights after the last epoch (``None`` when they are the kept ones)."""
+
+
+BEST_RULES = ("metric", "valid_loss", "later_epoch", "last_epoch")
+"""The rules that select the kept epoch, in the order they are applied."""
+
+
+def select_epoch(
+    metric: Metric, value: float, loss: float, best_value: float, best_loss: float
+) -> str | None:
+    """The rule by which an epoch scoring ``value`` (validation loss ``loss``) replaces the best
+    so far (``best_value``, ``best_loss``; NaN when there is none), or ``None`` when it does not.
+
+    A better metric wins (``"metric"``); on a tie the lower validation loss wins
+    (``"valid_loss"``); on a tie of both the later epoch, i.e. this one (``"later_epoch"``).
+    """
+    best = None if math.isnan(best_value) else best_value
+    if metric.is_better(value, best):
+        return "metric"
+    if math.isnan(value) or value != best_value:
+        return None
+    if math.isnan(best_loss) or loss < best_loss:
+        return "valid_loss" if not math.isnan(loss) else "later_epoch"
+    return "later_epoch" if loss == best_loss else None
 
 
 def evaluate(
@@ -100,8 +131,8 @@ def train_model(
     With ``state_file`` set, the loop state (weights, optimizer, best weights so far, history,
     RNG states) is written there atomically after every epoch; ``resume=True`` continues from
     it, giving the same weights as an uninterrupted run on the same device. A state written for
-    other labels or another split (a CSV edited in place between the two calls) is not resumed:
-    training starts over, with a warning.
+    other molecules, labels or split (a CSV edited in place between the two calls) is not
+    resumed: training starts over, with a warning.
 
     Args:
         model: Encoder + head (its scaler, if any, is fit here on the training targets).
@@ -134,7 +165,7 @@ def train_model(
         foreach=True,
     )
     loop = _LoopState()
-    data_key = _data_key(targets, split)
+    data_key = _data_key(graphs, targets, split)
     if resume and state_file is not None and Path(state_file).is_file():
         loop = _restore(state_file, model, optimizer, generator, device, data_key) or loop
     seconds_before = loop.seconds
@@ -163,17 +194,24 @@ def train_model(
             optimizer.step()
             total += loss.item() * len(idx)
             count += len(idx)
-        valid = math.nan
+        valid = valid_loss = math.nan
         if len(valid_idx):
             pred = predict_graphs(model, graphs, valid_idx, device, settings.eval_batch_size)
             valid, _ = evaluate(metric, targets[valid_idx], pred, names, quiet=True)
+            valid_loss = _valid_loss(model, pred, targets[valid_idx], settings.regression_loss)
         loop.epoch = epoch
-        loop.history.append({"epoch": epoch, "train_loss": total / max(count, 1), "valid": valid})
+        loop.history.append({"epoch": epoch, "train_loss": total / max(count, 1), "valid": valid,
+                             "valid_loss": valid_loss})  # fmt: skip
         bar.set_postfix(loss=f"{total / max(count, 1):.4f}", valid=f"{valid:.4f}")
-        best = None if math.isnan(loop.best_valid) else loop.best_valid
-        if metric.is_better(valid, best):
+        rule = select_epoch(metric, valid, valid_loss, loop.best_valid, loop.best_loss)
+        if rule is not None:
             loop.best_state = copy.deepcopy(model.state_dict())
-            loop.best_valid, loop.best_epoch, loop.stale = valid, epoch, 0
+            loop.best_valid, loop.best_loss, loop.best_epoch = valid, valid_loss, epoch
+            loop.best_rule = rule
+            if rule == "metric":
+                loop.stale = 0  # patience counts epochs without a better metric
+            else:
+                loop.stale += 1
         else:
             loop.stale += 1
             if settings.patience is not None and loop.stale >= settings.patience:
@@ -190,11 +228,28 @@ def train_model(
     if loop.best_state is None:
         if len(valid_idx):
             logger.warning("validation %s was never finite; keeping the last epoch", metric.name)
-        loop.best_epoch = loop.epoch
-    else:
+        loop.best_epoch, loop.best_rule = loop.epoch, "last_epoch"
+    last_state = None
+    if loop.best_state is not None:
+        if loop.best_epoch != loop.epoch:
+            last_state = copy.deepcopy(model.state_dict())
         model.load_state_dict(loop.best_state)
     return TrainOutcome(model, loop.epoch, loop.best_epoch, loop.best_valid, loop.history,
-                        seconds_before)  # fmt: skip
+                        seconds_before, loop.best_rule, last_state=last_state)  # fmt: skip
+
+
+def _valid_loss(
+    model: FinetuneModel, pred: np.ndarray, targets: np.ndarray, regression_loss: str
+) -> float:
+    """The training loss on the validation rows (standardised units for regression)."""
+    if model.scaler is not None:
+        mean = model.scaler.mean.detach().cpu().double().numpy()
+        std = model.scaler.std.detach().cpu().double().numpy()
+        pred, targets = (pred - mean) / std, (targets - mean) / std
+    loss = masked_multitask_loss(torch.as_tensor(pred, dtype=torch.float64),
+                                 torch.as_tensor(targets, dtype=torch.float64), model.task_type,
+                                 regression_loss)  # type: ignore[arg-type]  # fmt: skip
+    return float(loss)
 
 
 @dataclass
@@ -203,6 +258,8 @@ class _LoopState:
     best_state: dict[str, torch.Tensor] | None = None
     best_valid: float = math.nan
     best_epoch: int = 0
+    best_loss: float = math.nan
+    best_rule: str = "metric"
     stale: int = 0
     done: bool = False
     seconds: float = 0.0  # training time of all calls so far (a resumed run keeps counting)
@@ -238,9 +295,19 @@ def hash_split(digest: Any, split: tuple[np.ndarray, np.ndarray, np.ndarray]) ->
     return digest
 
 
-def _data_key(targets: np.ndarray, split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> str:
-    """SHA-256 of the labels and the split a training state belongs to."""
-    return hash_split(labels_digest(targets), split).hexdigest()
+def _data_key(
+    graphs: Sequence[Data], targets: np.ndarray, split: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> str:
+    """SHA-256 of the molecules (their featurized graphs), labels and split a training state
+    belongs to."""
+    digest = hash_split(labels_digest(targets), split)
+    for graph in graphs:
+        for name in ("x", "edge_index", "edge_attr"):
+            value = getattr(graph, name, None)
+            if value is not None:
+                digest.update(f"{name}{tuple(value.shape)}".encode())
+                digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _restore(
@@ -252,12 +319,12 @@ def _restore(
     data_key: str,
 ) -> _LoopState | None:
     """The loop state in ``path``, loaded into ``model``, ``optimizer`` and ``generator``;
-    ``None`` (nothing loaded) when it was written for other labels or another split."""
+    ``None`` (nothing loaded) when it was written for other molecules, labels or split."""
     from molssl.contrastive.io.checkpoint import load_checkpoint, restore_rng_state
 
     ckpt = load_checkpoint(path, map_location=device)
     if ckpt.get("data_key", data_key) != data_key:  # states written before the key: trusted
-        logger.warning("%s was written for other labels or another split; training from "
+        logger.warning("%s was written for other molecules, labels or split; training from "
                        "scratch (it is replaced after the first epoch)", path)  # fmt: skip
         return None
     model.load_state_dict(ckpt["state_dict"])

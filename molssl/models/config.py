@@ -47,6 +47,10 @@ class EncoderConfig:
         proj_dim: Width of the projection ``z`` (MolCLR: ``feat_dim // 2`` = 256).
         dropout: Dropout probability after every layer (MolCLR pretraining: 0.0).
         pooling: Graph readout: ``"mean"``, ``"sum"``, ``"max"`` or ``"attention"``.
+        head: MolCLR's ``feat_lin`` (pooled -> ``h``) and projection head (``h -> z``). ``False``
+            (Hu et al.'s encoders, which have neither): ``h`` is the pooled last layer and ``z``
+            is ``h`` (:meth:`~molssl.models.MolEncoder.project` is the identity), so
+            ``out_channels`` and ``proj_dim`` must equal ``hidden_channels``.
         atom_feature_sizes: Vocabulary size of each atom column (``featurizer.atom_feature_sizes``).
         bond_feature_sizes: Vocabulary size of each bond column incl. the self-loop index.
         self_loop_bond: Bond row of the self-loops the layers add (``featurizer.self_loop_bond``).
@@ -64,6 +68,7 @@ class EncoderConfig:
     proj_dim: int = 256
     dropout: float = 0.0
     pooling: str = "mean"
+    head: bool = True
     atom_feature_sizes: tuple[int, ...] = field(default=(NUM_ATOM_TYPES, NUM_CHIRALITY_TAGS))
     bond_feature_sizes: tuple[int, ...] = field(default=(NUM_BOND_TYPES, NUM_BOND_DIRECTIONS))
     self_loop_bond: tuple[int, ...] = field(default=(SELF_LOOP_BOND_INDEX, 0))
@@ -87,6 +92,14 @@ class EncoderConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"EncoderConfig.dropout must be in [0, 1), got {self.dropout}")
         object.__setattr__(self, "dropout", float(self.dropout))
+        if not isinstance(self.head, bool):
+            raise TypeError(f"EncoderConfig.head must be a bool, got {self.head!r}")
+        if not self.head and not self.out_channels == self.proj_dim == self.hidden_channels:
+            raise ConfigError(
+                "an encoder without head (head=False) has h = the pooled node embedding and "
+                f"z = h: set out_channels and proj_dim to hidden_channels ({self.hidden_channels})"
+                f", got out_channels={self.out_channels}, proj_dim={self.proj_dim}"
+            )
         for name in _SIZE_FIELDS:
             value = getattr(self, name)
             if not isinstance(value, tuple | list) or not all(_is_int(v) for v in value):

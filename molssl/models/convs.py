@@ -1,8 +1,9 @@
-"""Message-passing layers of MolCLR with bond features (sum aggregation).
+"""Message-passing layers of MolCLR and Hu et al. (2020) with bond features (sum aggregation).
 
-Both layers add one self-loop per node, labelled with the featurizer's reserved self-loop bond
-row (``featurizer.self_loop_bond``, ``(4, 0)`` in the MolCLR scheme), and keep their own bond
-embeddings, as in Hu et al. (2020) and MolCLR (Wang et al., 2022). Neither needs torch-scatter or
+Every layer adds one self-loop per node, labelled with the featurizer's reserved self-loop bond
+row (``featurizer.self_loop_bond``, ``(4, 0)`` in the MolCLR scheme), and keeps its own bond
+embeddings, as in Hu et al. (2020) and MolCLR (Wang et al., 2022): MolCLR's GIN (``gin``) and
+GCN (``gcn``), and Hu et al.'s degree-normalised GCN (``gcn-norm``). None needs torch-scatter or
 torch-sparse.
 
 The sum over incoming edges ``sum_{j->i} (x_j + e_ji)`` is computed without building the
@@ -115,6 +116,8 @@ class MessagePlan:
         self.dst = torch.cat([edge_index[1], loops])
         loop_row = torch.tensor([tuple(self_loop_bond)], dtype=torch.long, device=device)
         attr = torch.cat([edge_attr.reshape(-1, loop_row.size(1)), loop_row.expand(num_nodes, -1)])
+        self._attr = attr
+        self._sizes = tuple(int(s) for s in bond_feature_sizes)
         self._counts = value_counts(attr, self.dst, num_nodes, bond_feature_sizes)
         self._cache: dict[tuple[str, torch.dtype], Tensor] = {}
 
@@ -123,6 +126,30 @@ class MessagePlan:
         key = ("counts", dtype)
         if key not in self._cache:
             self._cache[key] = self._counts.to(dtype)
+        return self._cache[key]
+
+    def degree_scale(self, dtype: torch.dtype) -> Tensor:
+        """``float[N, 1]`` ``deg_i ** -0.5`` with ``deg_i`` the incoming edges of ``i`` plus its
+        self-loop (bonds count both ways, so in- and out-degree agree)."""
+        key = ("degree_scale", dtype)
+        if key not in self._cache:
+            deg = torch.bincount(self.dst, minlength=self.num_nodes).to(dtype)
+            self._cache[key] = deg.pow(-0.5).unsqueeze(1)
+        return self._cache[key]
+
+    def normalized_counts(self, dtype: torch.dtype) -> Tensor:
+        """``C``, each edge ``j -> i`` (self-loop included) counted with weight
+        ``(deg_i deg_j) ** -0.5``: ``float[N, sum(bond_feature_sizes)]``."""
+        key = ("normalized_counts", dtype)
+        if key not in self._cache:
+            scale = self.degree_scale(dtype).squeeze(1)
+            weight = scale[self.src] * scale[self.dst]
+            sizes = torch.tensor(self._sizes, device=self._attr.device)
+            total = int(sizes.sum())
+            slots = self.dst.unsqueeze(1) * total + self._attr + (torch.cumsum(sizes, 0) - sizes)
+            flat = torch.zeros(self.num_nodes * total, dtype=dtype, device=self._attr.device)
+            flat.index_add_(0, slots.flatten(), weight.repeat_interleave(len(self._sizes)))
+            self._cache[key] = flat.view(self.num_nodes, total)
         return self._cache[key]
 
     def csr(self, transposed: bool, dtype: torch.dtype) -> Tensor:
@@ -267,5 +294,52 @@ class GCNConv(_BondConv):
         return self.aggregate_with_bonds(x @ self.weight, edge_index, edge_attr, plan) + self.bias
 
 
-CONVS: dict[str, type[nn.Module]] = {"gin": GINEConv, "gcn": GCNConv}
+class NormGCNConv(_BondConv):
+    """The degree-normalised graph convolution of Hu et al. (2020) with bond embeddings.
+
+    ``x_i' = sum_{j in N(i) + i} (W x_j + b + e_ji) / sqrt(deg_i deg_j)`` where ``deg`` counts
+    an atom's bonds plus its self-loop and ``e_ji`` is the sum of the per-column bond embeddings
+    (width ``d``). This is the GCN of Hu et al. (2020), "Strategies for Pre-training Graph Neural
+    Networks" (``pretrain-gnns/chem/model.py``), after Kipf & Welling (2017); unlike
+    :class:`GCNConv` (MolCLR's) the normalisation is applied and the bond embeddings are
+    vectors. Parameter names follow the authors' (``linear``, bond tables).
+
+    Args:
+        hidden_channels: Node width ``d`` (input and output).
+        bond_feature_sizes: Vocabulary size of each bond feature column, incl. the self-loop.
+        self_loop_bond: Bond feature row given to the added self-loops.
+
+    Shapes:
+        ``x float[N, d]``, ``edge_index long[2, E]``, ``edge_attr long[E, F_bond]`` ->
+        ``float[N, d]``.
+    """
+
+    def __init__(
+        self,
+        hidden_channels: int,
+        bond_feature_sizes: Sequence[int],
+        self_loop_bond: Sequence[int],
+    ) -> None:
+        super().__init__(hidden_channels, bond_feature_sizes, self_loop_bond)
+        self.linear = nn.Linear(hidden_channels, hidden_channels)
+        self.bond_encoder = FeatureEmbedding(bond_feature_sizes, hidden_channels)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Default ``nn.Linear`` init, Xavier-uniform bond embeddings (as Hu et al.)."""
+        self.linear.reset_parameters()
+        self.bond_encoder.reset_parameters()
+
+    def forward(
+        self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, plan: MessagePlan | None = None
+    ) -> Tensor:
+        plan = plan if plan is not None else self.plan(edge_index, edge_attr, x.size(0))
+        h = self.linear(x)
+        scale = plan.degree_scale(h.dtype)
+        table = self.bond_encoder.table()
+        out = scale * plan.neighbor_sum(scale * h)
+        return torch.addmm(out, plan.normalized_counts(table.dtype), table)
+
+
+CONVS: dict[str, type[nn.Module]] = {"gin": GINEConv, "gcn": GCNConv, "gcn-norm": NormGCNConv}
 """Message-passing layers by name (``MolEncoder(conv=...)``, CLI choices)."""

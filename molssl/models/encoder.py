@@ -3,7 +3,13 @@
 MolCLR architecture (Wang et al., 2022, "Molecular contrastive learning of representations via
 graph neural networks", Nat. Mach. Intell.): atom embedding, ``num_layers`` x (conv ->
 BatchNorm -> ReLU (not on the last layer) -> dropout), graph pooling, ``feat_lin`` giving the
-graph embedding ``h`` and the projection head ``out_lin`` giving ``z``.
+graph embedding ``h`` and the projection head ``out_lin`` giving ``z``. Encoders without that
+head (``head=False``: Hu et al. 2020's released GCNs) take the pooled last layer as ``h`` and
+``h`` as ``z``.
+
+Callers use :meth:`MolEncoder.encode` (``h``, optionally with the node embeddings),
+:meth:`MolEncoder.embed_pooled` (pooled node embeddings -> ``h``) and :meth:`MolEncoder.project`
+(``h -> z``), never the layers behind them.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Literal, NamedTuple, overload
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -52,6 +58,9 @@ class MolEncoder(nn.Module):
         proj_dim: Width of ``z``; default 256.
         dropout: Dropout after every layer; default 0.0.
         pooling: ``"mean"`` (default), ``"sum"``, ``"max"`` or ``"attention"``.
+        head: MolCLR's ``feat_lin`` + projection head (default ``True``); ``False``: ``h`` is
+            the pooled last layer and :meth:`project` the identity (``out_channels`` and
+            ``proj_dim`` must equal ``hidden_channels``).
         atom_feature_sizes: Atom column vocabulary sizes; default from ``molssl.featurize.vocab``
             (``(119, 4)``). Pass ``featurizer.atom_feature_sizes``.
         bond_feature_sizes: Bond column sizes incl. self-loop index; default ``(5, 3)``.
@@ -77,6 +86,7 @@ class MolEncoder(nn.Module):
         proj_dim: int = _DEFAULTS.proj_dim,
         dropout: float = _DEFAULTS.dropout,
         pooling: str = _DEFAULTS.pooling,
+        head: bool = _DEFAULTS.head,
         atom_feature_sizes: Sequence[int] = _DEFAULTS.atom_feature_sizes,
         bond_feature_sizes: Sequence[int] = _DEFAULTS.bond_feature_sizes,
         self_loop_bond: Sequence[int] = _DEFAULTS.self_loop_bond,
@@ -90,6 +100,7 @@ class MolEncoder(nn.Module):
             proj_dim=proj_dim,
             dropout=dropout,
             pooling=pooling,
+            head=head,
             atom_feature_sizes=tuple(atom_feature_sizes),
             bond_feature_sizes=tuple(bond_feature_sizes),
             self_loop_bond=tuple(self_loop_bond),
@@ -105,11 +116,15 @@ class MolEncoder(nn.Module):
         )
         self.batch_norms = nn.ModuleList(nn.BatchNorm1d(d) for _ in range(cfg.num_layers))
         self.pool = POOLINGS[cfg.pooling](d)
-        self.feat_lin = nn.Linear(d, cfg.out_channels)
-        self.out_lin = nn.Sequential(
-            nn.Linear(cfg.out_channels, cfg.out_channels),
-            nn.ReLU(),
-            nn.Linear(cfg.out_channels, cfg.proj_dim),
+        self.feat_lin: nn.Module = nn.Linear(d, cfg.out_channels) if cfg.head else nn.Identity()
+        self.out_lin: nn.Module = (
+            nn.Sequential(
+                nn.Linear(cfg.out_channels, cfg.out_channels),
+                nn.ReLU(),
+                nn.Linear(cfg.out_channels, cfg.proj_dim),
+            )
+            if cfg.head
+            else nn.Identity()
         )
 
     @classmethod
@@ -143,8 +158,7 @@ class MolEncoder(nn.Module):
             conv.reset_parameters()
             bn.reset_parameters()
         self.pool.reset_parameters()
-        self.feat_lin.reset_parameters()
-        for layer in self.out_lin:
+        for layer in (self.feat_lin, *self.out_lin.children()):
             if isinstance(layer, nn.Linear):
                 layer.reset_parameters()
 
@@ -201,9 +215,19 @@ class MolEncoder(nn.Module):
         Returns:
             ``(h float[G, out_channels], z float[G, proj_dim])``.
         """
-        pooled = self.pool(node, index, dim_size=size)
-        h = self.feat_lin(pooled)
-        return h, self.out_lin(h)
+        h = self.embed_pooled(self.pool(node, index, dim_size=size))
+        return h, self.project(h)
+
+    def embed_pooled(self, pooled: Tensor) -> Tensor:
+        """Graph (or fragment) embeddings ``h`` ``float[G, out_channels]`` from pooled node
+        embeddings ``float[G, hidden_channels]``: ``feat_lin``, or the identity without head."""
+        return self.feat_lin(pooled)
+
+    def project(self, h: Tensor) -> Tensor:
+        """Projections ``z`` ``float[G, proj_dim]`` of embeddings ``h`` (the contrastive losses'
+        input): MolCLR's projection head, or the identity for an encoder without head
+        (``config.head=False``), so that ``z`` is ``h``."""
+        return self.out_lin(h)
 
     def forward_batch(self, batch: Batch | Data) -> EncoderOutput:
         """:meth:`forward` on a PyG ``Batch`` (or a single ``Data``)."""
@@ -212,15 +236,32 @@ class MolEncoder(nn.Module):
             batch.x, batch.edge_index, batch.edge_attr, getattr(batch, "batch", None), num_graphs
         )
 
-    def encode(self, batch: Batch | Data) -> Tensor:
+    @overload
+    def encode(self, batch: Batch | Data, *, return_nodes: Literal[False] = False) -> Tensor: ...
+
+    @overload
+    def encode(
+        self, batch: Batch | Data, *, return_nodes: Literal[True]
+    ) -> tuple[Tensor, Tensor]: ...
+
+    def encode(
+        self, batch: Batch | Data, *, return_nodes: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
         """Graph embeddings ``h`` ``float[B, out_channels]`` of a ``Batch`` (no grad handling).
 
         The same ``h`` as :meth:`forward_batch`, without computing the projection ``z``.
+
+        Args:
+            batch: A PyG ``Batch`` (or one ``Data``).
+            return_nodes: Also return the node embeddings ``float[N, hidden_channels]``.
+
+        Returns:
+            ``h``, or ``(h, node)`` with ``return_nodes=True``.
         """
         num_graphs = batch.num_graphs if isinstance(batch, Batch) else 1
         node = self.encode_nodes(batch.x, batch.edge_index, batch.edge_attr)
-        pooled = self.pool(node, getattr(batch, "batch", None), dim_size=num_graphs)
-        return self.feat_lin(pooled)
+        h = self.embed_pooled(self.pool(node, getattr(batch, "batch", None), dim_size=num_graphs))
+        return (h, node) if return_nodes else h
 
 
 ENCODERS: dict[str, Callable[..., MolEncoder]] = {

@@ -1,14 +1,21 @@
 """The one loader and grammar for encoder weights, used by embed, fine-tuning, benchmark, predict.
 
-A weights string names a loader in :data:`LOADERS` and, after a colon, its argument::
+A weights string names a loader in :data:`LOADERS` and, after a colon, its argument; the kinds
+are registered in :data:`molssl.models.sources.WEIGHT_KINDS`::
 
     ckpt:runs/x/best.pt  a molssl pretraining checkpoint: its encoder config, its featurizer and
                          hydrogen policy, its weights (a bare path means the same); the
                          model.pt of ``molssl finetune`` gives its fine-tuned encoder
     molclr-gcn:PATH      the GCN weights released with MolCLR (MolCLR featurizer, implicit H)
     molclr-gin:PATH      the GIN weights released with MolCLR
+    hu2020-gcn:PATH      a GCN released with Hu et al. (2020) (no projection head)
     random               a fresh encoder (EncoderConfig defaults: MolCLR's 5-layer GIN);
-                         ``random:gcn`` picks the convolution
+                         ``random:gcn`` picks the convolution; ``random-init`` (the benchmark's
+                         name) is the same
+
+Every kind but ``ckpt`` and ``random`` is another group's checkpoint, loaded by
+:func:`molssl.models.foreign.load_foreign_checkpoint` from its entry in
+:data:`~molssl.models.sources.FOREIGN_SOURCES`.
 
 Every loader returns a :class:`LoadedEncoder`: the encoder *and* the featurizer its weights
 expect, so downstream code featurizes molecules exactly as pretraining did. Partial loads are
@@ -27,11 +34,12 @@ from molssl.contrastive.config import ConfigError, did_you_mean, from_dict
 from molssl.featurize import GraphFeaturizer, MolGraphFeaturizer, featurizer_from_dict
 from molssl.models.config import EncoderConfig
 from molssl.models.encoder import MolEncoder
+from molssl.models.sources import FOREIGN_SOURCES, RANDOM_ALIASES, WEIGHT_KINDS, weights_grammar
 
 logger = logging.getLogger(__name__)
 
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-GRAMMAR = "ckpt:PATH (or a bare PATH), molclr-gcn:PATH, molclr-gin:PATH, random, random:CONV"
+GRAMMAR = weights_grammar(", ") + " (a bare PATH means ckpt:PATH)"
 """The accepted weight strings, for error messages and help texts."""
 
 
@@ -59,7 +67,9 @@ Loader = Callable[[str | None, float | None, Mapping[str, Any]], LoadedEncoder]
 
 
 def _plain_featurizer(config: Mapping[str, Any]) -> GraphFeaturizer:
-    return featurizer_from_dict({**config, "fingerprint": False, "fragments": False})
+    return featurizer_from_dict(
+        {**config, "fingerprint": False, "fragments": False, "descriptors": False}
+    )
 
 
 def _strip_prefixes(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -113,7 +123,16 @@ def _ckpt(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]) 
 
     del overrides
     path = _existing_path("ckpt", arg)
-    ckpt = load_checkpoint(path, map_location="cpu")
+    try:
+        ckpt = load_checkpoint(path, map_location="cpu")
+    except CheckpointError as err:
+        if "is not a molssl checkpoint" not in str(err):
+            raise
+        raise CheckpointError(
+            f"{path} is not a molssl checkpoint (no format_version/state_dict keys); for other "
+            "groups' released weights write "
+            + " or ".join(f"{name}:{path}" for name in FOREIGN_SOURCES)
+        ) from err
     config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
     tuned = ckpt.get("finetuned")
     if isinstance(tuned, dict) and "encoder" in tuned:  # a fine-tuned model: reuse its encoder
@@ -124,8 +143,9 @@ def _ckpt(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]) 
     if "encoder" not in config or "featurizer" not in ckpt:
         raise CheckpointError(
             f"{path} records no config['encoder'] or 'featurizer'; it was not written by "
-            "`molssl pretrain` (for MolCLR's released weights use molclr-gin:PATH or "
-            "molclr-gcn:PATH)"
+            "`molssl pretrain` (for other groups' released weights use "
+            + ", ".join(f"{name}:PATH" for name in FOREIGN_SOURCES)
+            + ")"
         )
     cfg = from_dict(EncoderConfig, config["encoder"], where=f"{path}: encoder")
     if dropout is not None:
@@ -142,18 +162,19 @@ def _ckpt(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]) 
     return LoadedEncoder(encoder, featurizer, f"ckpt:{path}", missing, unexpected)
 
 
-def _molclr(arch: str) -> Loader:
+def _foreign(name: str) -> Loader:
     def load(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]) -> LoadedEncoder:
-        from molssl.models.molclr import load_molclr_checkpoint
+        from molssl.models.foreign import load_foreign_checkpoint
 
         del overrides
-        path = _existing_path(f"molclr-{arch}", arg)
-        featurizer = MolGraphFeaturizer()
-        encoder, report = load_molclr_checkpoint(
-            path, arch, featurizer=featurizer, dropout=dropout or 0.0
+        path = _existing_path(name, arg)
+        source = FOREIGN_SOURCES[name]
+        featurizer = _plain_featurizer(source.featurizer)
+        encoder, report = load_foreign_checkpoint(
+            path, source, featurizer=featurizer, dropout=dropout or 0.0
         )
         _log_keys(path, list(report.missing_keys), list(report.unexpected_keys))
-        return LoadedEncoder(encoder, featurizer, f"molclr-{arch}:{path}",
+        return LoadedEncoder(encoder, featurizer, f"{name}:{path}",
                              list(report.missing_keys), list(report.unexpected_keys))  # fmt: skip
 
     return load
@@ -162,6 +183,11 @@ def _molclr(arch: str) -> Loader:
 def _existing_path(kind: str, arg: str | None) -> str:
     if not arg:
         raise ConfigError(f"weights {kind!r} need a path: write {kind}:PATH")
+    if Path(arg).is_dir():
+        found = sorted(p.name for p in Path(arg).glob("*.pt"))
+        inside = (f"give one of its files: {', '.join(f'{kind}:{Path(arg) / n}' for n in found)}"
+                  if found else "it holds no .pt file; give the checkpoint file itself")  # fmt: skip
+        raise FileNotFoundError(f"checkpoint {arg} is a folder, not a file; {inside}")
     if not Path(arg).is_file():
         prefix, sep, _ = arg.partition(":")
         hint = did_you_mean(prefix, LOADERS) if sep and kind == "ckpt" else ""
@@ -170,31 +196,28 @@ def _existing_path(kind: str, arg: str | None) -> str:
 
 
 LOADERS: dict[str, Loader] = {
-    "ckpt": _ckpt,
-    "molclr-gcn": _molclr("gcn"),
-    "molclr-gin": _molclr("gin"),
-    "random": _random,
+    name: {"ckpt": _ckpt, "random": _random}.get(name) or _foreign(name) for name in WEIGHT_KINDS
 }
-"""Weight loaders by the prefix of a weights string ``KIND[:ARG]``."""
+"""Weight loaders by the prefix of a weights string ``KIND[:ARG]``, one per
+:data:`~molssl.models.sources.WEIGHT_KINDS` entry."""
 
 
 def parse_weights(spec: str | Path) -> tuple[str, str | None]:
     """Split a weights string into ``(kind, arg)``.
 
-    ``"random"`` gives ``("random", None)``; a string whose prefix is no key of
-    :data:`LOADERS` (``"runs/x/best.pt"``, ``"C:/x.pt"``) is a path: ``("ckpt", text)``.
+    ``"random"`` gives ``("random", None)``, and so does its alias ``"random-init"`` (the
+    benchmark's name); a string whose prefix is no key of :data:`LOADERS` (``"runs/x/best.pt"``,
+    ``"C:/x.pt"``) is a path: ``("ckpt", text)``.
 
     Raises:
-        ConfigError: For ``"random-init"`` (the benchmark's method name; the weights are
-            spelled ``random``) or an empty string.
+        ConfigError: For an empty string.
     """
     text = str(spec).strip()
     if not text:
         raise ConfigError(f"empty weights string; give one of: {GRAMMAR}")
-    if text == "random-init":
-        raise ConfigError("weights 'random-init' are spelled 'random' (random-init names the "
-                         "benchmark method)")  # fmt: skip
     kind, sep, arg = text.partition(":")
+    if kind in RANDOM_ALIASES:
+        kind = "random"
     if kind in LOADERS:
         return kind, (arg if sep else None)
     return "ckpt", text
@@ -204,18 +227,23 @@ def load_pretrained(
     spec: str | Path,
     dropout: float | None = None,
     encoder_overrides: Mapping[str, Any] | None = None,
+    *,
+    allow_partial: bool = False,
 ) -> LoadedEncoder:
     """Build the encoder a weights string names, with the featurizer its weights expect.
 
     Args:
         spec: ``"ckpt:PATH"`` or a bare path (a ``molssl pretrain`` checkpoint),
             ``"molclr-gcn:PATH"`` / ``"molclr-gin:PATH"`` (MolCLR's released ``model.pth``),
-            ``"random"`` (``"random:gcn"`` for a GCN).
+            ``"hu2020-gcn:PATH"`` (a GCN of Hu et al. 2020), ``"random"`` (``"random:gcn"``
+            for a GCN; ``"random-init"`` is the same).
         dropout: Dropout of the encoder layers (MolCLR fine-tuning: 0.3); ``None`` keeps the
-            checkpoint's (random: :class:`EncoderConfig`'s default, MolCLR files: 0).
+            checkpoint's (random: :class:`EncoderConfig`'s default, other groups' files: 0).
         encoder_overrides: :class:`EncoderConfig` fields of a random encoder (e.g.
             ``{"num_layers": 2, "hidden_channels": 16}``); checkpoints fix their architecture
             and ignore them (logged).
+        allow_partial: Accept a molssl checkpoint that lacks some of the encoder's tensors
+            (they stay at their initialisation; logged). Default ``False``: refused.
 
     Returns:
         :class:`LoadedEncoder`, encoder in eval mode on the CPU.
@@ -224,12 +252,23 @@ def load_pretrained(
         ConfigError: Malformed string, or a loader without its path.
         FileNotFoundError: The checkpoint does not exist.
         molssl.contrastive.io.checkpoint.CheckpointError: The file is no molssl pretraining
-            checkpoint (for MolCLR's files use ``molclr-gin:`` / ``molclr-gcn:``).
+            checkpoint (for other groups' files use their kind, e.g. ``molclr-gin:``), not
+            of the source named, or (without ``allow_partial``) lacks encoder tensors.
     """
+    from molssl.contrastive.io.checkpoint import CheckpointError
+
     kind, arg = parse_weights(spec)
     overrides = dict(encoder_overrides or {})
     if overrides and kind != "random":
         logger.info("encoder overrides %s ignored: %s fixes the architecture", overrides, spec)
     loaded = LOADERS[kind](arg, dropout, overrides)
+    missing = loaded.missing_keys
+    if kind == "ckpt" and missing and not allow_partial:
+        total = len(loaded.encoder.state_dict())
+        raise CheckpointError(
+            f"{arg} lacks {len(missing)} of the encoder's {total} tensors ({', '.join(missing[:3])}"
+            f"{', ...' if len(missing) > 3 else ''}); the file is damaged or incomplete: use "
+            "another checkpoint, or pass --allow-partial to leave them at their initialisation"
+        )
     loaded.encoder.eval()
     return loaded

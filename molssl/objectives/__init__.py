@@ -5,38 +5,56 @@
   weighted by ``1 - lambda_1 * Tanimoto`` of the molecules' ECFP bits, plus ``lambda_2`` times
   NT-Xent between the BRICS fragments of the two views.
 - ``byol`` and ``moco``: momentum-target objectives (:mod:`molssl.objectives.momentum`).
+- ``attrmask`` and ``descriptors``: pretext terms (:mod:`molssl.objectives.pretext`): Hu et
+  al.'s attribute masking and CheMeleon's RDKit-descriptor regression.
+
+Terms compose: ``objective.name=imolclr+attrmask+descriptors`` with ``objective.weights``
+(:mod:`molssl.objectives.compose`).
 
 A new objective is a builder decorated with :func:`register_objective` (see
 :mod:`molssl.objectives.base`).
 """
 
-from molssl.objectives import contrastive, momentum
+from molssl.objectives import contrastive, momentum, pretext
 from molssl.objectives.base import (
     OBJECTIVES,
+    AttrMaskConfig,
+    DescriptorsConfig,
     Objective,
     ObjectiveConfig,
     ObjectiveSpec,
+    TwoViewForward,
     build_objective,
     concat_views,
     forward_two_views,
+    forward_views,
     get_objective,
     register_objective,
 )
+from molssl.objectives.compose import ComposedModel, ComposedObjective, core_model
 from molssl.objectives.contrastive import ContrastiveObjective
 from molssl.objectives.momentum import MomentumObjective
 
 __all__ = [
     "OBJECTIVES",
+    "AttrMaskConfig",
+    "ComposedModel",
+    "ComposedObjective",
+    "DescriptorsConfig",
     "ContrastiveObjective",
     "MomentumObjective",
     "Objective",
     "ObjectiveConfig",
     "ObjectiveSpec",
+    "TwoViewForward",
     "build_objective",
     "concat_views",
     "contrastive",
+    "core_model",
     "forward_two_views",
+    "forward_views",
     "get_objective",
     "momentum",
+    "pretext",
     "register_objective",
 ]

@@ -10,13 +10,17 @@ Objectives register themselves with :func:`register_objective` under a name and 
 values that the ``None`` fields of :class:`ObjectiveConfig` take for that objective), on the
 model of imagessl's method registry; ``--set objective.name=NAME`` and the config validation
 read the registry, so a new objective touches its module, a preset and a test.
+
+Objectives compose: ``objective.name=imolclr+attrmask+descriptors`` with
+``objective.weights=1,1,0.5`` trains the weighted sum of the terms (at most one two-view term,
+any number of pretext terms; see :mod:`molssl.objectives.compose`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -24,6 +28,7 @@ from torch_geometric.data import Batch
 
 from molssl.augment import TwoViewTransform, build_augmentation
 from molssl.contrastive.config import ConfigError, did_you_mean
+from molssl.objectives.compose import ComposedObjective
 
 
 class Objective(Protocol):
@@ -45,12 +50,18 @@ Builder = Callable[["ObjectiveConfig", TwoViewTransform], Objective]
 
 @dataclass(frozen=True)
 class ObjectiveSpec:
-    """A registered objective: its builder and preset."""
+    """A registered objective: its builder, preset and kind.
+
+    ``pretext`` objectives (``attrmask``, ``descriptors``) train a head on the encoder's
+    output and compose with one two-view objective (``molclr``, ``moco``, ...), whose forward
+    of the two views they reuse (:class:`TwoViewForward`).
+    """
 
     name: str
     build: Builder
     preset: Mapping[str, Any]
     description: str
+    pretext: bool = False
 
 
 OBJECTIVES: dict[str, ObjectiveSpec] = {}
@@ -58,7 +69,11 @@ OBJECTIVES: dict[str, ObjectiveSpec] = {}
 
 
 def register_objective(
-    name: str, *, preset: Mapping[str, Any] | None = None, description: str = ""
+    name: str,
+    *,
+    preset: Mapping[str, Any] | None = None,
+    description: str = "",
+    pretext: bool = False,
 ) -> Callable[[Builder], Builder]:
     """Register ``build(config, augment) -> objective`` under ``name``.
 
@@ -67,6 +82,11 @@ def register_objective(
         preset: Values for the ``None`` fields of :class:`ObjectiveConfig` (``temperature``,
             ``lambda_1``, ...) when this objective runs.
         description: One line for ``--help`` and error messages.
+        pretext: The objective is a pretext term (see :class:`ObjectiveSpec`): its object has
+            ``name``, ``build_head(encoder) -> nn.Module``, is called as
+            ``term(model, batch, generator, views=views)`` (``views``: the two-view term's
+            :class:`TwoViewForward`, or None) and runs its head as ``model(..., head=name)``
+            (:class:`molssl.objectives.compose.ComposedModel`).
 
     Raises:
         ValueError: ``name`` is already registered, or holds ``+`` (the composition sign).
@@ -77,7 +97,7 @@ def register_objective(
             raise ValueError(f"objective {name!r} is already registered")
         if "+" in name or "," in name:
             raise ValueError(f"objective names cannot hold '+' or ',': {name!r}")
-        OBJECTIVES[name] = ObjectiveSpec(name, build, dict(preset or {}), description)
+        OBJECTIVES[name] = ObjectiveSpec(name, build, dict(preset or {}), description, pretext)
         return build
 
     return decorate
@@ -99,13 +119,63 @@ def get_objective(name: str) -> ObjectiveSpec:
 
 
 @dataclass
+class AttrMaskConfig:
+    """Settings of ``attrmask`` (``objective.attrmask.*``).
+
+    Attributes:
+        mask_rate: Fraction of each molecule's atoms masked (rounded, at least one); Hu et al.
+            use 0.15.
+    """
+
+    mask_rate: float = 0.15
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.mask_rate <= 1.0:
+            raise ConfigError(
+                f"objective.attrmask.mask_rate must be in (0, 1], got {self.mask_rate}; Hu et "
+                "al. mask 0.15"
+            )
+
+
+@dataclass
+class DescriptorsConfig:
+    """Settings of ``descriptors`` (``objective.descriptors.*``).
+
+    Attributes:
+        hidden: Hidden width of the MLP from the graph embedding ``h`` to the descriptors
+            (0: a linear head).
+    """
+
+    hidden: int = 512
+
+    def __post_init__(self) -> None:
+        if self.hidden < 0:
+            raise ConfigError(f"objective.descriptors.hidden must be >= 0, got {self.hidden}")
+
+
+def _parse_weights(weights: list[float] | str | None) -> list[float] | None:
+    if weights is None or isinstance(weights, list):
+        return weights
+    try:
+        return [float(w) for w in str(weights).split(",")]
+    except ValueError as err:
+        raise ConfigError(
+            f"objective.weights={weights!r}: give one number per term, e.g. 1,1,0.5"
+        ) from err
+
+
+@dataclass
 class ObjectiveConfig:
     """Settings of a pretraining objective.
 
     ``None`` fields take the value of the objective's preset (``molssl.objectives.OBJECTIVES``).
 
     Attributes:
-        name: A registered objective: ``molclr``, ``imolclr``, ``byol``, ``moco``.
+        name: A registered objective (``molclr``, ``imolclr``, ``byol``, ``moco``,
+            ``attrmask``, ``descriptors``) or a sum of them joined by ``+``
+            (``imolclr+attrmask+descriptors``): at most one two-view objective and any pretext
+            terms. The shared settings below take the preset of the two-view term.
+        weights: One weight per term of ``name`` (a list, or ``"1,1,0.5"``); None: all 1.
         augmentation: Augmentation of each view: a registry name of :mod:`molssl.augment`
             (``molclr`` = atom masking + bond deletion at 25%, MolCLR's ``node`` default;
             ``subgraph``; ``mix``) or a mapping with ``name`` and arguments.
@@ -122,9 +192,12 @@ class ObjectiveConfig:
             the preset's (1.0 for byol, constant 0.99 for moco).
         queue_size: moco: queued negatives (target projections of past molecules).
         predictor_hidden: byol: hidden width of the predictor MLP.
+        attrmask: Settings of the ``attrmask`` term.
+        descriptors: Settings of the ``descriptors`` term.
     """
 
     name: str = "molclr"
+    weights: list[float] | str | None = None
     augmentation: str | dict = "molclr"
     temperature: float | None = None
     gather_distributed: bool = True
@@ -134,9 +207,30 @@ class ObjectiveConfig:
     final_momentum: float | None = None
     queue_size: int = 4096
     predictor_hidden: int = 512
+    attrmask: AttrMaskConfig = field(default_factory=AttrMaskConfig)
+    descriptors: DescriptorsConfig = field(default_factory=DescriptorsConfig)
 
     def __post_init__(self) -> None:
-        get_objective(self.name)
+        names = self.terms()
+        specs = [get_objective(n) for n in names]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"objective.name={self.name!r} names a term twice; name it once")
+        two_view = [s.name for s in specs if not s.pretext]
+        if len(two_view) > 1:
+            raise ConfigError(
+                f"objective.name={self.name!r} sums two two-view objectives ({', '.join(two_view)}"
+                "); compose one of them with pretext terms, e.g. imolclr+attrmask+descriptors"
+            )
+        self.weights = _parse_weights(self.weights)
+        if self.weights is not None:
+            if len(self.weights) != len(names):
+                raise ConfigError(
+                    f"objective.weights has {len(self.weights)} values for the {len(names)} "
+                    f"terms of {self.name!r}; give one per term, e.g. "
+                    f"{','.join(['1'] * len(names))}"
+                )
+            if any(not w >= 0 for w in self.weights):
+                raise ConfigError(f"objective.weights must be >= 0, got {self.weights}")
         temperature = self.value("temperature")
         if temperature is not None and not temperature > 0:
             raise ConfigError(
@@ -148,12 +242,30 @@ class ObjectiveConfig:
             if value is not None and value < 0:
                 raise ConfigError(f"objective.{name} must be >= 0 or null, got {value}")
 
+    def terms(self) -> list[str]:
+        """The objective names summed by ``name`` (one for a single objective)."""
+        return [part.strip() for part in self.name.split("+")]
+
+    def term_weights(self) -> list[float]:
+        """One weight per term (1 when ``weights`` is None)."""
+        return list(self.weights) if self.weights is not None else [1.0] * len(self.terms())
+
+    def primary(self) -> str:
+        """The term whose preset fills the shared settings: the two-view one, else the first."""
+        names = self.terms()
+        return next((n for n in names if not get_objective(n).pretext), names[0])
+
+    def term(self, name: str) -> ObjectiveConfig:
+        """This config for the single term ``name`` of a composition."""
+        return replace(self, name=name, weights=None)
+
     def value(self, key: str, default: Any = None) -> Any:
-        """The setting ``key``: this config's value, else the preset's, else ``default``."""
+        """The setting ``key``: this config's value, else the primary term's preset, else
+        ``default``."""
         own = getattr(self, key)
         if own is not None:
             return own
-        return get_objective(self.name).preset.get(key, default)
+        return get_objective(self.primary()).preset.get(key, default)
 
     def resolved(self) -> tuple[float, float]:
         """``(lambda_1, lambda_2)`` with the preset's values where the config leaves None."""
@@ -170,37 +282,86 @@ def concat_views(view_a: Batch, view_b: Batch) -> tuple[Tensor, Tensor, Tensor, 
     return x, edge_index, edge_attr, batch, view_a.num_graphs + view_b.num_graphs
 
 
-def forward_two_views(
+class TwoViewForward(NamedTuple):
+    """The forward pass of a two-view objective, handed to the pretext terms composed with it.
+
+    Attributes:
+        view_a: The first augmented view of the batch.
+        view_b: The second augmented view.
+        encoded: The encoder's output on both views stacked (view a's graphs and atoms first):
+            ``h`` ``float[2B, out_channels]`` and ``node`` ``float[2N', hidden_channels]``; for
+            BYOL/MoCo, the online branch's.
+        num_graphs: ``B``, the molecules in the batch.
+    """
+
+    view_a: Batch
+    view_b: Batch
+    encoded: Any
+    num_graphs: int
+
+
+def forward_views(
     model: nn.Module, augment: TwoViewTransform, batch: Batch, generator: torch.Generator
-) -> tuple[Any, int]:
+) -> tuple[Any, TwoViewForward]:
     """Augment ``batch`` into two views and run ``model`` once on both, stacked.
 
     Both views go through the encoder in one forward pass, which halves the kernel launches
     and keeps DDP to one forward per step.
 
     Returns:
-        ``(out, n)``: the model's output for the ``2n`` graphs (view a's first) and
-        ``n = batch.num_graphs``.
+        ``(out, views)``: the model's output for the ``2B`` graphs (view a's first) and the
+        :class:`TwoViewForward` whose ``encoded`` is ``out`` (a model that wraps the encoder
+        replaces it with the encoder's own output, as :mod:`molssl.objectives.momentum` does).
     """
     view_a, view_b = augment(batch, generator)
     x, edge_index, edge_attr, graph, num_graphs = concat_views(view_a, view_b)
-    return model(x, edge_index, edge_attr, graph, num_graphs), batch.num_graphs
+    out = model(x, edge_index, edge_attr, graph, num_graphs)
+    return out, TwoViewForward(view_a, view_b, out, batch.num_graphs)
+
+
+def forward_two_views(
+    model: nn.Module, augment: TwoViewTransform, batch: Batch, generator: torch.Generator
+) -> tuple[Any, int]:
+    """:func:`forward_views` without the views: ``(out, B)``."""
+    out, views = forward_views(model, augment, batch, generator)
+    return out, views.num_graphs
 
 
 def build_objective(
-    config: ObjectiveConfig, *, mask_atom: tuple[int, ...] | None = None
+    config: ObjectiveConfig,
+    *,
+    mask_atom: tuple[int, ...] | None = None,
+    mask_bond: tuple[int, ...] | None = None,
 ) -> Objective:
     """Build the objective named by ``config.name`` with its preset's defaults filled in.
 
+    A single two-view objective is returned as built (its model and checkpoint layout are
+    unchanged); a pretext objective or a sum of terms becomes a
+    :class:`~molssl.objectives.compose.ComposedObjective`.
+
     Args:
         config: Objective settings.
-        mask_atom: The featurizer's mask row, given to the augmentations.
+        mask_atom: The featurizer's mask row, given to the augmentations and ``attrmask``.
+        mask_bond: The bond row that ``attrmask`` writes on the bonds of masked atoms (the
+            featurizer's ``self_loop_bond``, as Hu et al.).
 
     Raises:
         molssl.contrastive.config.ConfigError: Unknown objective name (a ``ValueError``).
         ValueError: A setting the objective does not use.
     """
-    spec = get_objective(config.name)
     defaults: dict[str, Any] = {} if mask_atom is None else {"mask_atom": tuple(mask_atom)}
-    augmentation = build_augmentation(config.augmentation, **defaults)
-    return spec.build(config, TwoViewTransform(augmentation))
+    augment = TwoViewTransform(build_augmentation(config.augmentation, **defaults))
+    names = config.terms()
+    specs = [get_objective(n) for n in names]
+    if len(names) == 1 and not specs[0].pretext:
+        return specs[0].build(config, augment)
+    terms = []
+    for spec in specs:
+        term = spec.build(config.term(spec.name), augment)
+        if spec.pretext:
+            term.name = spec.name
+            if hasattr(term, "set_vocabulary"):
+                term.set_vocabulary(mask_atom=mask_atom, mask_bond=mask_bond)
+        terms.append(term)
+    pretext = [spec.pretext for spec in specs]
+    return ComposedObjective(names, terms, config.term_weights(), pretext)

@@ -19,7 +19,13 @@ from molssl.contrastive.distributed import gather_with_grad, is_dist_initialized
 from molssl.contrastive.losses.fragment import FragmentContrastLoss
 from molssl.contrastive.losses.ntxent import NTXentLoss, tanimoto_similarity, tanimoto_weights
 from molssl.fingerprints import count_tanimoto_matrix
-from molssl.objectives.base import ObjectiveConfig, forward_two_views, register_objective
+from molssl.objectives.base import (
+    ObjectiveConfig,
+    TwoViewForward,
+    forward_views,
+    register_objective,
+)
+from molssl.objectives.compose import core_model
 
 
 class ContrastiveObjective:
@@ -79,7 +85,16 @@ class ContrastiveObjective:
     def __call__(
         self, model: nn.Module, batch: Batch, generator: torch.Generator
     ) -> tuple[Tensor, Mapping[str, float]]:
-        out, n = forward_two_views(model, self.augment, batch, generator)
+        loss, metrics, _ = self.call_with_views(model, batch, generator)
+        return loss, metrics
+
+    def call_with_views(
+        self, model: nn.Module, batch: Batch, generator: torch.Generator
+    ) -> tuple[Tensor, dict[str, float], TwoViewForward]:
+        """The loss and metrics of :meth:`__call__`, and the forward of the two views for the
+        pretext terms composed with this objective."""
+        out, views = forward_views(model, self.augment, batch, generator)
+        n = views.num_graphs
         z_a, z_b = out.z[:n], out.z[n:]
         loss = self.loss(z_a, z_b, weight=self._weights(batch))
         metrics = {"loss_global": float(loss.detach())}
@@ -89,7 +104,7 @@ class ContrastiveObjective:
                     "lambda_2 > 0 needs BRICS fragment ids (batch.frag, batch.num_frags); build "
                     "the data with MolGraphFeaturizer(fragments=True)."
                 )
-            encoder = model.module if hasattr(model, "module") else model
+            encoder = core_model(model)
             split = batch.num_nodes
             frag_loss = self.fragment_loss(
                 out.node[:split],
@@ -97,11 +112,11 @@ class ContrastiveObjective:
                 batch.frag,
                 batch.num_frags,
                 batch.batch,
-                head=lambda e: encoder.out_lin(encoder.feat_lin(e)),
+                head=lambda e: encoder.project(encoder.embed_pooled(e)),
             )
             metrics["loss_fragment"] = float(frag_loss.detach())
             loss = loss + self.lambda_2 * frag_loss
-        return loss, metrics
+        return loss, metrics, views
 
 
 def _build(config: ObjectiveConfig, augment: TwoViewTransform) -> ContrastiveObjective:

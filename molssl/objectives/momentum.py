@@ -32,7 +32,13 @@ from molssl.contrastive.losses.infonce import MoCoLoss
 from molssl.contrastive.losses.ntxent import tanimoto_similarity, tanimoto_weights
 from molssl.contrastive.momentum import MomentumModel
 from molssl.contrastive.queue import FeatureQueue
-from molssl.objectives.base import ObjectiveConfig, forward_two_views, register_objective
+from molssl.objectives.base import (
+    ObjectiveConfig,
+    TwoViewForward,
+    forward_views,
+    register_objective,
+)
+from molssl.objectives.compose import core_model
 
 __all__ = ["MOMENTUM_PRESETS", "MomentumObjective"]
 
@@ -47,10 +53,6 @@ MOMENTUM_PRESETS: dict[str, dict[str, float]] = {
         "temperature": 0.2,
     },
 }
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") else model
 
 
 class MomentumObjective:
@@ -145,13 +147,23 @@ class MomentumObjective:
     def __call__(
         self, model: nn.Module, batch: Batch, generator: torch.Generator
     ) -> tuple[Tensor, Mapping[str, float]]:
-        out, n = forward_two_views(model, self.augment, batch, generator)
+        loss, metrics, _ = self.call_with_views(model, batch, generator)
+        return loss, metrics
+
+    def call_with_views(
+        self, model: nn.Module, batch: Batch, generator: torch.Generator
+    ) -> tuple[Tensor, dict[str, float], TwoViewForward]:
+        """The loss and metrics of :meth:`__call__`, and the forward of the two views (the
+        online branch's encoder output) for the pretext terms composed with this objective."""
+        out, views = forward_views(model, self.augment, batch, generator)
+        views = views._replace(encoded=out.online)
+        n = views.num_graphs
         p_a, p_b = out.prediction[:n], out.prediction[n:]
         t_a, t_b = out.target[:n], out.target[n:]
         if self.kind == "byol":
             loss = 0.5 * (self.byol_loss(p_a, t_b) + self.byol_loss(p_b, t_a))
-            return loss, {}
-        core = _unwrap(model)
+            return loss, {}, views
+        core = core_model(model)
         queue: FeatureQueue = core.queue
         negatives = queue.features.clone()  # enqueueing below writes the buffer in place
         weight = self._queue_weights(batch, queue)
@@ -162,7 +174,7 @@ class MomentumObjective:
         if model.training:
             extras = {"fp": batch.fp} if self.lambda_1 else {}
             queue.enqueue(t_b, **extras)
-        return loss, {"queue_len": float(len(queue))}
+        return loss, {"queue_len": float(len(queue))}, views
 
 
 def _build(config: ObjectiveConfig, augment: TwoViewTransform) -> MomentumObjective:

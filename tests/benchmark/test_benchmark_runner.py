@@ -177,6 +177,47 @@ def test_method_labels():
     assert parse_method("molclr-gcn:a/b.pth").label == "molclr-gcn:a/b.pth"
 
 
+def test_methods_are_the_loader_registry_plus_the_baselines():
+    from molssl.benchmark.methods import BASELINES, METHOD_KINDS, finetune_config
+    from molssl.models.pretrained import LOADERS
+
+    assert set(METHOD_KINDS) == {*LOADERS, *BASELINES} - {"random"} | {"random-init"}
+    cfg = BenchmarkConfig(tasks=["bbbp"])
+    for kind in LOADERS:
+        text = f"{kind}:x.pth" if kind != "random" else kind
+        method = parse_method(text)
+        init = finetune_config(method, "bbbp", 0, cfg).init
+        assert init == ("random" if kind == "random" else text)
+    for kind in BASELINES:
+        assert parse_method(kind).kind == kind
+
+
+def test_random_and_random_init_are_one_method_with_one_label():
+    assert parse_method("random") == parse_method("random-init")
+    assert parse_method("random").label == "random-init"
+    assert parse_method("random:gcn").label == "random-init:gcn"
+    assert parse_method("base=random").label == "base"
+
+
+def test_an_unknown_method_is_one_line_with_a_suggestion(tmp_path, capsys):
+    from molssl.cli import main
+
+    args = ["benchmark", "--tasks", "bbbp", "--methods", "hu2020-gcm:x.pth",
+            "--out", str(tmp_path / "b")]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "did you mean 'hu2020-gcn'?" in err
+
+
+def test_the_methods_help_names_every_kind():
+    from molssl.benchmark.methods import METHOD_KINDS
+    from molssl.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0].choices["benchmark"]
+    (methods,) = [a for a in sub._actions if a.dest == "methods"]
+    assert all(kind in methods.help for kind in METHOD_KINDS)
+
+
 def test_shared_task_averages_and_wall_times_of_an_incomplete_ledger():
     from molssl.benchmark.report import format_summary
     from molssl.benchmark.stats import method_averages, wall_times

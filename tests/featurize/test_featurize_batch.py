@@ -92,14 +92,14 @@ def test_featurizers_and_worker_entry_points_pickle() -> None:
     (A real ``mp_context="spawn"`` run passes too but costs ~20 s of interpreter start-ups on a
     busy 2-core machine, too slow for the default suite.)
     """
-    from molssl.featurize import batch
+    from molssl.featurize import engine
 
     for featurizer in (MolGraphFeaturizer(fingerprint=True), RichGraphFeaturizer("explicit")):
         copy = pickle.loads(pickle.dumps(featurizer))
         assert copy == featurizer
         assert torch.equal(copy("CCO").x, featurizer("CCO").x)
-    assert pickle.loads(pickle.dumps(batch._worker_chunk)) is batch._worker_chunk
-    assert pickle.loads(pickle.dumps(batch._init_worker)) is batch._init_worker
+    assert pickle.loads(pickle.dumps(engine._worker_chunk)) is engine._worker_chunk
+    assert pickle.loads(pickle.dumps(engine._init_worker)) is engine._init_worker
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from molssl.cli import main
 from molssl.contrastive.config import ConfigError
 from molssl.finetune import FinetuneConfig, finetune, load_task, task_split
 from molssl.finetune.conformal import conformal_quantile
+from molssl.finetune.domain import COLUMNS as DOMAIN_COLUMNS
 from molssl.finetune.ensemble import finetune_ensemble
 from molssl.finetune.predictor import predict, predict_file
 from molssl.finetune.saved import load_model
@@ -79,7 +80,7 @@ def test_classification_sets_through_predict_file(tmp_path, csv):
     frame.to_csv(tmp_path / "in.csv", index=False)
     predict_file(tmp_path / "run", tmp_path / "in.csv", tmp_path / "out.csv")
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
-    assert list(out.columns) == ["smiles", "polar", "polar_set", "error"]
+    assert list(out.columns) == ["smiles", "polar", "polar_set", *DOMAIN_COLUMNS, "error"]
     assert out["polar_set"][1] == "" and set(out["polar_set"]) <= {"0", "1", "0|1", ""}
     q = load_model(tmp_path / "run" / "model.pt").info["calibration"]["quantiles"][0]
     for p, s in zip(out["polar"][[0, 2]].astype(float), out["polar_set"][[0, 2]], strict=True):
@@ -112,7 +113,7 @@ def test_cli_search_then_conformal_model(tmp_path, csv, capsys):
             "--set", "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}"]  # fmt: skip
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "search: best validation rmse" in printed and "test coverage" in printed
+    assert "search: validation rmse: defaults (trial 0)" in printed and "test coverage" in printed
     dropout = re.search(r"'dropout': ([^,}]+)", printed).group(1)
     assert len(dropout) <= 4, dropout  # 0.15 as drawn on its 0.05 grid, not 0.15000000000000002
     record = json.loads((out / "search.json").read_text())["tasks"]["tpsa"]["random"]

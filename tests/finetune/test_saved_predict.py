@@ -16,6 +16,7 @@ from molssl.cli import main
 from molssl.contrastive.config import ConfigError
 from molssl.data import DataFormatError
 from molssl.finetune import FinetuneConfig, finetune
+from molssl.finetune.domain import COLUMNS as DOMAIN_COLUMNS
 from molssl.finetune.ensemble import finetune_ensemble
 from molssl.finetune.predictor import load_ensemble, predict_file, predict_smiles
 from molssl.finetune.saved import MODEL_FORMAT_VERSION, ModelFileError, file_sha256, load_model
@@ -81,21 +82,21 @@ def test_predict_reproduces_the_runs_own_test_predictions(regression_run, tmp_pa
 def test_rows_keep_order_columns_and_failures(regression_run, tmp_path) -> None:
     _, out = regression_run
     smiles = ["CCO", "not a smiles", "c1ccccc1O", "", "CC(=O)N", "C1CC"]
-    frame = pd.DataFrame({"id": [f"m{i}" for i in range(6)], "SMILES": smiles, "tpsa": "x"})
+    frame = pd.DataFrame({"id": [f"m{i}" for i in range(6)], "SMILES": smiles, "tpsa_true": "x"})
     frame.to_csv(tmp_path / "in.csv", index=False)
     predict_file([out], tmp_path / "in.csv", tmp_path / "pred.csv")  # folder = its model.pt
     pred = pd.read_csv(tmp_path / "pred.csv", keep_default_na=False, na_values=[""])
-    assert pred["id"].tolist() == frame["id"].tolist() and pred["tpsa"].tolist() == ["x"] * 6
+    assert pred["id"].tolist() == frame["id"].tolist() and pred["tpsa_true"].tolist() == ["x"] * 6
     bad = pred["error"].astype(str).str.len() > 0
     assert bad.tolist() == [False, True, False, True, False, True]
-    assert pred.loc[bad, ["tpsa_pred", "logtpsa"]].isna().all().all()
+    assert pred.loc[bad, ["tpsa", "logtpsa"]].isna().all().all()
     alone = predict_smiles([load_model(out / "model.pt")], ["CCO", "c1ccccc1O", "CC(=O)N"])
-    np.testing.assert_allclose(pred.loc[~bad, ["tpsa_pred", "logtpsa"]].to_numpy(), alone.mean,
+    np.testing.assert_allclose(pred.loc[~bad, ["tpsa", "logtpsa"]].to_numpy(), alone.mean,
                                rtol=1e-6)  # fmt: skip
     table = api.predict(out / "model.pt", smiles)  # the Python side of the same
     assert table["smiles"].tolist() == smiles and table["error"].ne("").tolist() == bad.tolist()
     np.testing.assert_allclose(table[["tpsa", "logtpsa"]].to_numpy(),
-                               pred[["tpsa_pred", "logtpsa"]].to_numpy(), rtol=1e-6)  # fmt: skip
+                               pred[["tpsa", "logtpsa"]].to_numpy(), rtol=1e-6)  # fmt: skip
 
 
 def test_ensemble_of_two_gives_mean_and_std(tmp_path, tpsa_table) -> None:
@@ -243,7 +244,7 @@ def test_cli_ensemble_then_predict_on_the_folder(tmp_path, tpsa_table, capsys, c
     assert main(["predict", "--model", str(out), "--input", str(tmp_path / "in.csv"),
                  "-o", str(tmp_path / "b.csv")]) == 0  # fmt: skip
     a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
-    assert list(a.columns) == ["smiles", "logtpsa", "logtpsa_std", "error"]
+    assert list(a.columns) == ["smiles", "logtpsa", "logtpsa_std", *DOMAIN_COLUMNS, "error"]
     pd.testing.assert_frame_equal(a, b)
 
 

@@ -101,7 +101,7 @@ def test_resume_after_the_labels_changed_trains_from_scratch(tmp_path, three_tar
     (out / "result.json").unlink()
     with caplog.at_level("WARNING", logger="molssl.finetune.training"):
         again = finetune(_config(three_targets, out, protocol="joint", resume=True))
-    assert "was written for other labels or another split" in caplog.text
+    assert "was written for other molecules, labels or split" in caplog.text
     fresh = finetune(_config(three_targets, tmp_path / "fresh", protocol="joint"))
     assert again.per_target == pytest.approx(fresh.per_target, rel=1e-6)
     assert again.per_target["half"] != pytest.approx(first.per_target["half"])

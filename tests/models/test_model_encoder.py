@@ -211,7 +211,7 @@ def test_config_is_strict_and_mirrors_the_constructor() -> None:
 
 
 def test_encoder_registry_builds_each_conv() -> None:
-    assert set(ENCODERS) == set(CONVS) == {"gin", "gcn"}
+    assert set(ENCODERS) == set(CONVS) == {"gin", "gcn", "gcn-norm"}
     enc = ENCODERS["gcn"](**SMALL)
     assert isinstance(enc.gnns[0], GCNConv)
     assert enc.config.conv == "gcn"

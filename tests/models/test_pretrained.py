@@ -32,9 +32,18 @@ def test_grammar(text: str, expected: tuple[str, str | None]) -> None:
     assert parse_weights(text) == expected
 
 
-def test_random_init_is_the_method_not_the_weights() -> None:
-    with pytest.raises(ValueError, match="spelled 'random'"):
-        parse_weights("random-init")
+def test_random_init_and_random_are_one_name() -> None:
+    from molssl.finetune import FinetuneConfig
+
+    assert parse_weights("random-init") == parse_weights("random") == ("random", None)
+    assert parse_weights("random-init:gcn") == ("random", "gcn")
+    assert FinetuneConfig(task="bbbp", init="random-init:gcn").init == "random:gcn"
+
+
+def test_the_grammar_lists_every_loader() -> None:
+    from molssl.models.pretrained import GRAMMAR, LOADERS
+
+    assert all(kind in GRAMMAR for kind in LOADERS)
 
 
 def test_missing_files_name_the_grammar(tmp_path: Path) -> None:
@@ -93,7 +102,7 @@ def test_cli_names_a_bad_weights_string_in_one_line(tmp_path: Path, capsys, monk
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "t.csv").write_text("smiles,y\nCCO,1\nCCN,0\n")
-    for init, message in (("random-init", "spelled 'random'"), ("ckpt:", "need a path")):
+    for init, message in (("rnadom", "does not exist"), ("ckpt:", "need a path")):
         args = ["finetune", "--csv", "t.csv", "--task-type", "classification", "--init", init]
         assert main(args) == 2
         err = capsys.readouterr().err.strip()

@@ -22,14 +22,11 @@ def test_auto_task_falls_back_to_tpsa_without_bbbp(
     assert description.startswith("TPSA") and task_type == "regression" and len(y) == 4999
 
 
-def test_auto_task_is_bbbp_when_found() -> None:
-    from molssl.data import DatasetNotFoundError, locate_dataset_file
-
-    try:
-        locate_dataset_file("bbbp", download=False)
-    except DatasetNotFoundError:
-        pytest.skip("BBBP.csv not found: set MOLSSL_DATA_DIR to a folder holding BBBP.csv")
-    description, smiles, y, task_type = probe_task(ProbeConfig())
+def test_auto_task_is_bbbp_when_found(moleculenet_dir: Path, monkeypatch) -> None:
+    """BBBP from the shared data folder (``../shared/data``, as the other tests find it)."""
+    monkeypatch.delenv("MOLSSL_DATA_DIR", raising=False)
+    monkeypatch.setenv("MOLSSL_OFFLINE", "1")
+    description, smiles, y, task_type = probe_task(ProbeConfig(data_dir=str(moleculenet_dir)))
     assert description.startswith("BBBP") and task_type == "classification"
     assert set(y.tolist()) == {0.0, 1.0} and len(smiles) == len(y)
 

@@ -180,3 +180,36 @@ def test_a_store_without_a_content_hash_names_the_mtime(tmp_path: Path) -> None:
     os.utime(source, ns=(1_000_000_000, 1_000_000_000))
     with pytest.raises(StoreError, match="only the modification time"):
         build_graph_store(source, out, featurizer=MolGraphFeaturizer(), progress=False)
+
+
+class _RaisingFeaturizer(MolGraphFeaturizer):
+    """Raises an RDKit-style ``RuntimeError`` on one molecule while computing its features."""
+
+    def __call__(self, smiles: object):  # type: ignore[override]
+        if smiles == small_smiles()[10]:
+            raise RuntimeError("Pre-condition Violation: ring info not initialized")
+        return super().__call__(smiles)
+
+
+def test_a_row_error_while_featurizing_is_reported_not_fatal(tmp_path: Path, caplog) -> None:
+    """The store follows the engine's policy, as embed and predict do: such a row is a failure."""
+    source = tmp_path / "corpus.smi"
+    source.write_text("\n".join(small_smiles()[:60]) + "\n")
+    with caplog.at_level("WARNING", logger="molssl.store"):
+        store = build_graph_store(
+            source, tmp_path / "S", featurizer=_RaisingFeaturizer(), shard_size=20, progress=False
+        )
+    failures = {int(f["row"]): f for f in _read_failures(tmp_path / "S")}
+    assert sorted(failures) == [3, 10, 57]
+    assert (
+        failures[10]["reason"] == "RuntimeError: Pre-condition Violation: ring info not initialized"
+    )
+    assert failures[10]["smiles"] == small_smiles()[10]
+    assert len(store) == 57 and 10 not in [store[i].row for i in range(len(store))]
+    assert len(store.meta["shards"]) == 3
+    warnings = [
+        r.getMessage() for r in caplog.records if "could not be featurized" in r.getMessage()
+    ]
+    assert len(warnings) == 1  # once per build, with a sample, not once per shard
+    assert warnings[0].startswith("3 of 60 SMILES could not be featurized (first: row 3")
+    assert "failures.csv" in warnings[0]

@@ -1,9 +1,10 @@
 """Hostile checkpoint files: every bad file is one ``CheckpointError``, never another exception.
 
-Issue 14: about 15% of random files escaped ``load_checkpoint`` as ``UnicodeDecodeError`` or
-``IndexError``; any bad file behind ``molclr-gcn:``/``molclr-gin:`` ended in a traceback;
-format versions 0 and below were accepted; checkpoints were written with mode 0600; weights that
-do not fit the featurizer gave a page of ``size mismatch`` lines.
+Guards against: random files escaping ``load_checkpoint`` as ``UnicodeDecodeError`` or
+``IndexError`` (about 15% of them without these checks); a bad file behind
+``molclr-gcn:``/``molclr-gin:`` ending in a traceback; format versions 0 and below being
+accepted; checkpoints written with mode 0600; weights that do not fit the featurizer giving a
+page of ``size mismatch`` lines.
 """
 
 from __future__ import annotations

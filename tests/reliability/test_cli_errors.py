@@ -1,8 +1,8 @@
 """Every user mistake on the command line ends in one line naming the flag and the fix.
 
-Issue 14, "One line for every user mistake": each case below ended in a traceback (or, for
-``--batch-size 1``, trained on a loss of exactly 0 and exited 0) before it was fixed. Messages
-name the command-line flag, and unknown names suggest the closest valid one.
+Each case below would otherwise end in a traceback (or, for ``--batch-size 1``, train on a
+loss of exactly 0 and exit 0). Messages name the command-line flag, and unknown names suggest
+the closest valid one.
 """
 
 from __future__ import annotations

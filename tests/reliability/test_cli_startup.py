@@ -1,8 +1,8 @@
 """``--help`` and usage errors import no torch; ``--device cuda`` without CUDA fails up front.
 
-Issue 14: ``molssl --help`` and every usage error took 17-50 s on a loaded 2-core machine,
-mostly importing torch; ``--device cuda`` on a machine without CUDA failed only after minutes of
-loading (``finetune``) or with torch's raw driver error (``embed``).
+Importing torch for ``molssl --help`` or a usage error costs 17-50 s on a loaded 2-core
+machine; ``--device cuda`` on a machine without CUDA must fail before minutes of loading
+(``finetune``) and without torch's raw driver error (``embed``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Files molssl writes for the user get the user's normal mode (umask), not mkstemp's 0600.
 
-Issue 14: checkpoints were written with mode 0600 (atomic writes went through
-``tempfile.mkstemp``); the same held for results ledgers, predictions and downloaded datasets.
+Atomic writes go through ``tempfile.mkstemp``, whose files are 0600; checkpoints, results
+ledgers, predictions and downloaded datasets must not keep that mode.
 """
 
 from __future__ import annotations

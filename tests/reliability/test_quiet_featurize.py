@@ -1,7 +1,7 @@
 """RDKit's own parse errors stay off stderr while featurizing; the reasons are in failures.csv.
 
-Issue 14: ``molssl featurize`` and ``demo`` printed RDKit's raw messages ("SMILES Parse Error:
-...") between the progress-bar updates, also from worker processes.
+Guards against RDKit's raw messages ("SMILES Parse Error: ...") appearing between the
+progress-bar updates of ``molssl featurize`` and ``demo``, also from worker processes.
 """
 
 from __future__ import annotations

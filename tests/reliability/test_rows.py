@@ -152,3 +152,50 @@ def test_predict_input_keeps_blank_lines_as_rows(tmp_path: Path, suffix: str) ->
     if suffix == ".smi":
         frame = frame.assign(smiles=frame["smiles"].str.split(",").str[0])
     assert frame["smiles"].fillna("").tolist() == ["CCO", "", "c1ccccc1"]
+
+
+def _csv_with_a_huge_cell(path: Path) -> Path:
+    """3 rows; row 1's SMILES cell and row 2's note cell hold 200,000 characters each."""
+    rows = [["smiles", "note"], ["CCO", "a"], ["C" * 200_000, "b"], ["c1ccccc1", "x" * 200_000]]
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return path
+
+
+def test_featurize_reads_csv_cells_over_the_csv_default_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _csv_with_a_huge_cell(tmp_path / "big.csv")
+    assert main(["featurize", str(path), "-o", str(tmp_path / "S")]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    store = GraphStore(tmp_path / "S")
+    assert [store[i].row for i in range(len(store))] == [0, 2]
+    (reason,) = _failures(tmp_path / "S" / "failures.csv").values()
+    assert list(_failures(tmp_path / "S" / "failures.csv")) == [1] and "max_length" in reason
+
+
+def test_embed_reads_csv_cells_over_the_csv_default_limit(checkpoint: Path, tmp_path: Path) -> None:
+    path = _csv_with_a_huge_cell(tmp_path / "big.csv")
+    out = tmp_path / "emb.npy"
+    argv = ["embed", "--checkpoint", str(checkpoint), "--input", str(path), "-o", str(out)]
+    assert main(argv) == 0
+    h = np.load(out)
+    assert h.shape[0] == 3 and np.isnan(h[1]).all() and not np.isnan(h[[0, 2]]).any()
+    assert list(_failures(out.with_name("emb.npy.failures.csv"))) == [1]
+
+
+def test_a_csv_cell_over_the_reader_limit_is_one_line_naming_file_and_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from molssl.data.smiles_source import CSV_FIELD_LIMIT
+
+    path = tmp_path / "broken.csv"
+    path.write_text("smiles\nCCO\nc1ccccc1\n" + "C" * (CSV_FIELD_LIMIT + 1) + "\nCCN\n")
+    with pytest.raises(DataFormatError, match=r"broken\.csv cannot be read at row 2"):
+        list(SmilesSource(path))
+    assert main(["featurize", str(path), "-o", str(tmp_path / "S")]) == 2
+    err = capsys.readouterr().err  # besides the progress bar: the one error line
+    errors = [line for line in err.splitlines() if line.strip() and "mol/s" not in line]
+    assert "Traceback" not in err and len(errors) == 1
+    assert errors[0].startswith("molssl featurize: error: ") and "broken.csv" in errors[0]
+    assert "row 2" in errors[0]

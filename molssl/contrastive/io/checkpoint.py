@@ -22,6 +22,8 @@ Everything in it is a tensor, a number, a string, None or a list/dict of those, 
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 import os
 import platform
@@ -49,6 +51,7 @@ __all__ = [
     "restore_rng_state",
     "save_checkpoint",
     "to_plain",
+    "weights_digest",
 ]
 
 logger = logging.getLogger(__name__)
@@ -67,6 +70,7 @@ _RESERVED = frozenset(
         "best_metric",
         "rng",
         "trainer",
+        "weights_sha256",
     }
 )
 
@@ -236,6 +240,7 @@ def save_checkpoint(
         "config": to_plain(config),
         "versions": library_versions(),
         "state_dict": dict(state_dict),
+        "weights_sha256": weights_digest(state_dict),
         "optimizer": optimizer,
         "scheduler": scheduler,
         "step": int(step),
@@ -246,17 +251,38 @@ def save_checkpoint(
         **to_plain(dict(metadata or {})),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()  # torch.save reports a failed write (a full disk) as a RuntimeError
+    torch.save(payload, buffer)
     with atomic_open(path, "wb") as handle:
-        torch.save(payload, handle)
+        handle.write(buffer.getbuffer())
     logger.debug("saved checkpoint %s (step %d)", path, step)
     return path
+
+
+def weights_digest(state_dict: Mapping[str, Any]) -> str:
+    """SHA-256 over the names, dtypes, shapes and bytes of a state_dict's tensors.
+
+    :func:`save_checkpoint` records it as ``weights_sha256``; :func:`load_checkpoint` recomputes
+    it, so weights altered on disk (a flipped bit that still unpickles) are refused.
+    """
+    digest = hashlib.sha256()
+    for key in sorted(state_dict):
+        value = state_dict[key]
+        digest.update(f"{key}\0".encode())
+        if isinstance(value, torch.Tensor):
+            flat = value.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"{value.dtype}{tuple(value.shape)}\0".encode())
+            digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+        else:
+            digest.update(repr(value).encode())
+    return digest.hexdigest()
 
 
 def read_torch_file(
     path: str | os.PathLike[str],
     map_location: str | torch.device | None = "cpu",
     *,
-    fix: str = "use another checkpoint (e.g. best.pt)",
+    fix: str | None = None,
 ) -> Any:
     """``torch.load(path, weights_only=True)`` where any unreadable file is a :class:`CheckpointError`.
 
@@ -268,15 +294,26 @@ def read_torch_file(
     Args:
         path: The file.
         map_location: Where tensors are loaded (default ``"cpu"``).
-        fix: What the user should do instead, for the message.
+        fix: What the user should do instead, for the message (default: the other checkpoints
+            in the file's folder, if any, else rerun what wrote it).
 
     Raises:
-        FileNotFoundError: If ``path`` does not exist.
+        FileNotFoundError: If ``path`` does not exist or is a folder.
         CheckpointError: If the file cannot be read as a weights-only torch file.
     """
     path = Path(path)
+    if path.is_dir():
+        found = ", ".join(str(p) for p in sorted(path.glob("*.pt"))) or "none"
+        raise FileNotFoundError(
+            f"checkpoint {path} is a folder, not a file; give a checkpoint file (.pt files "
+            f"in it: {found})"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist; check the path or out_dir")
+    if fix is None:
+        others = sorted(p.name for p in path.parent.glob("*.pt") if p.name != path.name)
+        fix = (f"use another checkpoint of {path.parent} ({', '.join(others)})" if others
+               else "write it again (rerun the command that made it)")  # fmt: skip
     try:
         with warnings.catch_warnings(record=True) as caught:  # re-emitted only for a good file
             warnings.simplefilter("always")
@@ -337,6 +374,15 @@ def load_checkpoint(
         raise CheckpointError(
             f"{path}: its state_dict is a {type(ckpt['state_dict']).__name__}, not a mapping of "
             "names to tensors; the file is damaged or not a molssl checkpoint"
+        )
+    recorded = ckpt.get("weights_sha256")  # absent in files written before it was recorded
+    if recorded is not None and recorded != weights_digest(ckpt["state_dict"]):
+        others = sorted(p.name for p in path.parent.glob("*.pt") if p.name != path.name)
+        fix = (f"use another checkpoint of {path.parent} ({', '.join(others)})" if others
+               else "write it again (rerun the command that made it)")  # fmt: skip
+        raise CheckpointError(
+            f"{path}: its weights do not match the checksum recorded when it was written (the "
+            f"file was altered or damaged on disk); {fix}"
         )
     return ckpt
 

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from molssl.contrastive.io.atomic import create_temp_beside
+from molssl.contrastive.io.runlock import open_lock_file
+
+logger = logging.getLogger(__name__)
 
 
 class ResultsLedger:
@@ -54,11 +58,18 @@ class ResultsLedger:
 
     def rows(self) -> list[dict[str, str]]:
         """Every row as ``{column: text}`` (empty cells ``""``; missing columns filled with
-        ``""``, columns the ledger does not know dropped). Empty list when there is no file."""
+        ``""``, columns the ledger does not know dropped; a torn row, with fewer cells than the
+        header, is left out, logged, and gone with the next write). Empty list when there is no
+        file."""
         if not self.path.is_file():
             return []
         with open(self.path, newline="") as handle:
-            return [{c: row.get(c) or "" for c in self.columns} for row in csv.DictReader(handle)]
+            rows = list(csv.DictReader(handle))
+        whole = [row for row in rows if None not in row.values()]
+        if len(whole) < len(rows):  # fewer cells than the header: cut off while written
+            logger.warning("%s: dropping %d torn row(s) with fewer cells than the header; their "
+                           "units of work run again", self.path, len(rows) - len(whole))  # fmt: skip
+        return [{c: row.get(c) or "" for c in self.columns} for row in whole]
 
     def keys(self, rows: Sequence[Mapping[str, Any]] | None = None) -> set[tuple[str, ...]]:
         """Key tuples (as text) of ``rows`` (default: every row in the file)."""
@@ -154,7 +165,7 @@ def locked(
     except ImportError:  # Windows: single-process use only
         yield
         return
-    with open(lock_path, "a") as handle:
+    with os.fdopen(open_lock_file(lock_path), "r+b") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -193,7 +193,7 @@ def tanimoto_similarity(a: Tensor, b: Tensor | None = None) -> Tensor:
         For bool inputs whose rows have at most 256 bits set (every drug-like ECFP), on a GPU
         or a CPU with AVX-512 bf16, the intersection counts come from a bfloat16 matmul, which
         is exact in that range (integers up to 256 are representable) and was 4x faster than
-        float32 at MoCo's batch-vs-queue size (512 x 4096 x 2048 bits) on the Zen 5 dev box;
+        float32 at MoCo's batch-vs-queue size (512 x 4096 x 2048 bits) on an AMD EPYC (Zen 5) CPU;
         otherwise the matmul runs in float32.
     """
     b = a if b is None else b

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -26,8 +27,12 @@ class TrainerConfig:
             not change the schedule.
         lr: Initial learning rate of Adam (default 5e-4).
         weight_decay: Adam's L2 weight decay (default 1e-5).
-        warmup_epochs: Epochs at constant LR before cosine annealing (default 10).
+        warmup_epochs: Epochs at constant LR before cosine annealing (default 10); with
+            ``schedule: cosine``, epochs of linear warm-up (at most a tenth of the run).
         min_lr: LR at the end of the cosine (default 0).
+        schedule: ``molclr`` (default: constant warm-up, cosine over the planned ``epochs``,
+            cut short by ``max_steps``) or ``cosine`` (linear warm-up, cosine reaching
+            ``min_lr`` at the last step of the run: ``max_steps`` or all epochs).
         batch_size: Samples per optimizer step *per process*; the global batch under DDP is
             ``batch_size * world_size`` (default 512).
         drop_last: Drop the last incomplete batch of each epoch (default True; keeps every
@@ -69,6 +74,7 @@ class TrainerConfig:
     weight_decay: float = 1e-5
     warmup_epochs: int = 10
     min_lr: float = 0.0
+    schedule: str = "molclr"
     batch_size: int = 512
     drop_last: bool = True
     num_workers: int = 0
@@ -106,15 +112,22 @@ class TrainerConfig:
             if value is not None and value < 1:
                 off = " (0 also turns the probe off)" if name == "probe_every" else ""
                 raise ValueError(f"TrainerConfig.{name} must be >= 1 or None{off}, got {value}")
-        if self.lr <= 0 or self.min_lr < 0 or self.weight_decay < 0:
+        if not (0 < self.lr < math.inf and 0 <= self.min_lr < math.inf
+                and 0 <= self.weight_decay < math.inf):  # fmt: skip
             raise ValueError(
-                f"need lr > 0, min_lr >= 0, weight_decay >= 0; got lr={self.lr}, "
+                f"need a finite lr > 0, min_lr >= 0, weight_decay >= 0; got lr={self.lr}, "
                 f"min_lr={self.min_lr}, weight_decay={self.weight_decay}"
             )
         if self.warmup_epochs < 0 or self.num_workers < 0 or self.seed < 0:
             raise ValueError("warmup_epochs, num_workers and seed must be >= 0")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ValueError(f"TrainerConfig.grad_clip must be > 0 or None, got {self.grad_clip}")
+        from molssl.contrastive.training.schedule import SCHEDULES
+
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"TrainerConfig.schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}"
+            )
         if self.device not in DEVICES:
             raise ValueError(f"TrainerConfig.device must be one of {DEVICES}, got {self.device!r}")
         self.out_dir = str(self.out_dir)

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from molssl.contrastive.io.atomic import atomic_open, write_text_atomic
 from molssl.contrastive.io.checkpoint import library_versions, to_plain
 
 __all__ = ["MetricsCSV", "TensorBoardLogger", "git_sha", "write_run_info"]
@@ -61,7 +62,7 @@ class MetricsCSV:
 
     def _rewrite(self, rows: list[dict[str, str]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("w", newline="") as handle:
+        with atomic_open(self.path, "w", newline="") as handle:  # a crash keeps the old rows
             writer = csv.DictWriter(handle, fieldnames=self.fieldnames)
             writer.writeheader()
             writer.writerows(rows)
@@ -139,8 +140,7 @@ def write_run_info(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plain = to_plain(config)
-    with (out_dir / "config.yaml").open("w") as handle:
-        yaml.safe_dump(plain, handle, sort_keys=False)
+    write_text_atomic(out_dir / "config.yaml", yaml.safe_dump(plain, sort_keys=False))
     info = {
         "versions": library_versions(),
         "git_sha": git_sha(),
@@ -149,6 +149,5 @@ def write_run_info(
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **to_plain(dict(extra or {})),
     }
-    with (out_dir / "run_info.json").open("w") as handle:
-        json.dump(info, handle, indent=2, default=str)
+    write_text_atomic(out_dir / "run_info.json", json.dumps(info, indent=2, default=str))
     return info

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from molssl.contrastive.config import ConfigError
+from molssl.contrastive.io.atomic import remove_stale_temps
 from molssl.contrastive.io.checkpoint import (
     capture_rng_state,
     check_weight_shapes,
@@ -254,7 +255,13 @@ class Trainer:
         )
         spe = self.sampler.batches_per_epoch
         self.scheduler = build_scheduler(
-            self.optimizer, spe, cfg.epochs, cfg.warmup_epochs, cfg.min_lr
+            self.optimizer,
+            spe,
+            cfg.epochs,
+            cfg.warmup_epochs,
+            cfg.min_lr,
+            kind=cfg.schedule,
+            max_steps=cfg.max_steps,
         )
         self.scaler = torch.amp.GradScaler(
             device.type, enabled=use_amp and self._amp_dtype == torch.float16
@@ -273,6 +280,11 @@ class Trainer:
                     "--out (out_dir)"
                 )
             return
+        if self._ctx.is_main:  # under the run lock: no other process writes here
+            stale = remove_stale_temps(self.out_dir)
+            if stale:
+                logger.info("removed %d temporary file(s) an interrupted write left in %s",
+                            len(stale), self.out_dir)  # fmt: skip
         if not path.exists():
             logger.info("resume=True but %s does not exist; starting a new run", path)
             return
