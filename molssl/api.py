@@ -15,7 +15,9 @@ The CLI only parses arguments, builds these configs and calls these functions.
 - :func:`embed_file`, :func:`embed_smiles`, :class:`PretrainedEmbedder`: embeddings from a
   checkpoint (``molssl embed``).
 - :func:`load_pretrained` -> :class:`LoadedEncoder`: the one loader of encoder weights
-  (``ckpt:PATH`` or a bare path, ``molclr-gcn:PATH``, ``molclr-gin:PATH``, ``random``).
+  (``ckpt:PATH`` or a bare path, ``molssl:NAME`` for an encoder released with molssl,
+  ``molclr-gcn:PATH``, ``molclr-gin:PATH``, ``random``); :func:`shipped_encoders` lists the
+  released ones (``molssl models``).
 - :func:`build_graph_store` / :class:`GraphStore`: featurize a corpus once (``molssl featurize``).
 """
 

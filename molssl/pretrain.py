@@ -282,7 +282,8 @@ def _check_extras(objective: ObjectiveConfig, store) -> None:
         raise ConfigError(
             f"objective {objective.name!r} regresses RDKit descriptors, but the store "
             f"{store.path} was built without them; pass the SMILES file as --data (pretrain "
-            "builds a store with them) or build one with MolGraphFeaturizer(descriptors=True)"
+            "builds a store with them) or rebuild it with `molssl featurize --descriptors` "
+            "(MolGraphFeaturizer(descriptors=True))"
         )
     missing = [
         what

@@ -2,7 +2,7 @@
 
 A method string is ``[LABEL=]KIND[:ARG]``: ``random-init`` (``random`` is the same; ledgers
 label it ``random-init``), a baseline (:data:`BASELINES`) or a weights kind of
-:data:`molssl.models.sources.WEIGHT_KINDS` (``ckpt:PATH``, ``molclr-gcn:PATH``,
+:data:`molssl.models.sources.WEIGHT_KINDS` (``ckpt:PATH``, ``molssl:NAME``, ``molclr-gcn:PATH``,
 ``hu2020-gcn:PATH``, ...); a bare path means ``ckpt:PATH``. :data:`METHOD_KINDS` is built from
 those two registries.
 """
@@ -56,7 +56,7 @@ METHOD_ALIASES = {"random": RANDOM_INIT, **dict.fromkeys(RANDOM_ALIASES, RANDOM_
 """Other spellings of a method kind."""
 
 NEEDS_PATH = tuple(name for name, kind in WEIGHT_KINDS.items() if kind.arg_required)
-"""Method kinds that need a ``:PATH``."""
+"""Method kinds that need an argument: ``:PATH`` (``molssl:NAME``: a release name)."""
 
 
 def methods_grammar() -> str:
@@ -73,7 +73,7 @@ def parse_method(text: str) -> Method:
     given, so a ledger names a fresh encoder one way.
 
     Raises:
-        ConfigError: Unknown kind, or a checkpoint method without a path.
+        ConfigError: Unknown kind, or a checkpoint method without its path (or release name).
     """
     label, sep, spec = text.partition("=")
     named = bool(sep) and ":" not in label
@@ -92,7 +92,8 @@ def parse_method(text: str) -> Method:
             f"methods: {methods_grammar()}"
         )
     if kind in NEEDS_PATH and not arg:
-        raise ConfigError(f"method {text!r} needs a path: {kind}:PATH")
+        what = WEIGHT_KINDS[kind].arg
+        raise ConfigError(f"method {text!r} needs a {what.lower()}: {kind}:{what}")
     return Method(label.strip(), kind, arg or None)
 
 
@@ -101,7 +102,9 @@ def check_weights(methods: list[Method]) -> None:
 
     Raises:
         FileNotFoundError: A method's checkpoint does not exist.
-        molssl.contrastive.io.checkpoint.CheckpointError: It is unreadable or not of its kind.
+        molssl.models.shipped.UnknownEncoderError: ``molssl:NAME`` names no released encoder.
+        molssl.contrastive.io.checkpoint.CheckpointError: It is unreadable or not of its kind
+            (a released encoder: its file does not match its model card's SHA-256).
     """
     from molssl.models.pretrained import load_pretrained
 

@@ -117,7 +117,11 @@ class CommandLine:
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
-        except (ConfigError, *self.user_errors()) as exc:
+        except (ConfigError, FileNotFoundError, FileExistsError) as exc:  # no heavy imports
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            print(f"{self.prog} {args.command}: error: {message}", file=sys.stderr)
+            return 2
+        except self.user_errors() as exc:
             message = describe_os_error(exc, args) if _from_the_os(exc) else str(exc)
             message = " ".join(message.split()) or type(exc).__name__
             print(f"{self.prog} {args.command}: error: {message}", file=sys.stderr)

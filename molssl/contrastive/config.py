@@ -4,6 +4,12 @@ Loading is strict: unknown keys and values of the wrong type are errors that nam
 the file, and YAML 1.1's quirk of reading ``1e-5`` as a string is handled (a string that parses
 as a number is accepted for a float field). Any field can be overridden from the command line
 with ``--set section.field=value``.
+
+A config class may hold open sections, named at run time (e.g. one per registered objective):
+it names a ``dict`` field in ``__open_sections__`` and returns ``{section: dataclass}`` from a
+classmethod ``open_section_types()``. Those sections read and write as if they were fields
+(``objective.moco.queue_size``); :func:`from_dict` builds each from its dataclass into that
+field, and :func:`to_dict` writes them beside the class's fields.
 """
 
 from __future__ import annotations
@@ -129,11 +135,13 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, where: str = "") -> T:
     """
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    data, sections = _pack_open_sections(cls, data, fields, where)
     unknown = sorted(set(data) - set(fields))
     if unknown:
+        valid = sorted([*fields, *sections])
         raise ConfigError(
             f"{where or cls.__name__}: unknown key(s) {unknown}"
-            f"{did_you_mean(unknown[0], fields)}; valid keys are {sorted(fields)}"
+            f"{did_you_mean(unknown[0], valid)}; valid keys are {valid}"
         )
     kwargs = {
         name: _coerce(data[name], hints[name], f"{where + '.' if where else ''}{name}")
@@ -148,10 +156,41 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, where: str = "") -> T:
         raise ConfigError(f"{where or cls.__name__}: {err}") from err
 
 
+def _pack_open_sections(
+    cls: type, data: Mapping[str, Any], fields: Mapping[str, Any], where: str
+) -> tuple[Mapping[str, Any], Mapping[str, type]]:
+    """Move the open sections of ``data`` into ``cls.__open_sections__``, built from their
+    dataclasses; returns ``(data, {section: dataclass})``."""
+    holder = getattr(cls, "__open_sections__", None)
+    if holder is None:
+        return data, {}
+    types_ = {k: v for k, v in cls.open_section_types().items() if k not in fields}
+    rest = {k: v for k, v in data.items() if k not in types_}
+    given = dict(rest.pop(holder, None) or {})
+    given.update({k: v for k, v in data.items() if k in types_})
+    packed = {}
+    for key, value in given.items():
+        name = f"{where + '.' if where else ''}{key}"
+        if key not in types_:
+            raise ConfigError(
+                f"{name}: no such section{did_you_mean(key, types_)}; sections are {sorted(types_)}"
+            )
+        packed[key] = _coerce(value, types_[key], name)
+    return {**rest, holder: packed}, types_
+
+
 def to_dict(cfg: Any) -> Any:
-    """A dataclass config as plain YAML/JSON-serialisable data."""
+    """A dataclass config as plain YAML/JSON-serialisable data (open sections as fields)."""
     if dataclasses.is_dataclass(cfg):
-        return {f.name: to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+        holder = getattr(cfg, "__open_sections__", None)
+        out = {
+            f.name: to_dict(getattr(cfg, f.name))
+            for f in dataclasses.fields(cfg)
+            if f.name != holder
+        }
+        if holder is not None:
+            out.update(to_dict(getattr(cfg, holder)))
+        return out
     if isinstance(cfg, tuple | list):
         return [to_dict(v) for v in cfg]
     if isinstance(cfg, Mapping):

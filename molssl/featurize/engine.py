@@ -306,11 +306,12 @@ def _parallel(
     try:
         for start, rows in islice(chunks, prefetch):
             queue.append((start, rows, pool.submit(_worker_chunk, start, rows, pack)))
-        processes.update(pool._processes or {})  # spawned by submit(); kept for their exit codes
+            processes.update(pool._processes or {})  # spawned by submit(): keep their exit codes
         while queue:
             start, rows, future = queue.popleft()
             for nxt, nxt_rows in islice(chunks, 1):
                 queue.append((nxt, nxt_rows, pool.submit(_worker_chunk, nxt, nxt_rows, pack)))
+                processes.update(pool._processes or {})
             if started or future.done():
                 started = True
                 yield pickle.loads(future.result())

@@ -29,7 +29,8 @@ class FinetuneConfig:
         data_dir: Directory searched first for MoleculeNet files.
         init: A weights string (:mod:`molssl.models.pretrained`): ``"random"``
             (``"random:gcn"``; ``"random-init"`` is stored as ``"random"``), ``"ckpt:PATH"``,
-            ``"molclr-gcn:PATH"``, ``"molclr-gin:PATH"``, ``"hu2020-gcn:PATH"``.
+            ``"molssl:NAME"`` (a released encoder), ``"molclr-gcn:PATH"``,
+            ``"molclr-gin:PATH"``, ``"hu2020-gcn:PATH"``.
         encoder: :class:`~molssl.models.EncoderConfig` fields of a random encoder.
         seed: Seed of initialisation and batch order.
         profile: ``"full"`` (MolCLR's protocol), ``"quick"`` or ``"hu2020"`` (Hu et al.'s);
@@ -279,9 +280,19 @@ def init_identity(init: str) -> str:
     """``init`` with its checkpoint path replaced by the file's SHA-256: ``KIND:sha256=HEX``.
 
     ``"random"`` / ``"random:gcn"`` and a path that is not a file (its run fails with its own
-    message) come back unchanged. Digests are cached per path, size and modification time.
+    message) come back unchanged. A released encoder (``molssl:NAME``) is named by the SHA-256
+    its model card records (checked against the file when it is loaded). Digests are cached per
+    path, size and modification time.
     """
     kind, _, arg = init.partition(":")
+    if kind == "molssl":
+        from molssl.models.shipped import ModelCardError, UnknownEncoderError, read_card
+
+        try:
+            sha = read_card(arg).weights_sha256
+        except (ModelCardError, UnknownEncoderError):
+            return init
+        return f"molssl:sha256={sha}" if sha else init
     path = Path(arg)
     if kind == "random" or not arg or not path.is_file():
         return init

@@ -70,7 +70,8 @@ class _MolPropertyEstimator(BaseEstimator):
     """Shared fit/predict of the two estimators (see the module docstring).
 
     Args:
-        init: Encoder weights: ``"random"``, ``"ckpt:PATH"`` (or a path), ``"molclr-gcn:PATH"``,
+        init: Encoder weights: ``"random"``, ``"ckpt:PATH"`` (or a path), ``"molssl:NAME"``
+            (an encoder released with molssl: ``molssl models``), ``"molclr-gcn:PATH"``,
             ``"molclr-gin:PATH"``.
         encoder: :class:`~molssl.models.EncoderConfig` fields of a random encoder.
         epochs, batch_size, encoder_lr, head_lr, weight_decay, dropout: As ``molssl finetune``

@@ -170,12 +170,19 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> SavedMod
 
     Raises:
         FileNotFoundError: The file does not exist.
-        ModelFileError: A pretraining or imagessl checkpoint, a file from a newer molssl
+        ModelFileError: A released encoder's name (``molssl:NAME``: an encoder, no model; use
+            :func:`~molssl.models.pretrained.load_pretrained`), a pretraining or imagessl checkpoint, a file from a newer molssl
             (``format_version`` above :data:`MODEL_FORMAT_VERSION`), or a damaged description.
         CheckpointError: Not a molssl checkpoint at all, or unreadable.
     """
     from molssl.contrastive.io.checkpoint import load_checkpoint
 
+    if str(path).startswith("molssl:") and not Path(path).is_file():
+        raise ModelFileError(
+            f"{path} is a released encoder, not a fine-tuned model: load it with "
+            f"molssl.api.load_pretrained({str(path)!r}), or fine-tune it first "
+            f"(molssl finetune --init {path}, or MolPropertyRegressor(init={str(path)!r}))"
+        )
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(

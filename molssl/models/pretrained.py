@@ -6,6 +6,9 @@ are registered in :data:`molssl.models.sources.WEIGHT_KINDS`::
     ckpt:runs/x/best.pt  a molssl pretraining checkpoint: its encoder config, its featurizer and
                          hydrogen policy, its weights (a bare path means the same); the
                          model.pt of ``molssl finetune`` gives its fine-tuned encoder
+    molssl:NAME          an encoder released inside the package (``molssl models`` lists them;
+                         :mod:`molssl.models.shipped`), its file checked against the SHA-256
+                         of its model card
     molclr-gcn:PATH      the GCN weights released with MolCLR (MolCLR featurizer, implicit H)
     molclr-gin:PATH      the GIN weights released with MolCLR
     hu2020-gcn:PATH      a GCN released with Hu et al. (2020) (no projection head)
@@ -13,7 +16,7 @@ are registered in :data:`molssl.models.sources.WEIGHT_KINDS`::
                          ``random:gcn`` picks the convolution; ``random-init`` (the benchmark's
                          name) is the same
 
-Every kind but ``ckpt`` and ``random`` is another group's checkpoint, loaded by
+Every kind but ``ckpt``, ``molssl`` and ``random`` is another group's checkpoint, loaded by
 :func:`molssl.models.foreign.load_foreign_checkpoint` from its entry in
 :data:`~molssl.models.sources.FOREIGN_SOURCES`.
 
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from molssl.contrastive.config import ConfigError, did_you_mean, from_dict
+from molssl.contrastive.io.checkpoint import CheckpointError
 from molssl.featurize import GraphFeaturizer, MolGraphFeaturizer, featurizer_from_dict
 from molssl.models.config import EncoderConfig
 from molssl.models.encoder import MolEncoder
@@ -115,11 +119,7 @@ def _random(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]
 
 
 def _ckpt(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]) -> LoadedEncoder:
-    from molssl.contrastive.io.checkpoint import (
-        CheckpointError,
-        check_weight_shapes,
-        load_checkpoint,
-    )
+    from molssl.contrastive.io.checkpoint import check_weight_shapes, load_checkpoint
 
     del overrides
     path = _existing_path("ckpt", arg)
@@ -162,6 +162,38 @@ def _ckpt(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]) 
     return LoadedEncoder(encoder, featurizer, f"ckpt:{path}", missing, unexpected)
 
 
+class CorruptEncoderError(CheckpointError):
+    """A released encoder's file does not match the SHA-256 of its model card."""
+
+
+def _released(
+    arg: str | None, dropout: float | None, overrides: Mapping[str, Any]
+) -> LoadedEncoder:
+    from molssl.contrastive.io.digest import file_sha256
+    from molssl.models.shipped import REINSTALL, ModelCardError, read_card
+
+    card = read_card(arg or "")
+    expected = card.weights_sha256
+    if not expected:
+        raise ModelCardError(
+            f"model card {card.card_path} records no weights.sha256 for {card.weights_path}; "
+            f"the installation is incomplete: {REINSTALL}"
+        )
+    actual = file_sha256(card.weights_path)
+    if actual != expected:
+        raise CorruptEncoderError(
+            f"released encoder {card.weights_path} is damaged: SHA-256 {actual}, its model card "
+            f"records {expected}; {REINSTALL}"
+        )
+    loaded = _ckpt(str(card.weights_path), dropout, overrides)
+    if loaded.missing_keys:
+        raise CorruptEncoderError(
+            f"released encoder {card.weights_path} lacks {len(loaded.missing_keys)} encoder "
+            f"tensors ({', '.join(loaded.missing_keys[:3])}); {REINSTALL}"
+        )
+    return replace(loaded, init=f"molssl:{card.name}")
+
+
 def _foreign(name: str) -> Loader:
     def load(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]) -> LoadedEncoder:
         from molssl.models.foreign import load_foreign_checkpoint
@@ -196,7 +228,8 @@ def _existing_path(kind: str, arg: str | None) -> str:
 
 
 LOADERS: dict[str, Loader] = {
-    name: {"ckpt": _ckpt, "random": _random}.get(name) or _foreign(name) for name in WEIGHT_KINDS
+    name: {"ckpt": _ckpt, "molssl": _released, "random": _random}.get(name) or _foreign(name)
+    for name in WEIGHT_KINDS
 }
 """Weight loaders by the prefix of a weights string ``KIND[:ARG]``, one per
 :data:`~molssl.models.sources.WEIGHT_KINDS` entry."""
@@ -234,6 +267,7 @@ def load_pretrained(
 
     Args:
         spec: ``"ckpt:PATH"`` or a bare path (a ``molssl pretrain`` checkpoint),
+            ``"molssl:NAME"`` (an encoder released inside the package: ``molssl models``),
             ``"molclr-gcn:PATH"`` / ``"molclr-gin:PATH"`` (MolCLR's released ``model.pth``),
             ``"hu2020-gcn:PATH"`` (a GCN of Hu et al. 2020), ``"random"`` (``"random:gcn"``
             for a GCN; ``"random-init"`` is the same).
@@ -250,13 +284,15 @@ def load_pretrained(
 
     Raises:
         ConfigError: Malformed string, or a loader without its path.
+        molssl.models.shipped.UnknownEncoderError: ``molssl:NAME`` names no released encoder
+            (the message lists them).
+        CorruptEncoderError: A released encoder's file does not match its model card's SHA-256.
+        molssl.models.shipped.ModelCardError: A released encoder without a readable card.
         FileNotFoundError: The checkpoint does not exist.
         molssl.contrastive.io.checkpoint.CheckpointError: The file is no molssl pretraining
             checkpoint (for other groups' files use their kind, e.g. ``molclr-gin:``), not
             of the source named, or (without ``allow_partial``) lacks encoder tensors.
     """
-    from molssl.contrastive.io.checkpoint import CheckpointError
-
     kind, arg = parse_weights(spec)
     overrides = dict(encoder_overrides or {})
     if overrides and kind != "random":

@@ -1,8 +1,9 @@
 """The vocabulary of weights strings, and one declarative entry per other group's checkpoints.
 
 A weights string is ``KIND[:ARG]``; :data:`WEIGHT_KINDS` lists every kind, and help texts and
-error messages are generated from it (:func:`weights_grammar`). Two kinds are molssl's own
-(``ckpt``: a ``molssl pretrain`` checkpoint; ``random``: a fresh encoder); every other kind is a
+error messages are generated from it (:func:`weights_grammar`). Three kinds are molssl's own
+(``ckpt``: a ``molssl pretrain`` checkpoint; ``molssl``: an encoder released inside the package,
+see :mod:`molssl.models.shipped`; ``random``: a fresh encoder); every other kind is a
 :class:`ForeignSource` in :data:`FOREIGN_SOURCES`, loaded by the one generic function
 :func:`molssl.models.foreign.load_foreign_checkpoint`. Adding a source of this kind (same
 featurization, a :data:`~molssl.models.CONVS` layer) is one entry here and a parity test.
@@ -136,6 +137,9 @@ class WeightKind:
 
 WEIGHT_KINDS: dict[str, WeightKind] = {
     "ckpt": WeightKind("ckpt", "PATH", True, "a molssl pretraining checkpoint (a bare PATH too)"),
+    "molssl": WeightKind(
+        "molssl", "NAME", True, "an encoder released with molssl (`molssl models` lists them)"
+    ),
     **{
         name: WeightKind(name, "PATH", True, source.origin)
         for name, source in FOREIGN_SOURCES.items()

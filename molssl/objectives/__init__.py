@@ -19,7 +19,9 @@ from molssl.objectives import contrastive, momentum, pretext
 from molssl.objectives.base import (
     OBJECTIVES,
     AttrMaskConfig,
+    BYOLConfig,
     DescriptorsConfig,
+    MoCoConfig,
     Objective,
     ObjectiveConfig,
     ObjectiveSpec,
@@ -38,9 +40,11 @@ from molssl.objectives.momentum import MomentumObjective
 __all__ = [
     "OBJECTIVES",
     "AttrMaskConfig",
+    "BYOLConfig",
     "ComposedModel",
     "ComposedObjective",
     "DescriptorsConfig",
+    "MoCoConfig",
     "ContrastiveObjective",
     "MomentumObjective",
     "Objective",

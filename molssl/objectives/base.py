@@ -18,8 +18,9 @@ any number of pretext terms; see :mod:`molssl.objectives.compose`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple, Protocol
 
 import torch
@@ -27,8 +28,10 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 
 from molssl.augment import TwoViewTransform, build_augmentation
-from molssl.contrastive.config import ConfigError, did_you_mean
+from molssl.contrastive.config import ConfigError, did_you_mean, from_dict
 from molssl.objectives.compose import ComposedObjective
+
+logger = logging.getLogger(__name__)
 
 
 class Objective(Protocol):
@@ -62,6 +65,7 @@ class ObjectiveSpec:
     preset: Mapping[str, Any]
     description: str
     pretext: bool = False
+    config: type | None = None
 
 
 OBJECTIVES: dict[str, ObjectiveSpec] = {}
@@ -74,6 +78,7 @@ def register_objective(
     preset: Mapping[str, Any] | None = None,
     description: str = "",
     pretext: bool = False,
+    config: type | None = None,
 ) -> Callable[[Builder], Builder]:
     """Register ``build(config, augment) -> objective`` under ``name``.
 
@@ -87,9 +92,13 @@ def register_objective(
             ``term(model, batch, generator, views=views)`` (``views``: the two-view term's
             :class:`TwoViewForward`, or None) and runs its head as ``model(..., head=name)``
             (:class:`molssl.objectives.compose.ComposedModel`).
+        config: The dataclass of this objective's own settings, the section
+            ``objective.<name>.*`` (YAML and ``--set``); the builder reads it as
+            ``config.section(name)``. Its fields need defaults; ``__post_init__`` may check them.
 
     Raises:
-        ValueError: ``name`` is already registered, or holds ``+`` (the composition sign).
+        ValueError: ``name`` is already registered, holds ``+`` (the composition sign), or is
+            a shared setting of :class:`ObjectiveConfig` that is not its section.
     """
 
     def decorate(build: Builder) -> Builder:
@@ -97,7 +106,11 @@ def register_objective(
             raise ValueError(f"objective {name!r} is already registered")
         if "+" in name or "," in name:
             raise ValueError(f"objective names cannot hold '+' or ',': {name!r}")
-        OBJECTIVES[name] = ObjectiveSpec(name, build, dict(preset or {}), description, pretext)
+        own = {f.name: f.type for f in fields(ObjectiveConfig)}
+        if name in own and (config is None or own[name] not in (config, config.__name__)):
+            raise ValueError(f"objective {name!r} would hide the setting objective.{name}")
+        spec = ObjectiveSpec(name, build, dict(preset or {}), description, pretext, config)
+        OBJECTIVES[name] = spec
         return build
 
     return decorate
@@ -153,6 +166,45 @@ class DescriptorsConfig:
             raise ConfigError(f"objective.descriptors.hidden must be >= 0, got {self.hidden}")
 
 
+@dataclass
+class MoCoConfig:
+    """Settings of ``moco`` (``objective.moco.*``).
+
+    Attributes:
+        queue_size: Queued negatives (target projections of past molecules, all ranks).
+    """
+
+    queue_size: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.queue_size < 1:
+            raise ConfigError(
+                f"objective.moco.queue_size must be >= 1, got {self.queue_size}; MoCo keeps "
+                "that many past molecules as negatives (default 4096)"
+            )
+
+
+@dataclass
+class BYOLConfig:
+    """Settings of ``byol`` (``objective.byol.*``).
+
+    Attributes:
+        predictor_hidden: Hidden width of the predictor MLP.
+    """
+
+    predictor_hidden: int = 512
+
+    def __post_init__(self) -> None:
+        if self.predictor_hidden < 1:
+            raise ConfigError(
+                f"objective.byol.predictor_hidden must be >= 1, got {self.predictor_hidden}"
+            )
+
+
+_MOVED_KEYS = {"queue_size": "moco", "predictor_hidden": "byol"}
+"""Flat keys of older configs -> the section that holds them now."""
+
+
 def _parse_weights(weights: list[float] | str | None) -> list[float] | None:
     if weights is None or isinstance(weights, list):
         return weights
@@ -169,6 +221,12 @@ class ObjectiveConfig:
     """Settings of a pretraining objective.
 
     ``None`` fields take the value of the objective's preset (``molssl.objectives.OBJECTIVES``).
+    The settings shared by several objectives are flat (``objective.temperature``); an
+    objective's own settings are its section (``objective.moco.queue_size``,
+    ``objective.byol.predictor_hidden``, ``objective.attrmask.mask_rate``), and an objective
+    registered elsewhere with ``register_objective(..., config=Dataclass)`` gets one too
+    (:meth:`section`). The flat ``queue_size`` and ``predictor_hidden`` of older configs are
+    still read, into their sections.
 
     Attributes:
         name: A registered objective (``molclr``, ``imolclr``, ``byol``, ``moco``,
@@ -190,10 +248,14 @@ class ObjectiveConfig:
             (0.99).
         final_momentum: byol/moco: momentum at the last step, cosine in between; None takes
             the preset's (1.0 for byol, constant 0.99 for moco).
-        queue_size: moco: queued negatives (target projections of past molecules).
-        predictor_hidden: byol: hidden width of the predictor MLP.
+        queue_size: Old name of ``moco.queue_size`` (read into it; None once read).
+        predictor_hidden: Old name of ``byol.predictor_hidden`` (read into it; None once read).
         attrmask: Settings of the ``attrmask`` term.
         descriptors: Settings of the ``descriptors`` term.
+        moco: Settings of ``moco``.
+        byol: Settings of ``byol``.
+        sections: The sections of objectives registered with a ``config`` dataclass outside
+            this package, by name; read and written as ``objective.<name>.*``.
     """
 
     name: str = "molclr"
@@ -205,12 +267,73 @@ class ObjectiveConfig:
     lambda_2: float | None = None
     base_momentum: float | None = None
     final_momentum: float | None = None
-    queue_size: int = 4096
-    predictor_hidden: int = 512
+    queue_size: int | None = None
+    predictor_hidden: int | None = None
     attrmask: AttrMaskConfig = field(default_factory=AttrMaskConfig)
     descriptors: DescriptorsConfig = field(default_factory=DescriptorsConfig)
+    moco: MoCoConfig = field(default_factory=MoCoConfig)
+    byol: BYOLConfig = field(default_factory=BYOLConfig)
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    __open_sections__ = "sections"
+
+    @classmethod
+    def open_section_types(cls) -> dict[str, type]:
+        """``{name: dataclass}`` of the registered objectives whose section is not a field."""
+        own = {f.name for f in fields(cls)}
+        return {
+            name: spec.config
+            for name, spec in OBJECTIVES.items()
+            if spec.config is not None and name not in own
+        }
+
+    def section(self, name: str) -> Any:
+        """The settings of objective ``name`` (``objective.<name>.*``).
+
+        Raises:
+            ConfigError: ``name`` was registered without a ``config`` dataclass.
+        """
+        if name in {f.name for f in fields(self)} and name in OBJECTIVES:
+            return getattr(self, name)
+        if name in self.sections:
+            return self.sections[name]
+        raise ConfigError(
+            f"objective {name!r} has no settings section; register it with "
+            "register_objective(..., config=Dataclass)"
+        )
+
+    def _read_moved_keys(self) -> None:
+        for key, section in _MOVED_KEYS.items():
+            old = getattr(self, key)
+            if old is None:
+                continue
+            settings = getattr(self, section)
+            current, default = getattr(settings, key), getattr(type(settings)(), key)
+            if current not in (default, old):
+                raise ConfigError(
+                    f"objective.{key}={old} and objective.{section}.{key}={current} disagree; "
+                    f"objective.{key} is the old name of objective.{section}.{key}: keep that one"
+                )
+            if old != default:
+                logger.warning(
+                    "objective.%s is the old name of objective.%s.%s; reading it there",
+                    key, section, key,
+                )  # fmt: skip
+            setattr(self, section, replace(settings, **{key: old}))
+            setattr(self, key, None)
+
+    def _fill_sections(self) -> None:
+        types_ = self.open_section_types()
+        filled = {name: kind() for name, kind in types_.items()}
+        for name, value in self.sections.items():
+            if name in types_ and isinstance(value, Mapping):
+                value = from_dict(types_[name], value, where=f"objective.{name}")
+            filled[name] = value
+        self.sections = filled
 
     def __post_init__(self) -> None:
+        self._read_moved_keys()
+        self._fill_sections()
         names = self.terms()
         specs = [get_objective(n) for n in names]
         if len(set(names)) != len(names):

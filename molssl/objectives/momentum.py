@@ -33,6 +33,8 @@ from molssl.contrastive.losses.ntxent import tanimoto_similarity, tanimoto_weigh
 from molssl.contrastive.momentum import MomentumModel
 from molssl.contrastive.queue import FeatureQueue
 from molssl.objectives.base import (
+    BYOLConfig,
+    MoCoConfig,
     ObjectiveConfig,
     TwoViewForward,
     forward_views,
@@ -89,7 +91,7 @@ class MomentumObjective:
         if kind not in MOMENTUM_PRESETS:
             raise ValueError(f"unknown momentum objective {kind!r}; choose byol or moco")
         if queue_size < 1:
-            raise ValueError(f"objective.queue_size must be >= 1, got {queue_size}")
+            raise ValueError(f"objective.moco.queue_size must be >= 1, got {queue_size}")
         if not 0.0 <= lambda_1 <= 1.0:
             raise ValueError(f"objective.lambda_1 must be in [0, 1], got {lambda_1}")
         if kind == "byol" and lambda_1:
@@ -189,15 +191,21 @@ def _build(config: ObjectiveConfig, augment: TwoViewTransform) -> MomentumObject
         base_momentum=config.value("base_momentum"),
         final_momentum=config.value("final_momentum"),
         temperature=config.value("temperature", 0.2),
-        queue_size=config.queue_size,
+        queue_size=config.moco.queue_size,
         lambda_1=config.value("lambda_1", 0.0),
-        predictor_hidden=config.predictor_hidden,
+        predictor_hidden=config.byol.predictor_hidden,
     )
 
 
 register_objective(
-    "byol", preset=MOMENTUM_PRESETS["byol"], description="BYOL: predictor + momentum target"
+    "byol",
+    preset=MOMENTUM_PRESETS["byol"],
+    description="BYOL: predictor + momentum target",
+    config=BYOLConfig,
 )(_build)
 register_objective(
-    "moco", preset=MOMENTUM_PRESETS["moco"], description="MoCo v2: momentum target + queue"
+    "moco",
+    preset=MOMENTUM_PRESETS["moco"],
+    description="MoCo v2: momentum target + queue",
+    config=MoCoConfig,
 )(_build)

@@ -44,7 +44,13 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 
 from molssl.augment import TwoViewTransform
-from molssl.objectives.base import ObjectiveConfig, TwoViewForward, register_objective
+from molssl.objectives.base import (
+    AttrMaskConfig,
+    DescriptorsConfig,
+    ObjectiveConfig,
+    TwoViewForward,
+    register_objective,
+)
 
 __all__ = [
     "AttrMaskHead",
@@ -359,6 +365,7 @@ class DescriptorObjective:
     preset={"lambda_1": 0.0, "lambda_2": 0.0},
     description="Hu et al.'s attribute masking: predict masked atom and bond types",
     pretext=True,
+    config=AttrMaskConfig,
 )
 def _build_attrmask(config: ObjectiveConfig, augment: TwoViewTransform) -> AttrMaskObjective:
     del augment
@@ -370,6 +377,7 @@ def _build_attrmask(config: ObjectiveConfig, augment: TwoViewTransform) -> AttrM
     preset={"lambda_1": 0.0, "lambda_2": 0.0},
     description="regress robustly standardised RDKit 2D descriptors (CheMeleon)",
     pretext=True,
+    config=DescriptorsConfig,
 )
 def _build_descriptors(config: ObjectiveConfig, augment: TwoViewTransform) -> DescriptorObjective:
     del augment

@@ -136,7 +136,7 @@ def test_presets_load(name: str) -> None:
     assert cfg.objective.name == name and cfg.encoder.conv == "gin"
     objective = build_objective(cfg.objective)
     assert objective.kind == name
-    assert from_dict(ObjectiveConfig, {"name": name}).queue_size == 4096
+    assert from_dict(ObjectiveConfig, {"name": name}).moco.queue_size == 4096
 
 
 @pytest.mark.distributed

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from _pretrain_helpers import TINY
@@ -77,10 +79,21 @@ class _Centering:
         return loss, {"gap": float(loss.detach())}
 
 
+@dataclass
+class _CenteringConfig:
+    """The section ``objective.centering.*`` of the test objective."""
+
+    scale: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not self.scale > 0:
+            raise ConfigError(f"objective.centering.scale must be > 0, got {self.scale}")
+
+
 @pytest.fixture
 def centering() -> Iterator[str]:
-    register_objective("centering", preset={"temperature": 0.5}, description="test objective")(
-        lambda config, augment: _Centering(augment, config.value("temperature"))
+    register_objective("centering", description="test objective", config=_CenteringConfig)(
+        lambda config, augment: _Centering(augment, config.section("centering").scale)
     )
     yield "centering"
     del OBJECTIVES["centering"]
@@ -96,6 +109,53 @@ def test_objective_registered_in_a_test_file_runs_through_pretrain(
     assert len(rows) == 2 and float(rows[0]["gap"]) > 0 and float(rows[0]["loss_attrmask"]) > 0
     assert float(rows[0]["loss_centering"]) == pytest.approx(float(rows[0]["gap"]))
     assert load_checkpoint(out / "last.pt")["config"]["objective"]["name"] == "centering+attrmask"
+
+
+def test_objective_registered_in_a_test_file_declares_its_own_section(
+    centering: str, desc_store: Path, tmp_path: Path
+) -> None:
+    from molssl.contrastive.config import from_dict, load_yaml
+
+    cfg = apply_overrides(
+        PretrainConfig(), {"objective.name": centering, "objective.centering.scale": "2"}
+    )
+    assert cfg.objective.section(centering) == _CenteringConfig(scale=2.0)
+    assert build_objective(cfg.objective).scale == 2.0
+    assert build_objective(ObjectiveConfig(name=centering)).scale == 0.5  # the default
+    path = tmp_path / "centering.yaml"
+    path.write_text("objective:\n  name: centering+attrmask\n  centering:\n    scale: 3\n")
+    assert load_yaml(PretrainConfig, path).objective.section(centering).scale == 3.0
+    for bad, message in (({"scal": 1}, "did you mean 'scale'"), ({"scale": 0}, "must be > 0")):
+        with pytest.raises(ConfigError, match=message) as err:
+            from_dict(ObjectiveConfig, {"name": centering, centering: bad}, where="objective")
+        assert "objective.centering" in str(err.value) and "\n" not in str(err.value)
+
+    out = tmp_path / "run"
+    extra = ["--set", f"objective.name={centering}", "--set", "objective.centering.scale=4"]
+    assert _pretrain(desc_store, out, *extra, "--max-steps", "1") == 0
+    saved = load_checkpoint(out / "last.pt")["config"]["objective"]
+    assert saved["centering"] == {"scale": 4.0} and "sections" not in saved
+
+
+def test_objective_sections_read_the_old_flat_keys() -> None:
+    from molssl.contrastive.config import from_dict, to_dict
+
+    moco = from_dict(ObjectiveConfig, {"name": "moco", "queue_size": 24}, where="objective")
+    assert moco.moco.queue_size == 24 and moco.queue_size is None
+    assert build_objective(moco).queue_size == 24
+    byol = from_dict(ObjectiveConfig, {"name": "byol", "predictor_hidden": 64}, where="objective")
+    assert byol.byol.predictor_hidden == 64 and build_objective(byol).predictor_hidden == 64
+    saved = to_dict(moco)
+    assert saved["moco"] == {"queue_size": 24} and saved["queue_size"] is None
+    assert from_dict(ObjectiveConfig, saved) == moco  # a saved config reads back the same
+    new = apply_overrides(PretrainConfig(), {"objective.moco.queue_size": "24"}).objective
+    old = apply_overrides(PretrainConfig(), {"objective.queue_size": "24"}).objective
+    assert new == old
+    with pytest.raises(ConfigError, match="old name of objective.moco.queue_size") as err:
+        from_dict(ObjectiveConfig, {"queue_size": 24, "moco": {"queue_size": 32}})
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="objective.moco.queue_size must be >= 1"):
+        from_dict(ObjectiveConfig, {"name": "moco", "moco": {"queue_size": 0}})
 
 
 def test_composed_objectives_log_terms_and_checkpoint_loads_as_encoder(
@@ -171,3 +231,23 @@ def test_bad_compositions_fail_with_one_line(settings: dict, message: str) -> No
     with pytest.raises(ConfigError, match=message) as err:
         from_dict(ObjectiveConfig, settings, where="objective")
     assert "\n" not in str(err.value)
+
+
+def test_featurize_descriptors_flag_builds_a_store_descriptors_can_train_on(
+    smiles_file: Path, tmp_path: Path
+) -> None:
+    from molssl.featurize.descriptors import NUM_DESCRIPTORS
+    from molssl.store import GraphStore
+
+    plain, with_desc = tmp_path / "plain", tmp_path / "desc"
+    assert main(["featurize", str(smiles_file), "-o", str(plain)]) == 0
+    assert main(["featurize", str(smiles_file), "-o", str(with_desc), "--descriptors"]) == 0
+    assert "descriptors" not in GraphStore(plain).featurizer_config
+    store = GraphStore(with_desc)
+    assert store.featurizer_config["descriptors"] is True
+    assert store.featurizer_config["fingerprint"] is True  # the default extras stay on
+    desc = store.per_molecule("desc")
+    assert desc.shape == (len(store), NUM_DESCRIPTORS) and np.isfinite(desc[:, 0]).all()
+    extra = ["--set", "objective.name=molclr+descriptors", "--max-steps", "1"]
+    assert _pretrain(with_desc, tmp_path / "run", *extra) == 0
+    assert float(_train_rows(tmp_path / "run")[0]["loss_descriptors"]) > 0

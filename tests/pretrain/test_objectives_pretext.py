@@ -272,4 +272,4 @@ def test_composed_attrmask_masks_itself_when_the_views_mask_no_atom() -> None:
     generator = torch.Generator().manual_seed(4)
     objective.primary.augment(batch, generator)  # the draws of the composed step's views
     loss, _ = alone(model, batch, generator)
-    assert metrics["loss_attrmask"] == pytest.approx(float(loss), rel=1e-6)
+    assert metrics["loss_attrmask"] == pytest.approx(float(loss.detach()), rel=1e-6)
