@@ -32,6 +32,7 @@ from molssl.finetune.predictor import predict, predict_file
 from molssl.finetune.saved import SavedModel, load_model
 from molssl.finetune.search import search_then_finetune
 from molssl.models.pretrained import LoadedEncoder, load_pretrained
+from molssl.models.shipped import ModelCard, shipped_encoders
 from molssl.pretrain import PretrainConfig, pretrain
 from molssl.store import GraphStore, build_graph_store
 
@@ -40,6 +41,7 @@ __all__ = [
     "FinetuneConfig",
     "GraphStore",
     "LoadedEncoder",
+    "ModelCard",
     "MolPropertyClassifier",
     "MolPropertyRegressor",
     "PretrainConfig",
@@ -57,4 +59,5 @@ __all__ = [
     "predict_file",
     "pretrain",
     "search_then_finetune",
+    "shipped_encoders",
 ]

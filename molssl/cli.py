@@ -28,6 +28,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from molssl.data import DataFormatError, DatasetNotFoundError, UnknownDatasetError
     from molssl.featurize import InvalidSmilesError, UnknownFeaturizerError
     from molssl.finetune.study import SearchError
+    from molssl.models.shipped import ModelCardError
     from molssl.store import StoreError
 
     return (
@@ -41,6 +42,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         UnknownFeaturizerError,
         StoreError,
         SearchError,
+        ModelCardError,
         FileNotFoundError,
         FileExistsError,
     )
@@ -97,6 +99,19 @@ def _datasets(args: argparse.Namespace) -> int:
     from molssl.data import dataset_status, format_dataset_table
 
     print(format_dataset_table(dataset_status(data_dir=args.data_dir)))
+    return 0
+
+
+@command(
+    "models",
+    "list the pretrained encoders released with molssl (load one as molssl:NAME)",
+    lambda parser: None,
+)
+def _models(args: argparse.Namespace) -> int:
+    from molssl.models.shipped import list_shipped
+
+    del args
+    print("\n".join(list_shipped()))
     return 0
 
 

@@ -139,6 +139,7 @@ def demo_task(out_dir: Path, data_dir: str | None = None) -> tuple[str, dict]:
     Returns:
         A description and the :class:`~molssl.benchmark.runner.BenchmarkConfig` task fields.
     """
+    from molssl.contrastive.io.atomic import atomic_path
     from molssl.data import (
         DatasetNotFoundError,
         embedded_tpsa_path,
@@ -157,7 +158,8 @@ def demo_task(out_dir: Path, data_dir: str | None = None) -> tuple[str, dict]:
         logger.info("BBBP is not available (%s); using RDKit's bundled TPSA table", err)
     frame = read_tpsa_table()
     csv_path = out_dir / "tpsa.csv"
-    frame.to_csv(csv_path, index=False)
+    with atomic_path(csv_path) as tmp:
+        frame.to_csv(tmp, index=False)
     cap = get_profile("quick").max_molecules
     used = len(frame) if cap is None else min(cap, len(frame))
     subset = (f"all {len(frame):,}" if used == len(frame)

@@ -166,7 +166,12 @@ def describe_os_error(exc: OSError, args: argparse.Namespace | None = None) -> s
     code = exc.errno
     if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         return f"{subject}: {exc.strerror}; free disk space or write to another disk (-o/--out)"
-    if code in (errno.EROFS, errno.EACCES, errno.EPERM):
+    if code == errno.EROFS:
+        return f"{subject}: {exc.strerror}; write to another disk (-o/--out)"
+    if code in (errno.EACCES, errno.EPERM):
+        inside = output is not None and where is not None and _within(where, output)
+        if not inside and where is not None:  # an input, or a folder the command reads
+            return f"cannot open {where}: {exc.strerror}; check its permissions"
         return (f"{subject}: {exc.strerror}; choose a folder you can write to (-o/--out) or "
                 "change its permissions")  # fmt: skip
     if code == errno.EISDIR:
@@ -179,6 +184,12 @@ def describe_os_error(exc: OSError, args: argparse.Namespace | None = None) -> s
     if code == errno.ENAMETOOLONG:
         return f"cannot create {where}: the name is too long; choose a shorter path"
     return f"{where}: {exc.strerror}" if where else str(exc)
+
+
+def _within(path: str | Path, output: str | Path) -> bool:
+    """Whether ``path`` is ``output``, inside it, or one of the folders above it."""
+    a, b = Path(path).absolute(), Path(output).absolute()
+    return a == b or b in a.parents or a in b.parents
 
 
 def _bounded(kind: type, low: float, what: str) -> Callable[[str], int | float]:

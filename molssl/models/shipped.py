@@ -143,14 +143,14 @@ def parse_front_matter(text: str, source: str | Path) -> dict[str, Any]:
     return header
 
 
-def resolve_name(name: str | None) -> Path:
-    """``NAME.pt`` of a released encoder.
+def resolve_name(name: str | None, folder: Path | None = None) -> Path:
+    """``NAME.pt`` of a released encoder in ``folder`` (default: :func:`pretrained_dir`).
 
     Raises:
         UnknownEncoderError: No such release; the message lists the shipped names with a
             did-you-mean.
     """
-    folder = pretrained_dir()
+    folder = pretrained_dir() if folder is None else folder
     names = shipped_names(folder)
     if name and name in names:
         return folder / f"{name}.pt"
@@ -163,14 +163,14 @@ def resolve_name(name: str | None) -> Path:
     raise UnknownEncoderError(f"{problem}; {listing} (`molssl models` lists them)")
 
 
-def read_card(name: str) -> ModelCard:
-    """The card of release ``name``.
+def read_card(name: str, folder: Path | None = None) -> ModelCard:
+    """The card of release ``name`` in ``folder`` (default: :func:`pretrained_dir`).
 
     Raises:
         UnknownEncoderError: No such release.
         ModelCardError: Its card is missing or unreadable (an incomplete installation).
     """
-    weights = resolve_name(name)
+    weights = resolve_name(name, folder)
     card = weights.with_suffix(".md")
     if not card.is_file():
         raise ModelCardError(
@@ -179,6 +179,15 @@ def read_card(name: str) -> ModelCard:
         )
     header = parse_front_matter(card.read_text(encoding="utf-8"), card)
     return ModelCard(name, weights, card, header)
+
+
+def shipped_encoders() -> list[ModelCard]:
+    """The cards of the released encoders, sorted by name (``[]`` when none ships).
+
+    Raises:
+        ModelCardError: A release without a readable card.
+    """
+    return [read_card(name) for name in shipped_names()]
 
 
 def card_gaps(card: ModelCard) -> list[str]:

@@ -99,3 +99,15 @@ def test_chemprop_checkpoint_takes_the_later_epoch_on_a_tie(tmp_path):
     assert ckpt.best_rule == "later_epoch"
     assert ckpt.check_monitor_top_k(_Trainer(), torch.tensor(0.4))
     assert ckpt.best_rule == "valid_loss"
+
+
+def test_search_trials_record_the_rule(tmp_path, tpsa_table):
+    pytest.importorskip("optuna")
+    from molssl.finetune.search import search_finetune
+
+    csv = tmp_path / "tiny.csv"
+    tpsa_table[["smiles", "logtpsa"]].iloc[:60].to_csv(csv, index=False)
+    cfg = FinetuneConfig(csv=str(csv), targets=["logtpsa"], task_type="regression", epochs=2,
+                         encoder=TINY_ENCODER, device="cpu", split="random")  # fmt: skip
+    result = search_finetune(cfg, 1, tmp_path / "search")
+    assert result.extra["best_attrs"]["best_rule"] in BEST_RULES

@@ -63,3 +63,17 @@ def test_is_locked_refuses_a_link(tmp_path):
     _planted(tmp_path / "store", LOCK_NAME, tmp_path)
     with pytest.raises(LockFileError):
         is_locked(tmp_path / "store")
+
+
+def test_cli_refuses_a_linked_run_lock_in_one_line(tmp_path, tpsa_table, capsys):
+    from molssl.cli import main
+
+    csv = tmp_path / "task.csv"
+    tpsa_table[["smiles", "tpsa"]].iloc[:40].to_csv(csv, index=False)
+    victim = _planted(tmp_path / "run", LOCK_FILE, tmp_path)
+    argv = ["finetune", "--csv", str(csv), "--targets", "tpsa", "--task-type", "regression",
+            "--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "run")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "symbolic link" in err and LOCK_FILE in err
+    assert victim.read_text() == "three years of work"
