@@ -215,5 +215,6 @@ def plot(table: pd.DataFrame, path: Path) -> None:
         ax.set_xlabel("pretraining molecule-passes (budget 0 plotted at 1)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="small")
     fig.savefig(path, dpi=120)

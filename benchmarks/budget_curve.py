@@ -84,13 +84,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 try:
-    from benchmarks._budget_report import curve_table, markdown, plot, reference_rows, task_tests
+    from benchmarks._budget_report import (
+        curve_table,
+        markdown,
+        plot,
+        reference_rows,
+        split_label,
+        task_tests,
+    )
     from benchmarks._shared import moleculenet_dir, pretrain_dir, run
 except ModuleNotFoundError:  # run as a file: python benchmarks/budget_curve.py
-    from _budget_report import curve_table, markdown, plot, reference_rows, task_tests
+    from _budget_report import curve_table, markdown, plot, reference_rows, split_label, task_tests
     from _shared import moleculenet_dir, pretrain_dir, run
 
-__all__ = ["curve_table", "markdown", "plot", "reference_rows", "task_tests"]
+__all__ = ["curve_table", "markdown", "plot", "reference_rows", "split_label", "task_tests"]
 
 CONFIGS = {
     "molclr": "configs/molclr_gin.yaml",

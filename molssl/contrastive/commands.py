@@ -187,9 +187,10 @@ def describe_os_error(exc: OSError, args: argparse.Namespace | None = None) -> s
 
 
 def _within(path: str | Path, output: str | Path) -> bool:
-    """Whether ``path`` is ``output``, inside it, or one of the folders above it."""
+    """Whether ``path`` is ``output``, its temporary file, inside it, or a folder above it."""
     a, b = Path(path).absolute(), Path(output).absolute()
-    return a == b or b in a.parents or a in b.parents
+    temporary = a.parent == b.parent and a.name.startswith(f".{b.name}.")
+    return a == b or temporary or b in a.parents or a in b.parents
 
 
 def _bounded(kind: type, low: float, what: str) -> Callable[[str], int | float]:

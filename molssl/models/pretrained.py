@@ -183,7 +183,7 @@ def _released(
     if actual != expected:
         raise CorruptEncoderError(
             f"released encoder {card.weights_path} is damaged: SHA-256 {actual}, its model card "
-            f"records {expected}; {REINSTALL}"
+            f"{card.card_path.name} records {expected}; {REINSTALL}"
         )
     loaded = _ckpt(str(card.weights_path), dropout, overrides)
     if loaded.missing_keys:

@@ -30,12 +30,24 @@ from torch_geometric.data import Batch
 from molssl.augment import TwoViewTransform, build_augmentation
 from molssl.contrastive.config import ConfigError, did_you_mean, from_dict
 from molssl.objectives.compose import ComposedObjective
+from molssl.objectives.sections import (
+    MOVED_KEYS,
+    AttrMaskConfig,
+    BYOLConfig,
+    DescriptorsConfig,
+    MoCoConfig,
+)
 
 logger = logging.getLogger(__name__)
 
 
 class Objective(Protocol):
-    """The interface the pretraining loop uses."""
+    """The interface the pretraining loop uses.
+
+    A two-view objective may also offer ``call_with_views(model, batch, generator) -> (loss,
+    metrics, TwoViewForward)``: composed with pretext terms, it is called that way and the
+    terms reuse its forward of the views (:mod:`molssl.objectives.compose`).
+    """
 
     encoder_prefix: str
 
@@ -129,80 +141,6 @@ def get_objective(name: str) -> ObjectiveSpec:
             f"choose one of {', '.join(OBJECTIVES)}"
         )
     return spec
-
-
-@dataclass
-class AttrMaskConfig:
-    """Settings of ``attrmask`` (``objective.attrmask.*``).
-
-    Attributes:
-        mask_rate: Fraction of each molecule's atoms masked (rounded, at least one); Hu et al.
-            use 0.15.
-    """
-
-    mask_rate: float = 0.15
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.mask_rate <= 1.0:
-            raise ConfigError(
-                f"objective.attrmask.mask_rate must be in (0, 1], got {self.mask_rate}; Hu et "
-                "al. mask 0.15"
-            )
-
-
-@dataclass
-class DescriptorsConfig:
-    """Settings of ``descriptors`` (``objective.descriptors.*``).
-
-    Attributes:
-        hidden: Hidden width of the MLP from the graph embedding ``h`` to the descriptors
-            (0: a linear head).
-    """
-
-    hidden: int = 512
-
-    def __post_init__(self) -> None:
-        if self.hidden < 0:
-            raise ConfigError(f"objective.descriptors.hidden must be >= 0, got {self.hidden}")
-
-
-@dataclass
-class MoCoConfig:
-    """Settings of ``moco`` (``objective.moco.*``).
-
-    Attributes:
-        queue_size: Queued negatives (target projections of past molecules, all ranks).
-    """
-
-    queue_size: int = 4096
-
-    def __post_init__(self) -> None:
-        if self.queue_size < 1:
-            raise ConfigError(
-                f"objective.moco.queue_size must be >= 1, got {self.queue_size}; MoCo keeps "
-                "that many past molecules as negatives (default 4096)"
-            )
-
-
-@dataclass
-class BYOLConfig:
-    """Settings of ``byol`` (``objective.byol.*``).
-
-    Attributes:
-        predictor_hidden: Hidden width of the predictor MLP.
-    """
-
-    predictor_hidden: int = 512
-
-    def __post_init__(self) -> None:
-        if self.predictor_hidden < 1:
-            raise ConfigError(
-                f"objective.byol.predictor_hidden must be >= 1, got {self.predictor_hidden}"
-            )
-
-
-_MOVED_KEYS = {"queue_size": "moco", "predictor_hidden": "byol"}
-"""Flat keys of older configs -> the section that holds them now."""
 
 
 def _parse_weights(weights: list[float] | str | None) -> list[float] | None:
@@ -303,7 +241,7 @@ class ObjectiveConfig:
         )
 
     def _read_moved_keys(self) -> None:
-        for key, section in _MOVED_KEYS.items():
+        for key, section in MOVED_KEYS.items():
             old = getattr(self, key)
             if old is None:
                 continue

@@ -137,6 +137,20 @@ def test_a_flipped_byte_is_refused_in_one_line_naming_both_hashes(damaged, capsy
         assert part in line, part
 
 
+def test_a_release_without_its_card_is_one_line(releases, tmp_path, monkeypatch, capsys) -> None:
+    copy = tmp_path / "rel"
+    shutil.copytree(releases, copy)
+    (copy / "tiny-gin.md").unlink()
+    (copy / "tiny-gin32.md").write_text("no front matter\n")
+    monkeypatch.setenv(ENV_DIR, str(copy))
+    assert main(["finetune", "--task", "bbbp", "--init", "molssl:tiny-gin"]) == 2
+    (line,) = _last_err_line(capsys)
+    assert "has no model card" in line and "reinstall molssl" in line
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all("unusable" in line for line in lines)
+
+
 def test_an_unknown_name_lists_the_shipped_ones(shipped, tmp_path, monkeypatch, capsys) -> None:
     with pytest.raises(UnknownEncoderError, match="did you mean 'tiny-gin'") as caught:
         load_pretrained("molssl:tiny-gn")

@@ -190,7 +190,7 @@ def test_composed_objectives_log_terms_and_checkpoint_loads_as_encoder(
 def test_composed_objectives_resume_exactly(desc_store: Path, tmp_path: Path) -> None:
     """Interrupted (2 + 3 steps, inside an epoch) == uninterrupted, with moco + pretext terms."""
     extra = [*COMPOSED[:1], "objective.name=moco+attrmask+descriptors", *COMPOSED[2:]]
-    extra += ["--set", "objective.queue_size=24"]
+    extra += ["--set", "objective.moco.queue_size=24"]
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert _pretrain(desc_store, straight, *extra, "--max-steps", "5") == 0
     assert _pretrain(desc_store, split, *extra, "--max-steps", "2") == 0

@@ -15,7 +15,7 @@ from molssl.data import embedded_smiles_path
 from molssl.featurize import MolGraphFeaturizer
 from molssl.featurize.descriptors import DESCRIPTOR_NAMES, compute_descriptors
 from molssl.models import MolEncoder
-from molssl.objectives import ObjectiveConfig, build_objective
+from molssl.objectives import MoCoConfig, ObjectiveConfig, build_objective
 from molssl.objectives.pretext import attrmask_selection, masked_mse, robust_scaler
 
 SMILES = ["CCO", "c1ccccc1O", "C", "CC(=O)N[C@@H](C)C(=O)O", "[Na+].[Cl-]", "C1CC1C#N"]
@@ -241,7 +241,8 @@ def test_composed_descriptors_average_both_views_against_the_molecules_targets()
 def test_composed_step_runs_the_encoder_once(two_view: str) -> None:
     featurizer = MolGraphFeaturizer(descriptors=True, fingerprint=True, fragments=True)
     batch = Batch.from_data_list([featurizer(s) for s in SMILES])
-    objective = _composed(f"{two_view}+attrmask+descriptors", featurizer, queue_size=8)
+    settings = {"moco": MoCoConfig(queue_size=8)}
+    objective = _composed(f"{two_view}+attrmask+descriptors", featurizer, **settings)
     encoder = _tiny_encoder()
     model = objective.build_model(encoder, fingerprint_bits=batch.fp.shape[1]).train()
     calls = _count_encoder_passes(encoder)

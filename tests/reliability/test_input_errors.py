@@ -217,6 +217,55 @@ def test_full_disk_is_seen_before_work(made, tmp_path, capsys, monkeypatch) -> N
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("command", ["predict", "embed", "featurize", "pretrain", "finetune"])
+def test_read_only_output_folder_is_refused_before_work(
+    command, made, tmp_path, capsys, monkeypatch
+) -> None:
+    """A folder without write permission (``chmod 555``); root ignores it, so there the
+    permission check itself is made to answer no."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.geteuid() == 0:
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != folder and real(p, mode))
+    try:
+        argv = _commands(made, folder)[command]
+        assert_one_line(capsys, argv, f"cannot write {folder}: Permission denied",
+                        "choose a folder you can write to")  # fmt: skip
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)
+
+
+def test_read_only_file_system_is_refused_before_work(made, tmp_path, capsys, monkeypatch) -> None:
+    real = os.statvfs
+
+    def read_only(path):
+        values = list(real(path))
+        values[8] |= os.ST_RDONLY  # f_flag
+        return os.statvfs_result(values)
+
+    monkeypatch.setattr(os, "statvfs", read_only)
+    argv = _commands(made, tmp_path)["predict"]
+    assert_one_line(capsys, argv, f"cannot write {tmp_path}", "Read-only file system",
+                    "write to another disk")  # fmt: skip
+
+
+def test_unreadable_input_is_not_blamed_on_the_output() -> None:
+    import argparse
+
+    from molssl.contrastive.commands import describe_os_error
+
+    args = argparse.Namespace(output="out/pred.csv")
+    denied = PermissionError(errno.EACCES, "Permission denied", "data/in.csv")
+    assert describe_os_error(denied, args) == (
+        "cannot open data/in.csv: Permission denied; check its permissions"
+    )
+    denied = PermissionError(errno.EACCES, "Permission denied", "out/.pred.csv.0a1b2c3d4e5f.tmp")
+    assert "choose a folder you can write to" in describe_os_error(denied, args)
+
+
 # --- damaged records -----------------------------------------------------------------------------
 
 

@@ -135,3 +135,19 @@ def test_verify_compares_the_source_bytes(run, tmp_path, capsys) -> None:
     assert code == 0  # without --verify: size and time are all that is compared
     code, line = _cli(["featurize", str(corpus), "-o", str(store), "--verify"], capsys)
     assert code == 2 and "SHA-256 differs" in line and "delete the store" in line, line
+
+
+def test_finetune_resume_removes_temporary_files(tpsa_table, tmp_path, capsys) -> None:
+    table = tmp_path / "tpsa.csv"
+    tpsa_table[["smiles", "tpsa"]].iloc[:60].to_csv(table, index=False)
+    out = tmp_path / "ft"
+    argv = ["finetune", "--csv", str(table), "--targets", "tpsa", "--task-type", "regression",
+            "--epochs", "1", "--device", "cpu", "--out", str(out), "--set",
+            "encoder={num_layers: 1, hidden_channels: 8, out_channels: 8, proj_dim: 4}"]  # fmt: skip
+    code, _ = _cli(argv, capsys)
+    assert code == 0
+    stale = out / ".train_state.pt.0123456789ab.tmp"
+    stale.write_bytes(b"half a file")
+    code, line = _cli([*argv, "--resume"], capsys)
+    assert code == 0, line
+    assert not stale.exists()
