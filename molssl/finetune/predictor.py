@@ -8,8 +8,9 @@ models (or a folder holding ``*/model.pt``) form an ensemble: the mean, plus ``<
 adds ``<target>_lo``/``<target>_hi`` (regression) or ``<target>_set`` (classification: ``"0"``,
 ``"1"``, ``"0|1"`` or empty) at the calibrated coverage; an ensemble does when its folder's
 ``ensemble.json`` holds the calibration of the members' mean. These prediction columns have
-fixed names: an input column named like one of them is refused (rename it in the input), never
-overwritten nor renamed; an output that is the input file is refused too. A model that stores its
+fixed names; an input column named like one of them is never overwritten: it is kept as
+``<name>_input`` (``<name>_input2``, ... if that is taken too) and the run says so in one line;
+an output that is the input file is refused. A model that stores its
 training molecules adds the applicability columns ``nn_tanimoto``, ``multi_fragment``,
 ``unseen_atoms``, ``size_outside`` and ``in_domain`` (:mod:`molssl.finetune.domain`; an ensemble
 uses its first member's training set). A model fine-tuned with ``standardize`` standardizes
@@ -255,9 +256,8 @@ def check_column_clash(
 ) -> None:
     """Refuse input columns named like the prediction columns ``written``.
 
-    Prediction columns keep their fixed names and input columns are never overwritten nor
-    renamed, so a clash is an error: the fix is to rename the input column (``tpsa`` ->
-    ``tpsa_true``, say).
+    :func:`predict_file` never gets here (it keeps such columns under
+    :func:`kept_column_names`); this guards the columns of a result added to a frame.
 
     Raises:
         ConfigError: Naming the clashing columns.
@@ -269,6 +269,31 @@ def check_column_clash(
             f"(its columns: {', '.join(written)}); rename them in the input, e.g. "
             f"{clash[0]!r} -> '{clash[0]}_input'"
         )
+
+
+def kept_column_names(input_columns: Sequence[str], written: Sequence[str]) -> dict[str, str]:
+    """The new names of input columns that are named like a prediction column.
+
+    Each such column ``NAME`` is kept as ``NAME_input``, or ``NAME_input2``, ``NAME_input3``, ...
+    when that name is taken by another input or prediction column: a labelled test file keeps its
+    labels beside the predictions, and nothing is overwritten.
+
+    Returns:
+        ``{old name: new name}`` for the clashing columns only (empty when none clash).
+    """
+    present = set(map(str, input_columns))
+    taken = present | set(written)
+    renames: dict[str, str] = {}
+    for name in written:
+        if name not in present:
+            continue
+        new, k = f"{name}_input", 1
+        while new in taken:
+            k += 1
+            new = f"{name}_input{k}"
+        taken.add(new)
+        renames[name] = new
+    return renames
 
 
 def predict_smiles(
@@ -583,9 +608,9 @@ def predict_file(
         :class:`PredictSummary`.
 
     Raises:
-        ConfigError: Unsupported output suffix, CUDA missing, ``output`` is ``input`` (same
-            path or inode), or an input column is named like a prediction column
-            (:func:`check_column_clash`).
+        ConfigError: Unsupported output suffix, CUDA missing, or ``output`` is ``input`` (same
+            path or inode). An input column named like a prediction column is kept under
+            :func:`kept_column_names` (logged), never overwritten.
         FileNotFoundError: Input or model missing.
         ModelFileError: A file that is not a fine-tuned model (pretraining or imagessl
             checkpoint) or one from a newer molssl.
@@ -611,7 +636,14 @@ def predict_file(
     calibration = find_calibration(members, paths)
     written = prediction_columns(members[0].target_names, len(members) > 1, calibration,
                                  domain=has_domain(members[0]))  # fmt: skip
-    check_column_clash(frame.columns, written, input)
+    renames = kept_column_names(frame.columns, written)
+    if renames:
+        logger.warning("%s: input column(s) %s kept as %s (prediction columns have fixed names)",
+                       input, ", ".join(map(repr, renames)),
+                       ", ".join(map(repr, renames.values())))  # fmt: skip
+        frame = frame.rename(columns=renames)
+        if isinstance(column, str) and column in renames:
+            column = renames[column]
     preds = predict_smiles(members, frame[column].tolist(), batch_size, calibration,
                            workers=workers, standardize=standardize)  # fmt: skip
     out = frame.copy()

@@ -348,9 +348,11 @@ def resolve_split(
         else:
             parts = get_splitter(name)(task.smiles, sizes, seed)
             if any(len(p) == 0 for p in parts):
-                raise ValueError(
-                    f"{task.name}: the {name} split of {len(task)} molecules has an empty part "
-                    f"(sizes {[len(p) for p in parts]}); use more molecules or other split sizes"
+                raise ConfigError(
+                    f"{task.name}: the {name} split of {len(task)} molecules leaves a part empty "
+                    f"(train/valid/test sizes {[len(p) for p in parts]}); use more molecules, "
+                    "other split sizes (--set split_sizes=...), or give your own split "
+                    "(--split column:NAME or --split-file FILE)"
                 )
             source = {"kind": "splitter", "splitter": name, "sizes": list(sizes), "seed": seed}
             _SPLITS[key] = TaskSplit(parts, name, source, split_sha256(task.rows, parts))

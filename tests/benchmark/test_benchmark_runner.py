@@ -60,16 +60,31 @@ def test_benchmark_two_tasks_all_outputs_then_resume(tmp_path, tiny_data_dir):
     assert (more.ran, more.skipped) == (2, 4)  # only the new seed runs
 
 
-def test_failing_cell_recorded_and_suite_continues(tmp_path, tiny_data_dir):
+def test_failing_cell_recorded_and_suite_continues(tmp_path, tiny_data_dir, monkeypatch):
+    from molssl.benchmark import runner
+
+    def broken(method, task, seed, cfg):
+        raise RuntimeError("this cell cannot train")
+
+    monkeypatch.setitem(runner.METHODS, "ecfp-mlp", broken)
     cfg = _suite(tmp_path, tiny_data_dir, tasks=["bbbp"], seeds=[0],
-                 methods=["broken=ckpt:/no/such/file.pt", "ecfp-rf"])  # fmt: skip
+                 methods=["broken=ecfp-mlp", "ecfp-rf"])  # fmt: skip
     result = benchmark(cfg)
     assert (result.ran, result.failed) == (1, 1)
     ledger = read_ledger(result.results_csv)
-    broken = ledger[ledger["method"] == "broken"].iloc[0]
-    assert broken["status"] == "failed" and "FileNotFoundError" in broken["error"]
+    failed = ledger[ledger["method"] == "broken"].iloc[0]
+    assert failed["status"] == "failed" and "this cell cannot train" in failed["error"]
     assert "Failed cells" in result.summary_md.read_text()
     assert benchmark(cfg).failed == 1  # failed cells are retried, not skipped
+
+
+def test_missing_checkpoint_is_refused_before_any_cell(tmp_path, tiny_data_dir):
+    cfg = _suite(tmp_path, tiny_data_dir, tasks=["bbbp"], seeds=[0],
+                 methods=["broken=ckpt:/no/such/file.pt", "ecfp-rf"])  # fmt: skip
+    with pytest.raises(FileNotFoundError, match="/no/such/file.pt"):
+        benchmark(cfg)
+    assert not (tmp_path / "bench" / "results.csv").exists()
+    assert not list(tmp_path.rglob("results.csv"))
 
 
 def test_custom_csv_task_through_cli(tmp_path, tpsa_table, capsys):

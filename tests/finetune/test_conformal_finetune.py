@@ -126,7 +126,8 @@ def test_cli_search_then_conformal_model(tmp_path, csv, capsys):
         main(["predict", "--model", str(out), "--input", str(csv), "-o", str(tmp_path / "p.csv")])
         == 0
     )
-    assert {"logtpsa_pred_lo", "logtpsa_pred_hi"} <= set(pd.read_csv(tmp_path / "p.csv").columns)
+    columns = set(pd.read_csv(tmp_path / "p.csv").columns)
+    assert {"logtpsa", "logtpsa_lo", "logtpsa_hi", "logtpsa_input"} <= columns
 
 
 def test_conformal_and_search_refuse_bad_values(csv):

@@ -1,5 +1,5 @@
-"""``molssl predict``: the output is never the input, and prediction columns never clobber or
-silently rename input columns."""
+"""``molssl predict``: the output is never the input, and prediction columns never clobber an
+input column: a clashing input column is kept as ``NAME_input`` and the run says so."""
 
 from __future__ import annotations
 
@@ -52,28 +52,45 @@ def test_prediction_columns_have_fixed_names(model_dir, tmp_path) -> None:
 
 
 @pytest.mark.parametrize("column", ["tpsa", "error", "tpsa_lo", "tpsa_hi"])
-def test_an_input_column_named_like_a_prediction_column_is_refused(model_dir, tmp_path,
-                                                                   column) -> None:  # fmt: skip
+def test_an_input_column_named_like_a_prediction_column_is_kept_under_input(
+    model_dir, tmp_path, column
+) -> None:
     src = _input(tmp_path, **{column: ["mine"] * 3})
-    with pytest.raises(ConfigError, match=f"'{column}'"):
-        predict_file(model_dir, src, tmp_path / "out.csv")
-    assert not (tmp_path / "out.csv").exists()
+    predict_file(model_dir, src, tmp_path / "out.csv")
+    out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    assert list(out[f"{column}_input"]) == ["mine"] * 3
+    assert list(out.columns).count(column) == 1
+    if column == "error":
+        assert list(out["error"]) == ["", "", ""]
+    else:
+        assert "mine" not in set(map(str, out[column]))
 
 
-def test_cli_refuses_a_clash_in_one_line(model_dir, tmp_path, capsys) -> None:
+def test_a_taken_input_name_gets_the_next_free_suffix(model_dir, tmp_path) -> None:
+    src = _input(tmp_path, tpsa=[1.0, 2.0, 3.0], tpsa_input=["a", "b", "c"])
+    predict_file(model_dir, src, tmp_path / "out.csv")
+    out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    assert list(out["tpsa_input"]) == ["a", "b", "c"]
+    assert list(out["tpsa_input2"]) == [1.0, 2.0, 3.0]
+    assert out["tpsa"].astype(float).tolist() != [1.0, 2.0, 3.0]
+
+
+def test_cli_says_in_one_line_which_column_was_kept(model_dir, tmp_path, caplog) -> None:
     src = _input(tmp_path, tpsa=[1.0, 2.0, 3.0])
-    argv = [
-        "predict",
-        "--model",
-        str(model_dir),
-        "--input",
-        str(src),
-        "-o",
-        str(tmp_path / "o.csv"),
-    ]
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "tpsa" in err and "rename" in err
+    argv = ["predict", "--model", str(model_dir), "--input", str(src), "-o",
+            str(tmp_path / "o.csv")]  # fmt: skip
+    with caplog.at_level("WARNING"):
+        assert main(argv) == 0
+    lines = [r.getMessage() for r in caplog.records if "kept as" in r.getMessage()]
+    assert len(lines) == 1 and "'tpsa_input'" in lines[0]
+    assert "tpsa_input" in pd.read_csv(tmp_path / "o.csv").columns
+
+
+def test_a_clash_is_refused_where_a_result_meets_a_frame() -> None:
+    from molssl.finetune.predictor import check_column_clash
+
+    with pytest.raises(ConfigError, match="'tpsa'"):
+        check_column_clash(["smiles", "tpsa"], ["tpsa", "error"], "frame")
 
 
 def test_output_that_is_the_input_is_refused(model_dir, tmp_path, capsys) -> None:

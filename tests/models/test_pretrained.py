@@ -72,15 +72,19 @@ def test_bare_path_and_ckpt_load_the_same_weights_in_eval_mode(tmp_path: Path) -
         assert torch.equal(bare.encoder.state_dict()[key], value)
 
 
-def test_partial_loads_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_partial_loads_are_refused_unless_allowed_and_then_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     cfg = EncoderConfig.from_featurizer(MolGraphFeaturizer(), **TINY)
     state = dict(MolEncoder.from_config(cfg).state_dict())
     dropped = next(iter(state))
     del state[dropped]
     state["module.extra.weight"] = torch.zeros(1)
     path = _checkpoint(tmp_path, state, encoder=to_dict(cfg))
+    with pytest.raises(CheckpointError, match="allow-partial"):
+        load_pretrained(path)
     with caplog.at_level(logging.WARNING, logger="molssl.models.pretrained"):
-        loaded = load_pretrained(path)
+        loaded = load_pretrained(path, allow_partial=True)
     assert loaded.missing_keys == [dropped] and loaded.unexpected_keys == ["extra.weight"]
     assert "missing" in caplog.text and "extra.weight" in caplog.text
 
