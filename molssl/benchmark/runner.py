@@ -48,6 +48,7 @@ from molssl.benchmark.ledger import (
 from molssl.benchmark.methods import (
     BASELINES,
     METHOD_KINDS,
+    NEEDS_PATH,
     Cell,
     Method,
     check_weights,
@@ -522,6 +523,28 @@ def _run_cell(cell: Cell, cfg: BenchmarkConfig, results: Path, versions: str, ke
     return failed
 
 
+def portable_spec(method: Method, data_dir: str | None) -> str:
+    """The method's weights string as ``protocol.json`` records it, with no machine's paths.
+
+    A checkpoint under the data root (the parent of ``data_dir``, where the shared data keeps
+    ``moleculenet/`` beside ``checkpoints/``) is named relative to that root, one under the
+    working directory relative to it; another absolute path is kept as given (the cells name
+    checkpoints by content, so the record is for people, not for resuming).
+    """
+    if not method.arg or method.kind not in NEEDS_PATH:
+        return f"{method.kind}:{method.arg}" if method.arg else method.kind
+    path = Path(method.arg)
+    if path.is_absolute():
+        roots = [Path(data_dir).resolve().parent] if data_dir else []
+        for root in [*roots, Path.cwd().resolve()]:
+            try:
+                path = path.resolve().relative_to(root)
+                break
+            except ValueError:
+                continue
+    return f"{method.kind}:{path.as_posix()}"
+
+
 def build_protocol(cfg: BenchmarkConfig, tasks: list[str], methods: list[Method]) -> dict:
     """The ``protocol.json`` record of a suite (see :mod:`molssl.benchmark.protocol`).
 
@@ -541,7 +564,7 @@ def build_protocol(cfg: BenchmarkConfig, tasks: list[str], methods: list[Method]
     ft_fields = {k: v for k, v in to_dict(finetune_config(
         Method("random-init", "random-init", None), tasks[0], 0, cfg)).items()
         if k not in _CELL_FIELDS and k not in _NOT_RECORDED}  # fmt: skip
-    selection = {m.label: {"spec": f"{m.kind}:{m.arg}" if m.arg else m.kind,
+    selection = {m.label: {"spec": portable_spec(m, cfg.data_dir),
                            "selection": SELECTION_RULES.get(m.kind, SELECTION_RULES["finetune"]),
                            **(_baseline_settings(m.kind, cfg) if m.kind in BASELINES else {})}
                  for m in methods}  # fmt: skip

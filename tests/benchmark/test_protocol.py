@@ -129,3 +129,26 @@ def test_a_setting_added_later_at_its_default_does_not_refuse_old_folders(tmp_pa
     path.write_text(json.dumps(record))
     with pytest.raises(ProtocolMismatchError, match="finetune.head_layers"):
         _run(tmp_path, tiny_data_dir, "a")
+
+
+def test_protocol_names_checkpoints_without_this_machines_paths(tmp_path, monkeypatch) -> None:
+    from molssl.benchmark.methods import Method
+    from molssl.benchmark.runner import portable_spec
+
+    root = tmp_path / "shared" / "data"
+    (root / "moleculenet").mkdir(parents=True)
+    (root / "checkpoints").mkdir()
+    ckpt = root / "checkpoints" / "molclr_gcn.pth"
+    ckpt.write_bytes(b"x")
+    data_dir = str(root / "moleculenet")
+    spec = portable_spec(Method("m", "molclr-gcn", str(ckpt)), data_dir)
+    assert spec == "molclr-gcn:checkpoints/molclr_gcn.pth"
+    work = tmp_path / "work"
+    (work / "runs").mkdir(parents=True)
+    monkeypatch.chdir(work)
+    mine = work / "runs" / "best.pt"
+    assert portable_spec(Method("ours", "ckpt", str(mine)), data_dir) == "ckpt:runs/best.pt"
+    elsewhere = tmp_path / "elsewhere.pt"
+    assert portable_spec(Method("x", "ckpt", str(elsewhere)), data_dir) == f"ckpt:{elsewhere}"
+    assert portable_spec(Method("ecfp-rf", "ecfp-rf", None), data_dir) == "ecfp-rf"
+    assert portable_spec(Method("r", "ckpt", "runs/best.pt"), None) == "ckpt:runs/best.pt"
