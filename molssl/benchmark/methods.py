@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from molssl.contrastive.config import ConfigError, apply_overrides, did_you_mean
 from molssl.finetune import FinetuneConfig, config_hash
@@ -150,6 +150,25 @@ def finetune_config(method: Method, task: str, seed: int, cfg: BenchmarkConfig) 
         cell.out_dir = str(Path(cfg.out_dir) / "cells" / name)
         cell.resume = True
     return cell
+
+
+_VOCABULARY_FIELDS = ("atom_feature_sizes", "bond_feature_sizes", "self_loop_bond")
+
+
+def encoder_record(method: Method, task: str, cfg: BenchmarkConfig) -> dict[str, Any] | None:
+    """The encoder ``method``'s cells fine-tune, as ``protocol.json`` records it.
+
+    The :class:`~molssl.models.EncoderConfig` fields of the encoder built for ``task`` under
+    ``cfg`` (without the featurizer's vocabulary sizes): a random encoder with the suite's
+    ``finetune.encoder`` settings, a checkpoint with its own architecture (those settings do
+    not apply to it). ``None`` for a baseline, which trains no encoder.
+    """
+    from molssl.finetune.run import load_init
+
+    if method.kind in BASELINES:
+        return None
+    config = load_init(finetune_config(method, task, 0, cfg)).encoder.config.to_dict()
+    return {k: v for k, v in config.items() if k not in _VOCABULARY_FIELDS}
 
 
 def csv_task_name(cfg: BenchmarkConfig) -> str:

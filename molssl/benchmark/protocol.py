@@ -4,7 +4,8 @@ Papers disagree by several points because split variants, checkpoint selection a
 budgets differ and are rarely stated. Every ``molssl benchmark`` folder therefore records, per
 task: the dataset file and its SHA-256, the split variant, sizes and seed, the SHA-256 of each run
 seed's split, the metric (and extra metrics), how single-class targets are handled, epochs and
-molecule cap; per method: its kind and how its tested weights are selected; and the search
+molecule cap; per method: its kind, how its tested weights are selected and the encoder it
+fine-tunes (a checkpoint's own architecture; none for a baseline); and the search
 budget and package versions of the run; after a search (``--search N``), ``searches`` holds each
 (task, method)'s best settings, their validation value and the retrained seeds' test values
 (:func:`record_protocol_searches`). :func:`compare_protocols` names the first difference

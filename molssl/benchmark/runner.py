@@ -53,6 +53,7 @@ from molssl.benchmark.methods import (
     Method,
     check_weights,
     csv_task_name,
+    encoder_record,
     finetune_config,
     parse_method,
 )
@@ -566,7 +567,8 @@ def build_protocol(cfg: BenchmarkConfig, tasks: list[str], methods: list[Method]
         if k not in _CELL_FIELDS and k not in _NOT_RECORDED}  # fmt: skip
     selection = {m.label: {"spec": portable_spec(m, cfg.data_dir),
                            "selection": SELECTION_RULES.get(m.kind, SELECTION_RULES["finetune"]),
-                           **(_baseline_settings(m.kind, cfg) if m.kind in BASELINES else {})}
+                           **(_baseline_settings(m.kind, cfg) if m.kind in BASELINES else
+                              {"encoder": encoder_record(m, tasks[0], cfg)})}
                  for m in methods}  # fmt: skip
     return {
         "format_version": PROTOCOL_VERSION,
