@@ -158,8 +158,8 @@ def _featurize_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--descriptors",
         action="store_true",
-        help="also store RDKit 2D descriptors per molecule (data.desc), the targets of "
-        "objective.name=...+descriptors; about 1 ms per molecule",
+        help="also store the RDKit 2D descriptors of every molecule (data.desc), the targets "
+        "of the descriptors objective (objective.name=molclr+descriptors)",
     )
 
 
