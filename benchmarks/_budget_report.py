@@ -17,8 +17,19 @@ import pandas as pd
 
 RANDOM = "budget-0"
 ECFP = "ecfp-rf"
-COLUMNS = ["objective", "passes", "metric", "average", "tasks", "seeds", "ecfp_rf",
-           "diff_random", "p_random", "diff_ecfp_rf", "p_ecfp_rf"]  # fmt: skip
+COLUMNS = [
+    "objective",
+    "passes",
+    "metric",
+    "average",
+    "tasks",
+    "seeds",
+    "ecfp_rf",
+    "diff_random",
+    "p_random",
+    "diff_ecfp_rf",
+    "p_ecfp_rf",
+]
 
 
 def split_label(label: str) -> tuple[str, int] | None:
@@ -34,8 +45,9 @@ def split_label(label: str) -> tuple[str, int] | None:
     return stem, int(passes)
 
 
-def reference_rows(ledger_dir: Path, reference_dir: Path | None, tasks: list[str],
-                   seeds: list[int]) -> tuple[pd.DataFrame | None, str]:  # fmt: skip
+def reference_rows(
+    ledger_dir: Path, reference_dir: Path | None, tasks: list[str], seeds: list[int]
+) -> tuple[pd.DataFrame | None, str]:
     """The ``ecfp-rf`` rows to test against, and where they come from.
 
     This ledger's own rows when it has every task x seed; else those of ``reference_dir``
@@ -68,18 +80,26 @@ def reference_rows(ledger_dir: Path, reference_dir: Path | None, tasks: list[str
     if reference_dir is None or not (reference_dir / "protocol.json").is_file():
         return None, "ECFP+RF: no reference ledger; its cells run into this ledger"
     mine, theirs = read_protocol(ledger_dir), read_protocol(reference_dir)
-    restrict = lambda p: {**p, "tasks": {k: v for k, v in p.get("tasks", {}).items()  # noqa: E731
-                                         if k in names}}  # fmt: skip
+
+    def restrict(record: dict) -> dict:
+        tasks = record.get("tasks", {})
+        return {**record, "tasks": {k: v for k, v in tasks.items() if k in names}}
+
     problem = compare_protocols(restrict(mine), restrict(theirs))
-    forest = {k: theirs.get("methods", {}).get(ECFP, {}).get(k) for k in ("rf_estimators",
-                                                                           "class_weight")}  # fmt: skip
-    wanted = {"rf_estimators": get_profile(str(mine.get("profile"))).rf_estimators,
-              "class_weight": "balanced"}  # fmt: skip
+    forest = {
+        k: theirs.get("methods", {}).get(ECFP, {}).get(k) for k in ("rf_estimators", "class_weight")
+    }
+    wanted = {
+        "rf_estimators": get_profile(str(mine.get("profile"))).rf_estimators,
+        "class_weight": "balanced",
+    }
     if problem is None and forest != wanted:
         problem = f"methods.ecfp-rf: {forest} != {wanted}"
     if problem is not None:
-        return None, (f"ECFP+RF: {reference_dir} has another protocol ({problem}); its cells "
-                      "run into this ledger")  # fmt: skip
+        return None, (
+            f"ECFP+RF: {reference_dir} has another protocol ({problem}); its cells "
+            "run into this ledger"
+        )
     rows = complete(reference_dir)
     if rows is None:
         return None, f"ECFP+RF: {reference_dir} lacks some cells; they run into this ledger"
@@ -100,8 +120,16 @@ def _versus(ok: pd.DataFrame, label: str, other: str, tasks: set[str], metric: s
     rows = []
     for method in (label, other):
         for seed, value in _seed_average(ok, method, tasks).items():
-            rows.append({"task": "average", "method": method, "seed": seed, "metric": metric,
-                         "value": value, "status": "ok"})  # fmt: skip
+            rows.append(
+                {
+                    "task": "average",
+                    "method": method,
+                    "seed": seed,
+                    "metric": metric,
+                    "value": value,
+                    "status": "ok",
+                }
+            )
     if label == other or not rows:
         return math.nan, math.nan
     test = paired_tests(pd.DataFrame(rows), [label, other])
@@ -155,11 +183,21 @@ def curve_table(ledger_dir: Path, reference: pd.DataFrame | None = None) -> pd.D
                 seeds = ok[(ok["method"] == label) & ok["task"].isin(shared)]["seed"].nunique()
                 d_rand, p_rand = _versus(ok, label, RANDOM, shared, metric)
                 d_ecfp, p_ecfp = _versus(ok, label, ECFP, shared, metric)
-                rows.append({"objective": objective, "passes": passes, "metric": metric,
-                             "average": float(mine["mean"].mean()), "tasks": len(shared),
-                             "seeds": int(seeds), "ecfp_rf": ecfp_avg, "diff_random": d_rand,
-                             "p_random": p_rand, "diff_ecfp_rf": d_ecfp,
-                             "p_ecfp_rf": p_ecfp})  # fmt: skip
+                rows.append(
+                    {
+                        "objective": objective,
+                        "passes": passes,
+                        "metric": metric,
+                        "average": float(mine["mean"].mean()),
+                        "tasks": len(shared),
+                        "seeds": int(seeds),
+                        "ecfp_rf": ecfp_avg,
+                        "diff_random": d_rand,
+                        "p_random": p_rand,
+                        "diff_ecfp_rf": d_ecfp,
+                        "p_ecfp_rf": p_ecfp,
+                    }
+                )
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["metric", "objective", "passes"])
 
 
@@ -180,8 +218,10 @@ def task_tests(ledger_dir: Path, reference: pd.DataFrame | None = None) -> pd.Da
 def markdown(table: pd.DataFrame) -> str:
     """The table as Markdown (differences: the label minus the reference; p: paired t-test)."""
     fmt = lambda v, spec: "–" if pd.isna(v) else format(v, spec)  # noqa: E731
-    header = ("| objective | molecule-passes | metric | average | tasks | seeds | ECFP+RF | "
-              "Δ random init (p) | Δ ECFP+RF (p) |\n|---|---|---|---|---|---|---|---|---|\n")  # fmt: skip
+    header = (
+        "| objective | molecule-passes | metric | average | tasks | seeds | ECFP+RF | "
+        "Δ random init (p) | Δ ECFP+RF (p) |\n|---|---|---|---|---|---|---|---|---|\n"
+    )
     return header + "".join(
         f"| {r.objective} | {r.passes:,} | {r.metric} | {r.average:.3f} | {r.tasks} | {r.seeds} |"
         f" {fmt(r.ecfp_rf, '.3f')} | {fmt(r.diff_random, '+.3f')} ({fmt(r.p_random, '.2g')}) |"
@@ -199,18 +239,30 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2)
-    for ax, metric, label in zip(axes, ("roc_auc", "rmse"),
-                                 ("average ROC-AUC, classification tasks ↑",
-                                  "average RMSE, regression tasks ↓"), strict=True):  # fmt: skip
+    for ax, metric, label in zip(
+        axes,
+        ("roc_auc", "rmse"),
+        ("average ROC-AUC, classification tasks ↑", "average RMSE, regression tasks ↓"),
+        strict=True,
+    ):
         part = table[table["metric"] == metric]
         for objective, rows in part.groupby("objective"):
             rows = rows.sort_values("passes")
             tasks = int(rows["tasks"].iloc[0])  # the same at every budget of an objective
-            ax.plot(rows["passes"].clip(lower=1), rows["average"], "o-",
-                    label=f"{objective} ({tasks} task{'s' * (tasks != 1)})")  # fmt: skip
+            ax.plot(
+                rows["passes"].clip(lower=1),
+                rows["average"],
+                "o-",
+                label=f"{objective} ({tasks} task{'s' * (tasks != 1)})",
+            )
         for (value, tasks), _ in part.dropna(subset=["ecfp_rf"]).groupby(["ecfp_rf", "tasks"]):
-            ax.axhline(value, color="grey", linestyle="--", linewidth=1,
-                       label=f"ECFP+RF ({tasks} task{'s' * (tasks != 1)})")  # fmt: skip
+            ax.axhline(
+                value,
+                color="grey",
+                linestyle="--",
+                linewidth=1,
+                label=f"ECFP+RF ({tasks} task{'s' * (tasks != 1)})",
+            )
         ax.set_xscale("log")
         ax.set_xlabel("pretraining molecule-passes (budget 0 plotted at 1)")
         ax.set_ylabel(label)

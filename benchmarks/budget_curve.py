@@ -113,8 +113,15 @@ COMMITTED = Path("benchmarks/snapshots")
 """Where snapshots are copied (relative to the repository root, like every checkpoint path
 here; ignored by git)."""
 SCHEDULES = ("molclr", "cosine")
-CONTROLLED = ("objective.name", "objective.weights", "trainer.schedule", "trainer.batch_size",
-              "trainer.max_steps", "trainer.epochs", "data.")  # fmt: skip
+CONTROLLED = (
+    "objective.name",
+    "objective.weights",
+    "trainer.schedule",
+    "trainer.batch_size",
+    "trainer.max_steps",
+    "trainer.epochs",
+    "data.",
+)
 """``--set`` keys this script sets itself (flags choose them), refused in ``--set``."""
 _TERM = re.compile(r"[a-z0-9]+")
 
@@ -144,8 +151,9 @@ class Recipe:
     @property
     def spec(self) -> str:
         """The canonical entry: ``imolclr+descriptors@0.5``."""
-        return "+".join(t if w == 1 else f"{t}@{w:g}" for t, w in zip(self.terms, self.weights,
-                                                                       strict=True))  # fmt: skip
+        return "+".join(
+            t if w == 1 else f"{t}@{w:g}" for t, w in zip(self.terms, self.weights, strict=True)
+        )
 
     @property
     def stem(self) -> str:
@@ -182,8 +190,13 @@ class Recipe:
         return out
 
 
-def parse_objective(text: str, *, schedule: str = "molclr", corpus_size: int | None = None,
-                    overrides: tuple[str, ...] = ()) -> Recipe:  # fmt: skip
+def parse_objective(
+    text: str,
+    *,
+    schedule: str = "molclr",
+    corpus_size: int | None = None,
+    overrides: tuple[str, ...] = (),
+) -> Recipe:
     """Parse one ``--objectives`` entry, ``TERM[@WEIGHT](+TERM[@WEIGHT])*``.
 
     Raises:
@@ -228,44 +241,86 @@ def parse_objective(text: str, *, schedule: str = "molclr", corpus_size: int | N
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--budgets", default="0,10000,100000,1000000",
-                        help="molecule-passes, comma-separated (0 = random init)")  # fmt: skip
-    parser.add_argument("--objectives", default="molclr,imolclr",
-                        help="comma-separated entries TERM[@WEIGHT](+TERM[@WEIGHT])*, e.g. "
-                             "molclr,attrmask,imolclr+descriptors@0.5")  # fmt: skip
-    parser.add_argument("--schedule", default="molclr", choices=SCHEDULES,
-                        help="molclr (constant over these budgets; one continued run per "
-                             "objective) or cosine (decays within each budget: one run each)")  # fmt: skip
-    parser.add_argument("--corpus-size", type=int, default=None,
-                        help="pretrain on the first N molecules of the corpus (default: all)")  # fmt: skip
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="a pretraining setting for every run")  # fmt: skip
-    parser.add_argument("--keep", default="largest",
-                        help="snapshots never deleted once their cells are done: labels, stems, "
-                             "largest (each objective's largest budget), all or none")  # fmt: skip
-    parser.add_argument("--reference", default="benchmarks/ledgers/moleculenet_quick",
-                        help="ledger whose ecfp-rf cells are reused if its protocol matches")  # fmt: skip
-    parser.add_argument("--pretrain-only", action="store_true",
-                        help="write the snapshots and stop (fine-tune later, other budgets)")  # fmt: skip
-    parser.add_argument("--force-snapshots", action="store_true",
-                        help="pretrain a budget even when the ledger has all of its cells")  # fmt: skip
+    parser.add_argument(
+        "--budgets",
+        default="0,10000,100000,1000000",
+        help="molecule-passes, comma-separated (0 = random init)",
+    )
+    parser.add_argument(
+        "--objectives",
+        default="molclr,imolclr",
+        help="comma-separated entries TERM[@WEIGHT](+TERM[@WEIGHT])*, e.g. "
+        "molclr,attrmask,imolclr+descriptors@0.5",
+    )
+    parser.add_argument(
+        "--schedule",
+        default="molclr",
+        choices=SCHEDULES,
+        help="molclr (constant over these budgets; one continued run per "
+        "objective) or cosine (decays within each budget: one run each)",
+    )
+    parser.add_argument(
+        "--corpus-size",
+        type=int,
+        default=None,
+        help="pretrain on the first N molecules of the corpus (default: all)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a pretraining setting for every run",
+    )
+    parser.add_argument(
+        "--keep",
+        default="largest",
+        help="snapshots never deleted once their cells are done: labels, stems, "
+        "largest (each objective's largest budget), all or none",
+    )
+    parser.add_argument(
+        "--reference",
+        default="benchmarks/ledgers/moleculenet_quick",
+        help="ledger whose ecfp-rf cells are reused if its protocol matches",
+    )
+    parser.add_argument(
+        "--pretrain-only",
+        action="store_true",
+        help="write the snapshots and stop (fine-tune later, other budgets)",
+    )
+    parser.add_argument(
+        "--force-snapshots",
+        action="store_true",
+        help="pretrain a budget even when the ledger has all of its cells",
+    )
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--corpus", default=None, help="default: MOSES train (shared data)")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=None, help="fine-tuning epochs override")
-    parser.add_argument("--max-molecules", type=int, default=None,
-                        help="subsample each task to this many molecules (smoke runs)")  # fmt: skip
+    parser.add_argument(
+        "--max-molecules",
+        type=int,
+        default=None,
+        help="subsample each task to this many molecules (smoke runs)",
+    )
     parser.add_argument("--work", default="runs/budget_curve", help="pretraining runs")
-    parser.add_argument("--ledger", default="benchmarks/ledgers/budget_curve",
-                        help="results.csv + protocol.json + table + plot (committed)")  # fmt: skip
+    parser.add_argument(
+        "--ledger",
+        default="benchmarks/ledgers/budget_curve",
+        help="results.csv + protocol.json + table + plot (committed)",
+    )
     parser.add_argument("--data-dir", default=None, help="default: <shared data>/moleculenet")
     parser.add_argument("--workers", type=int, default=2, help="featurization processes")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (shared CPU: 1)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--smoke", action="store_true",
-                        help="tiny sizes: RDKit's 5k corpus, budgets 0,1024,4096 at batch 128, "
-                             "BBBP + ESOL, seed 0, 1 epoch, 300 molecules, into /tmp")  # fmt: skip
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes: RDKit's 5k corpus, budgets 0,1024,4096 at batch 128, "
+        "BBBP + ESOL, seed 0, 1 epoch, 300 molecules, into /tmp",
+    )
     args = parser.parse_args()
     if args.smoke:
         args.budgets, args.batch_size, args.tasks, args.seeds = "0,1024,4096", 128, "bbbp,esol", "0"
@@ -292,8 +347,9 @@ def finished_labels(ledger_dir: Path, tasks: list[str], seeds: list[int]) -> set
     ok = latest_ok(read_ledger(path))
     wanted = {(get_dataset_spec(task).name, seed) for task in tasks for seed in seeds}
     cells = {(str(r.method), str(r.task), int(r.seed)) for r in ok.itertuples(index=False)}
-    return {m for m in {c[0] for c in cells}
-            if all((m, task, seed) in cells for task, seed in wanted)}  # fmt: skip
+    return {
+        m for m in {c[0] for c in cells} if all((m, task, seed) in cells for task, seed in wanted)
+    }
 
 
 def save_snapshot(last: Path, snap: Path) -> None:
@@ -393,8 +449,10 @@ def epochs_args(recipe: Recipe, steps: int, args, log) -> list[str]:
             "the corpus; lower --batch-size or raise --corpus-size"
         )
     epochs = math.ceil(steps / per_epoch)
-    log(f"{recipe.stem}: {steps * args.batch_size:,} passes = "
-        f"{steps * args.batch_size / train:.2f} epochs of {train:,} training molecules")  # fmt: skip
+    log(
+        f"{recipe.stem}: {steps * args.batch_size:,} passes = "
+        f"{steps * args.batch_size / train:.2f} epochs of {train:,} training molecules"
+    )
     if epochs <= cfg.trainer.epochs:
         return []
     if recipe.schedule == "molclr":
@@ -417,8 +475,9 @@ def snapshot_paths(recipe: Recipe, passes: int, args) -> tuple[Path, Path, Path]
     )
 
 
-def pretrain_snapshots(objective: Recipe | str, budgets: list[int], args, log,
-                       finished: frozenset[str] = frozenset()) -> dict[int, Path]:  # fmt: skip
+def pretrain_snapshots(
+    objective: Recipe | str, budgets: list[int], args, log, finished: frozenset[str] = frozenset()
+) -> dict[int, Path]:
     """A snapshot per budget (existing ones kept); returns ``{budget: snapshot}``.
 
     With the ``molclr`` schedule one run is continued from budget to budget; with ``cosine``
@@ -447,8 +506,10 @@ def pretrain_snapshots(objective: Recipe | str, budgets: list[int], args, log,
             out[budget] = committed
             continue
         if recipe.label(passes) in finished and not getattr(args, "force_snapshots", False):
-            log(f"{recipe.stem}: every cell of {passes:,} passes is in the ledger; not pretrained "
-                "again (--force-snapshots to write its snapshot anyway)")  # fmt: skip
+            log(
+                f"{recipe.stem}: every cell of {passes:,} passes is in the ledger; not pretrained "
+                "again (--force-snapshots to write its snapshot anyway)"
+            )
             continue
         out[budget] = snap
         if getattr(args, "descriptors", None) is not None and getattr(args, "store", None) is None:
@@ -458,31 +519,57 @@ def pretrain_snapshots(objective: Recipe | str, budgets: list[int], args, log,
             data = ["--data", str(store)]
         else:
             corpus = [] if args.corpus == "rdkit" else ["--data", str(corpus_path(args))]
-            data = [*corpus, "--set", f"data.store={Path(args.work) / 'store'}",
-                    "--set", f"data.featurize_workers={args.workers}"]  # fmt: skip
-        cmd = [sys.executable, "-m", "molssl", "pretrain", *recipe.pretrain_args(), *data,
-               "--out", str(run), "--batch-size", str(args.batch_size),
-               "--max-steps", str(steps), "--resume", "--workers", "0",
-               *epochs_args(recipe, steps, args, log),
-               # last.pt every 50 steps: a run killed between epochs (an epoch is 2,940 steps)
-               # loses minutes, not hours; resume is exact, so the weights do not change
-               "--set", "trainer.checkpoint_every_steps=50"]  # fmt: skip
+            data = [
+                *corpus,
+                "--set",
+                f"data.store={Path(args.work) / 'store'}",
+                "--set",
+                f"data.featurize_workers={args.workers}",
+            ]
+        cmd = [
+            sys.executable,
+            "-m",
+            "molssl",
+            "pretrain",
+            *recipe.pretrain_args(),
+            *data,
+            "--out",
+            str(run),
+            "--batch-size",
+            str(args.batch_size),
+            "--max-steps",
+            str(steps),
+            "--resume",
+            "--workers",
+            "0",
+            *epochs_args(recipe, steps, args, log),
+            # last.pt every 50 steps: a run killed between epochs (an epoch is 2,940 steps)
+            # loses minutes, not hours; resume is exact, so the weights do not change
+            "--set",
+            "trainer.checkpoint_every_steps=50",
+        ]
         if args.device != "auto":
             cmd += ["--device", args.device]
         start = time.perf_counter()
         log(f"{recipe.stem}: pretraining to step {steps} ({passes:,} passes) in {run}")
         rc = subprocess.run(cmd).returncode
         if rc:  # 130 / 143: SIGINT / SIGTERM stopped it after a checkpoint
-            sys.exit(f"budget_curve.py: `molssl pretrain` into {run} exited with status {rc} "
-                     "(130 or 143: interrupted); run the same command again to resume it")  # fmt: skip
+            sys.exit(
+                f"budget_curve.py: `molssl pretrain` into {run} exited with status {rc} "
+                "(130 or 143: interrupted); run the same command again to resume it"
+            )
         reached = torch.load(run / "last.pt", map_location="cpu", weights_only=True)["step"]
         if reached != steps:  # a finished run short of its budget is no snapshot either
-            sys.exit(f"budget_curve.py: {run / 'last.pt'} is at step {reached}, not {steps} "
-                     "(the run was interrupted); run the same command again to resume it")  # fmt: skip
+            sys.exit(
+                f"budget_curve.py: {run / 'last.pt'} is at step {reached}, not {steps} "
+                "(the run was interrupted); run the same command again to resume it"
+            )
         save_snapshot(run / "last.pt", snap)
         copy_atomic(snap, committed)
-        log(f"{recipe.stem}: {snap} (copy {committed}) after "
-            f"{(time.perf_counter() - start) / 60:.1f} min")  # fmt: skip
+        log(
+            f"{recipe.stem}: {snap} (copy {committed}) after "
+            f"{(time.perf_counter() - start) / 60:.1f} min"
+        )
     return out
 
 
@@ -491,8 +578,11 @@ def keep_labels(keep: str, snapshots: dict[str, tuple[Recipe, int]]) -> set[str]
     tokens = {t.strip() for t in keep.split(",") if t.strip()}
     if "all" in tokens:
         return None
-    kept = {label for label, (recipe, _) in snapshots.items()
-            if label in tokens or recipe.stem in tokens}  # fmt: skip
+    kept = {
+        label
+        for label, (recipe, _) in snapshots.items()
+        if label in tokens or recipe.stem in tokens
+    }
     if "largest" in tokens:
         largest: dict[str, tuple[int, str]] = {}
         for label, (recipe, passes) in snapshots.items():
@@ -501,8 +591,9 @@ def keep_labels(keep: str, snapshots: dict[str, tuple[Recipe, int]]) -> set[str]
     return kept
 
 
-def release_snapshots(snapshots: dict[str, tuple[Recipe, int]], finished: set[str], keep: str,
-                      args, log) -> list[Path]:  # fmt: skip
+def release_snapshots(
+    snapshots: dict[str, tuple[Recipe, int]], finished: set[str], keep: str, args, log
+) -> list[Path]:
     """Delete the snapshots of this call whose cells are all in the ledger (``finished``),
     except those ``--keep`` protects: the run-folder snapshot, the kept copy and, for a cosine
     budget, its run's checkpoints. A continued (molclr) run's ``last.pt`` stays: the next
@@ -538,9 +629,16 @@ def main() -> None:
     start = time.perf_counter()
     budgets = [int(b) for b in args.budgets.split(",")]
     try:
-        recipes = [parse_objective(entry, schedule=args.schedule, corpus_size=args.corpus_size,
-                                   overrides=tuple(args.overrides))
-                   for entry in args.objectives.split(",") if entry.strip()]  # fmt: skip
+        recipes = [
+            parse_objective(
+                entry,
+                schedule=args.schedule,
+                corpus_size=args.corpus_size,
+                overrides=tuple(args.overrides),
+            )
+            for entry in args.objectives.split(",")
+            if entry.strip()
+        ]
     except ObjectiveSpecError as err:
         sys.exit(f"budget_curve.py: {err}")
     methods = ["budget-0=random-init"] if 0 in budgets else []
@@ -561,14 +659,24 @@ def main() -> None:
     if args.pretrain_only:
         log(f"snapshots written; {(time.perf_counter() - start) / 60:.1f} min in all")
         return
-    finetune = {k: v for k, v in (("epochs", args.epochs), ("max_molecules", args.max_molecules))
-                if v is not None}  # fmt: skip
-    suite = dict(tasks=tasks, seeds=seeds, profile="quick", out_dir=str(ledger),
-                 data_dir=args.data_dir or str(moleculenet_dir()), device=args.device,
-                 finetune=finetune)  # fmt: skip
+    finetune = {
+        k: v
+        for k, v in (("epochs", args.epochs), ("max_molecules", args.max_molecules))
+        if v is not None
+    }
+    suite = dict(
+        tasks=tasks,
+        seeds=seeds,
+        profile="quick",
+        out_dir=str(ledger),
+        data_dir=args.data_dir or str(moleculenet_dir()),
+        device=args.device,
+        finetune=finetune,
+    )
     result = benchmark(BenchmarkConfig(methods=methods, **suite))
-    reference, why = reference_rows(ledger, Path(args.reference) if args.reference else None,
-                                    tasks, seeds)  # fmt: skip
+    reference, why = reference_rows(
+        ledger, Path(args.reference) if args.reference else None, tasks, seeds
+    )
     log(why)
     if reference is None:
         extra = benchmark(BenchmarkConfig(methods=["ecfp-rf"], **suite))
@@ -582,8 +690,10 @@ def main() -> None:
     (ledger / "budget_curve.md").write_text(text)
     plot(table, ledger / "budget_curve.png")
     print(text, end="")
-    print(f"{result.ran} cells run, {result.skipped} skipped, {result.failed} failed; "
-          f"{(time.perf_counter() - start) / 60:.1f} min in all")  # fmt: skip
+    print(
+        f"{result.ran} cells run, {result.skipped} skipped, {result.failed} failed; "
+        f"{(time.perf_counter() - start) / 60:.1f} min in all"
+    )
     print(f"table: {ledger / 'budget_curve.md'}\nplot:  {ledger / 'budget_curve.png'}")
 
 

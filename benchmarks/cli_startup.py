@@ -40,8 +40,13 @@ def _time(root: Path, prog: str, argv: list[str], repeats: int) -> tuple[list[fl
     times, heavy = [], ""
     for _ in range(repeats):
         start = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", PROBE.format(prog=prog, argv=argv)],
-                             capture_output=True, text=True, env=env, cwd="/")  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE.format(prog=prog, argv=argv)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd="/",
+        )
         times.append(time.perf_counter() - start)
         heavy = next(
             (line[6:] for line in out.stderr.splitlines() if line.startswith("HEAVY")), "?"
@@ -60,8 +65,10 @@ def main() -> None:
     for label, root in roots:
         for prog, argv in COMMANDS:
             times, heavy = _time(root, prog, argv, args.repeats)
-            print(f"| {label} | `{prog} {' '.join(argv)}` | {min(times):.2f} | "
-                  f"{statistics.median(times):.2f} | {heavy} |")  # fmt: skip
+            print(
+                f"| {label} | `{prog} {' '.join(argv)}` | {min(times):.2f} | "
+                f"{statistics.median(times):.2f} | {heavy} |"
+            )
 
 
 if __name__ == "__main__":

@@ -64,8 +64,14 @@ LARGE_TASKS = ["hiv", "muv"]
 """Hu et al.'s other two datasets, run only when named in ``--tasks``."""
 DISPLAY_ORDER = ["BBBP", "Tox21", "ToxCast", "SIDER", "ClinTox", "MUV", "HIV", "BACE"]
 """Hu et al.'s column order."""
-HU_ENCODER: dict[str, Any] = {"num_layers": 5, "hidden_channels": 300, "out_channels": 300,
-                              "proj_dim": 300, "head": False, "pooling": "mean"}  # fmt: skip
+HU_ENCODER: dict[str, Any] = {
+    "num_layers": 5,
+    "hidden_channels": 300,
+    "out_channels": 300,
+    "proj_dim": 300,
+    "head": False,
+    "pooling": "mean",
+}
 """Hu et al.'s encoder sizes: 5 layers, 300 hidden, mean pooling, no ``feat_lin`` or projection
 (the linear head reads the pooled 300-dim representation)."""
 METHODS: dict[str, str] = {
@@ -85,9 +91,15 @@ PUBLISHED_AVERAGE: dict[str, float] = {
 """Hu et al. (2020): average test ROC-AUC x100 over the 8 datasets, best validation epoch,
 seeds 0-9 (architecture comparison, no pretraining and supervised + context prediction)."""
 PUBLISHED_GIN_SCRATCH: dict[str, float] = {
-    "BBBP": 65.8, "Tox21": 74.0, "ToxCast": 63.4, "SIDER": 57.3, "ClinTox": 58.0, "MUV": 71.8,
-    "HIV": 75.3, "BACE": 70.1,
-}  # fmt: skip
+    "BBBP": 65.8,
+    "Tox21": 74.0,
+    "ToxCast": 63.4,
+    "SIDER": 57.3,
+    "ClinTox": 58.0,
+    "MUV": 71.8,
+    "HIV": 75.3,
+    "BACE": 70.1,
+}
 """Hu et al. (2020), GIN without pretraining, per dataset (as later papers quote the paper)."""
 LEDGER = "benchmarks/ledgers/hu2020"
 SMOKE_LEDGER = "/tmp/hu2020_smoke"
@@ -97,29 +109,45 @@ TABLE = "hu2020_table.md"
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line (``argv``: ``sys.argv[1:]`` when ``None``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", default=",".join(TASKS),
-                        help=f"comma-separated, in run order (default: {','.join(TASKS)}; "
-                             f"Hu et al.'s 8 add {','.join(LARGE_TASKS)})")  # fmt: skip
-    parser.add_argument("--methods", default=",".join(METHODS),
-                        help=f"subset of {','.join(METHODS)}")  # fmt: skip
-    parser.add_argument("--methods-extra", action="append", default=[], metavar="LABEL=WEIGHTS",
-                        help="another method, e.g. ours=molssl:NAME or ours=ckpt:PATH "
-                             "(repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--tasks",
+        default=",".join(TASKS),
+        help=f"comma-separated, in run order (default: {','.join(TASKS)}; "
+        f"Hu et al.'s 8 add {','.join(LARGE_TASKS)})",
+    )
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}"
+    )
+    parser.add_argument(
+        "--methods-extra",
+        action="append",
+        default=[],
+        metavar="LABEL=WEIGHTS",
+        help="another method, e.g. ours=molssl:NAME or ours=ckpt:PATH (repeatable)",
+    )
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--out", default=None, help=f"ledger folder (default: {LEDGER})")
     parser.add_argument("--data-dir", default=None, help="default: <shared data>/moleculenet")
-    parser.add_argument("--keep-cells", action="store_true",
-                        help="keep each cell's run folder under OUT/cells/ and resume an "
-                             "interrupted cell from its last epoch (ToxCast's predictions are "
-                             "megabytes: do not commit those)")  # fmt: skip
+    parser.add_argument(
+        "--keep-cells",
+        action="store_true",
+        help="keep each cell's run folder under OUT/cells/ and resume an "
+        "interrupted cell from its last epoch (ToxCast's predictions are "
+        "megabytes: do not commit those)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (shared CPU: 1)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--table-only", action="store_true",
-                        help="write the table from the ledger as it stands, run nothing (safe "
-                             "while a run is going on)")  # fmt: skip
-    parser.add_argument("--smoke", action="store_true",
-                        help=f"1 task, 1 seed, 1 epoch, 300 molecules, 5 trees into "
-                             f"{SMOKE_LEDGER}")  # fmt: skip
+    parser.add_argument(
+        "--table-only",
+        action="store_true",
+        help="write the table from the ledger as it stands, run nothing (safe "
+        "while a run is going on)",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"1 task, 1 seed, 1 epoch, 300 molecules, 5 trees into {SMOKE_LEDGER}",
+    )
     return parser.parse_args(argv)
 
 
@@ -138,8 +166,10 @@ def method_specs(args: argparse.Namespace) -> dict[str, str]:
     specs: dict[str, str] = {}
     for label in split_list(args.methods):
         if label not in METHODS:
-            raise SystemExit(f"hu2020.py: unknown method {label!r} in --methods; choose from "
-                             f"{', '.join(METHODS)} (others: --methods-extra LABEL=WEIGHTS)")  # fmt: skip
+            raise SystemExit(
+                f"hu2020.py: unknown method {label!r} in --methods; choose from "
+                f"{', '.join(METHODS)} (others: --methods-extra LABEL=WEIGHTS)"
+            )
         spec = METHODS[label]
         if "{checkpoints}" in spec:
             spec = spec.format(checkpoints=checkpoints_dir())
@@ -148,19 +178,26 @@ def method_specs(args: argparse.Namespace) -> dict[str, str]:
         label, sep, spec = item.partition("=")
         label, spec = label.strip(), spec.strip()
         if not sep or not label or not spec or ":" in label:
-            raise SystemExit(f"hu2020.py: --methods-extra {item!r} must be LABEL=WEIGHTS, e.g. "
-                             "ours=molssl:NAME")  # fmt: skip
+            raise SystemExit(
+                f"hu2020.py: --methods-extra {item!r} must be LABEL=WEIGHTS, e.g. ours=molssl:NAME"
+            )
         if label in specs:
-            raise SystemExit(f"hu2020.py: --methods-extra label {label!r} is already a method; "
-                             "choose another label")  # fmt: skip
+            raise SystemExit(
+                f"hu2020.py: --methods-extra label {label!r} is already a method; "
+                "choose another label"
+            )
         specs[label] = spec
     if not specs:
         raise SystemExit("hu2020.py: no method chosen (--methods / --methods-extra)")
     return specs
 
 
-def suite_config(args: argparse.Namespace, *, encoder: Mapping[str, Any] | None = None,
-                 finetune: Mapping[str, Any] | None = None) -> BenchmarkConfig:  # fmt: skip
+def suite_config(
+    args: argparse.Namespace,
+    *,
+    encoder: Mapping[str, Any] | None = None,
+    finetune: Mapping[str, Any] | None = None,
+) -> BenchmarkConfig:
     """The benchmark suite the arguments ask for.
 
     Args:
@@ -180,11 +217,17 @@ def suite_config(args: argparse.Namespace, *, encoder: Mapping[str, Any] | None 
         extra["rf_estimators"] = 5
     overrides.update(finetune or {})
     return BenchmarkConfig(
-        tasks=tasks, methods=[f"{label}={spec}" for label, spec in method_specs(args).items()],
-        seeds=seeds, profile="hu2020", out_dir=out,
-        data_dir=args.data_dir or str(moleculenet_dir()), device=args.device,
-        finetune=overrides, keep_cells=args.keep_cells, **extra,
-    )  # fmt: skip
+        tasks=tasks,
+        methods=[f"{label}={spec}" for label, spec in method_specs(args).items()],
+        seeds=seeds,
+        profile="hu2020",
+        out_dir=out,
+        data_dir=args.data_dir or str(moleculenet_dir()),
+        device=args.device,
+        finetune=overrides,
+        keep_cells=args.keep_cells,
+        **extra,
+    )
 
 
 def _cell(values: pd.Series) -> str:
@@ -209,8 +252,9 @@ def _values(done: pd.DataFrame, task: str, method: str, column: str) -> tuple[pd
     return values.dropna(), bool(values.notna().all())
 
 
-def task_averages(done: pd.DataFrame, column: str, tasks: list[str], methods: list[str],
-                  seeds: list[int]) -> dict[str, float]:  # fmt: skip
+def task_averages(
+    done: pd.DataFrame, column: str, tasks: list[str], methods: list[str], seeds: list[int]
+) -> dict[str, float]:
     """Per method: the mean over ``tasks`` of the per-task means (x100) of ``column``; NaN unless
     every task has a value at every seed."""
     out = {}
@@ -229,12 +273,15 @@ def _average_text(value: float) -> str:
     return "incomplete" if math.isnan(value) else f"{value:.1f}"
 
 
-def _value_table(done: pd.DataFrame, column: str, tasks: list[str], methods: list[str],
-                 seeds: list[int]) -> list[str]:  # fmt: skip
+def _value_table(
+    done: pd.DataFrame, column: str, tasks: list[str], methods: list[str], seeds: list[int]
+) -> list[str]:
     """Per dataset and method: mean ± std x100 of ``column``; per method: the task average
     (:func:`task_averages`); last column Hu et al.'s GIN without pretraining."""
-    lines = [_row(["dataset", *methods, "Hu et al. GIN scratch"]),
-             _row(["---"] * (len(methods) + 2))]  # fmt: skip
+    lines = [
+        _row(["dataset", *methods, "Hu et al. GIN scratch"]),
+        _row(["---"] * (len(methods) + 2)),
+    ]
     for task in tasks:
         cells = [_cell(_values(done, task, method, column)[0]) for method in methods]
         published = PUBLISHED_GIN_SCRATCH.get(task)
@@ -247,27 +294,45 @@ def _value_table(done: pd.DataFrame, column: str, tasks: list[str], methods: lis
     return lines
 
 
-def _averages_table(done: pd.DataFrame, tasks: list[str], methods: list[str],
-                    seeds: list[int]) -> list[str]:  # fmt: skip
+def _averages_table(
+    done: pd.DataFrame, tasks: list[str], methods: list[str], seeds: list[int]
+) -> list[str]:
     """Per method our averages (best validation, last epoch) beside Hu et al.'s 8-task one."""
     best = task_averages(done, "value", tasks, methods, seeds)
     last = task_averages(done, "value_last", tasks, methods, seeds)
     n = f"{len(tasks)} task{'s' * (len(tasks) != 1)}"
-    lines = [_row(["method", f"ours, best validation ({n})", f"ours, last epoch ({n})",
-                   "Hu et al. 2020 (8 tasks, best validation)"]),
-             _row(["---"] * 4)]  # fmt: skip
+    lines = [
+        _row(
+            [
+                "method",
+                f"ours, best validation ({n})",
+                f"ours, last epoch ({n})",
+                "Hu et al. 2020 (8 tasks, best validation)",
+            ]
+        ),
+        _row(["---"] * 4),
+    ]
     for method in methods:
         published = PUBLISHED_AVERAGE.get(method)
-        lines.append(_row([method, _average_text(best[method]), _average_text(last[method]),
-                           f"{published:.1f}" if published else "-"]))  # fmt: skip
+        lines.append(
+            _row(
+                [
+                    method,
+                    _average_text(best[method]),
+                    _average_text(last[method]),
+                    f"{published:.1f}" if published else "-",
+                ]
+            )
+        )
     for method, published in PUBLISHED_AVERAGE.items():
         if method not in methods:
             lines.append(_row([method, "not run", "not run", f"{published:.1f}"]))
     return lines
 
 
-def missing_cells(ledger: pd.DataFrame, tasks: list[str], methods: list[str],
-                  seeds: list[int]) -> list[str]:  # fmt: skip
+def missing_cells(
+    ledger: pd.DataFrame, tasks: list[str], methods: list[str], seeds: list[int]
+) -> list[str]:
     """One line per (task, method) short of seeds: which seeds, and the last error if failed."""
     done = latest_ok(ledger)
     lines = []
@@ -279,15 +344,19 @@ def missing_cells(ledger: pd.DataFrame, tasks: list[str], methods: list[str],
             lacking = [s for s in seeds if s not in have]
             if not lacking:
                 continue
-            failed = ledger[(ledger["task"] == task) & (ledger["method"] == method)
-                            & (ledger["status"] == "failed")]  # fmt: skip
+            failed = ledger[
+                (ledger["task"] == task)
+                & (ledger["method"] == method)
+                & (ledger["status"] == "failed")
+            ]
             why = f" (last error: {failed.iloc[-1]['error']})" if len(failed) else ""
             lines.append(f"- {task} / {method}: seeds {', '.join(map(str, lacking))} missing{why}")
     return lines
 
 
-def write_table(ledger: pd.DataFrame, out: str | Path, tasks: list[str], methods: list[str],
-                seeds: list[int]) -> Path:  # fmt: skip
+def write_table(
+    ledger: pd.DataFrame, out: str | Path, tasks: list[str], methods: list[str], seeds: list[int]
+) -> Path:
     """Write ``OUT/hu2020_table.md``: the best-validation and last-epoch tables, the averages
     beside Hu et al.'s, and the missing cells.
 
@@ -329,7 +398,7 @@ def write_table(ledger: pd.DataFrame, out: str | Path, tasks: list[str], methods
             "GIN-scratch figures over our datasets are the average in the last column above)."
             if n != 8
             else "."
-        )  # fmt: skip
+        )
         + " No per-dataset GCN figures of the paper were at hand.",
         "",
         "## Missing cells",
@@ -342,8 +411,12 @@ def write_table(ledger: pd.DataFrame, out: str | Path, tasks: list[str], methods
     return path
 
 
-def run_suite(args: argparse.Namespace, *, encoder: Mapping[str, Any] | None = None,
-              finetune: Mapping[str, Any] | None = None) -> tuple[BenchmarkResult, Path]:  # fmt: skip
+def run_suite(
+    args: argparse.Namespace,
+    *,
+    encoder: Mapping[str, Any] | None = None,
+    finetune: Mapping[str, Any] | None = None,
+) -> tuple[BenchmarkResult, Path]:
     """Run (or resume) the suite, then write its table; see :func:`suite_config` for the hooks.
 
     Returns:
@@ -377,8 +450,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     start = time.perf_counter()
     result, table = run_suite(args)
     minutes = (time.perf_counter() - start) / 60
-    print(f"{result.ran} cells run, {result.skipped} skipped, {result.failed} failed "
-          f"in {minutes:.1f} min ({args.threads} torch thread(s), device {args.device})")  # fmt: skip
+    print(
+        f"{result.ran} cells run, {result.skipped} skipped, {result.failed} failed "
+        f"in {minutes:.1f} min ({args.threads} torch thread(s), device {args.device})"
+    )
     print(f"table: {table}\nrows:  {result.results_csv}")
 
 

@@ -65,14 +65,35 @@ from molssl.contrastive.training.allocator import keep_freed_memory
 from molssl.contrastive.training.seed import seed_everything
 from molssl.contrastive.training.trainer import TrainerConfig
 
-METHODS = ("simclr", "rotation", "relpatch", "jigsaw", "inpainting", "colorization", "cpc", "moco",
-           "byol", "swav")  # fmt: skip
+METHODS = (
+    "simclr",
+    "rotation",
+    "relpatch",
+    "jigsaw",
+    "inpainting",
+    "colorization",
+    "cpc",
+    "moco",
+    "byol",
+    "swav",
+)
 PROTOCOLS = ("linear", "knn", "finetune")
 HEADERS = {"linear": "linear probe", "knn": "kNN (k=200)", "finetune": "fine-tuned"}
 FIELDS = ["method", "seed", "protocol", "accuracy", "eval_s", "pretrain_steps", "pretrain_s"]
 # Settings that change a score; a ledger measured with other values is not resumed.
-RESULT_SETTINGS = ("data", "encoder", "width", "max_steps", "budget_minutes", "batch_size", "lr",
-                   "train_limit", "probe_train_limit", "test_limit", "finetune_epochs")  # fmt: skip
+RESULT_SETTINGS = (
+    "data",
+    "encoder",
+    "width",
+    "max_steps",
+    "budget_minutes",
+    "batch_size",
+    "lr",
+    "train_limit",
+    "probe_train_limit",
+    "test_limit",
+    "finetune_epochs",
+)
 
 
 class Ledger:
@@ -129,8 +150,11 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--throughput-encoder", default="resnet18", help="encoder of the speed test")
     p.add_argument("--throughput-only", action="store_true", help="only the speed test")
     p.add_argument("--throughput-steps", type=int, default=3, help="0 skips the throughput test")
-    p.add_argument("--system-malloc", action="store_true",
-                   help="speed test with glibc's malloc as is (the trainer keeps freed memory)")  # fmt: skip
+    p.add_argument(
+        "--system-malloc",
+        action="store_true",
+        help="speed test with glibc's malloc as is (the trainer keeps freed memory)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     p.add_argument("--protocols", default="linear,knn", help="of linear, knn, finetune")
     p.add_argument("--finetune-epochs", type=int, default=10, help="epochs of 'finetune'")
@@ -155,17 +179,26 @@ def _score(ledger: Ledger, name: str, seed: int, model, train, test, extra: dict
         if protocol == "finetune":
             if not has_encoder:
                 continue  # raw pixels have no encoder to fine-tune
-            acc = finetune_accuracy(model[0], model[1], train.images, train.labels, test.images,
-                                    test.labels, cfg)  # fmt: skip
+            acc = finetune_accuracy(
+                model[0], model[1], train.images, train.labels, test.images, test.labels, cfg
+            )
         else:
             if feats is None:  # embed once for both feature protocols
-                feats = (embed(model[0], train.images, model[1]),
-                         embed(model[0], test.images, model[1]))  # fmt: skip
+                feats = (
+                    embed(model[0], train.images, model[1]),
+                    embed(model[0], test.images, model[1]),
+                )
             acc = evaluate_features(feats[0], train.labels, feats[1], test.labels, cfg)
         ledger.append(
-            {"method": name, "seed": seed, "protocol": protocol, "accuracy": round(acc, 4),
-             "eval_s": round(time.perf_counter() - start, 1), **extra}
-        )  # fmt: skip
+            {
+                "method": name,
+                "seed": seed,
+                "protocol": protocol,
+                "accuracy": round(acc, 4),
+                "eval_s": round(time.perf_counter() - start, 1),
+                **extra,
+            }
+        )
         logging.info("%s seed %d %s accuracy %.4f", name, seed, protocol, acc)
 
 
@@ -290,10 +323,11 @@ def _table(rows: list[dict], protocols: list[str]) -> str:
         groups[(row["method"], row["protocol"])].append(row["accuracy"])
     names = list(dict.fromkeys(r["method"] for r in rows))
     lines = [
-        "| encoder | " + " | ".join(HEADERS[p] for p in protocols)
+        "| encoder | "
+        + " | ".join(HEADERS[p] for p in protocols)
         + " | seeds | pretrain steps | pretrain s |",
         "|---|" + "---:|" * (len(protocols) + 3),
-    ]  # fmt: skip
+    ]
     for name in names:
         cells = []
         for protocol in protocols:
@@ -320,8 +354,10 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown protocol(s) {unknown}; choose from {list(PROTOCOLS)}")
     if args.system_malloc and not args.throughput_only:
-        sys.exit("--system-malloc needs --throughput-only: pretraining keeps freed memory for the "
-                 "rest of the process, so a later speed test could not measure without it")  # fmt: skip
+        sys.exit(
+            "--system-malloc needs --throughput-only: pretraining keeps freed memory for the "
+            "rest of the process, so a later speed test could not measure without it"
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -125,8 +125,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     parser.add_argument("--checkpoint", default="random", help="encoder weights (default random)")
     parser.add_argument("--model", default=None, help="fine-tuned model for molssl predict")
-    parser.add_argument("--keep-memory", action="store_true",
-                        help="keep freed memory in the process (as the trainer does on CPU)")  # fmt: skip
+    parser.add_argument(
+        "--keep-memory",
+        action="store_true",
+        help="keep freed memory in the process (as the trainer does on CPU)",
+    )
     args = parser.parse_args()
     if args.keep_memory:
         from molssl.contrastive.training.allocator import keep_freed_memory

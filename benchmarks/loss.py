@@ -129,8 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--smiles", type=Path, default=None,
-                        help="default: moses_train.smi.gz of the shared data")  # fmt: skip
+    parser.add_argument(
+        "--smiles", type=Path, default=None, help="default: moses_train.smi.gz of the shared data"
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
     args = parser.parse_args(argv)

@@ -58,16 +58,40 @@ try:
 except ModuleNotFoundError:  # run as a file: python benchmarks/moleculenet.py
     from _shared import checkpoints_dir, moleculenet_dir, run
 
-ALL_TASKS = ["bbbp", "tox21", "toxcast", "sider", "clintox", "muv", "hiv", "bace", "freesolv",
-             "esol", "lipophilicity", "qm7", "qm8", "qm9"]  # fmt: skip
+ALL_TASKS = [
+    "bbbp",
+    "tox21",
+    "toxcast",
+    "sider",
+    "clintox",
+    "muv",
+    "hiv",
+    "bace",
+    "freesolv",
+    "esol",
+    "lipophilicity",
+    "qm7",
+    "qm8",
+    "qm9",
+]
 FULL_TASKS = ["bbbp", "bace", "esol", "freesolv", "lipophilicity", "clintox", "sider"]
 """In run order: the single-target tasks first; SIDER's 27 per-target models last."""
 METHODS = ["random-init", "ecfp-rf", "chemprop", "molclr-gcn", "ours-molclr", "ours-imolclr"]
 MOLCLR_PUBLISHED = {
-    "BBBP": 73.6, "Tox21": 79.8, "SIDER": 68.0, "ClinTox": 93.2, "MUV": 88.6,
-    "HIV": 80.6, "BACE": 89.0, "FreeSolv": 2.20, "ESOL": 1.11, "Lipophilicity": 0.65,
-    "QM7": 87.2, "QM8": 0.0174, "QM9": 2.357,
-}  # fmt: skip
+    "BBBP": 73.6,
+    "Tox21": 79.8,
+    "SIDER": 68.0,
+    "ClinTox": 93.2,
+    "MUV": 88.6,
+    "HIV": 80.6,
+    "BACE": 89.0,
+    "FreeSolv": 2.20,
+    "ESOL": 1.11,
+    "Lipophilicity": 0.65,
+    "QM7": 87.2,
+    "QM8": 0.0174,
+    "QM9": 2.357,
+}
 """MolCLR (Wang et al., 2022, Tables 1-2): ROC-AUC x 100 for classification, RMSE/MAE otherwise
 (MolCLR reports no ToxCast figure)."""
 
@@ -78,8 +102,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--methods", default=None, help=f"subset of {','.join(METHODS)}")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--out", default=None, help="ledger folder (default: see Modes)")
-    parser.add_argument("--full-protocol", action="store_true",
-                        help="100 epochs, no subsampling, MolCLR's GCN on 7 tasks")  # fmt: skip
+    parser.add_argument(
+        "--full-protocol",
+        action="store_true",
+        help="100 epochs, no subsampling, MolCLR's GCN on 7 tasks",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes into /tmp")
     parser.add_argument("--ckpt-molclr", default=None, help="default: the 1M-pass snapshot")
     parser.add_argument("--ckpt-imolclr", default=None, help="default: the 1M-pass snapshot")
@@ -105,18 +132,24 @@ def method_specs(args: argparse.Namespace) -> list[str]:
         str(checkpoints_dir() / "molclr_gcn.pth") if "molclr-gcn" in chosen else ""
     )
     ours = {o: getattr(args, f"ckpt_{o}") or snapshot(o) for o in ("molclr", "imolclr")}
-    specs = {"random-init": "random-init", "ecfp-rf": "ecfp-rf", "chemprop": "chemprop",
-             "molclr-gcn": f"molclr-gcn=molclr-gcn:{gcn}",
-             "ours-molclr": f"ours-molclr=ckpt:{ours['molclr']}",
-             "ours-imolclr": f"ours-imolclr=ckpt:{ours['imolclr']}"}  # fmt: skip
+    specs = {
+        "random-init": "random-init",
+        "ecfp-rf": "ecfp-rf",
+        "chemprop": "chemprop",
+        "molclr-gcn": f"molclr-gcn=molclr-gcn:{gcn}",
+        "ours-molclr": f"ours-molclr=ckpt:{ours['molclr']}",
+        "ours-imolclr": f"ours-imolclr=ckpt:{ours['imolclr']}",
+    }
     methods = []
     for name in chosen:
         if name not in specs:
             raise SystemExit(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
         path = specs[name].split(":", 1)[1] if ":" in specs[name] else None
         if path and not Path(path).is_file():
-            print(f"skipping {name}: {path} does not exist (ours-* checkpoints come from "
-                  "`python benchmarks/budget_curve.py`; or pass --ckpt-molclr/--ckpt-imolclr)")  # fmt: skip
+            print(
+                f"skipping {name}: {path} does not exist (ours-* checkpoints come from "
+                "`python benchmarks/budget_curve.py`; or pass --ckpt-molclr/--ckpt-imolclr)"
+            )
             continue
         methods.append(specs[name])
     return methods
@@ -143,23 +176,34 @@ def main() -> None:
         extra = {**extra, "rf_estimators": 5}
     methods = method_specs(args)
     if not methods:
-        raise SystemExit("moleculenet.py: no method left to run (see the lines above); pretrain "
-                         "the checkpoints first or choose other --methods")  # fmt: skip
+        raise SystemExit(
+            "moleculenet.py: no method left to run (see the lines above); pretrain "
+            "the checkpoints first or choose other --methods"
+        )
     cfg = BenchmarkConfig(
-        tasks=[t.strip() for t in tasks.split(",") if t.strip()], methods=methods,
-        seeds=[int(s) for s in args.seeds.split(",")], profile=profile, out_dir=args.out or out,
-        data_dir=args.data_dir or str(moleculenet_dir()), device=args.device,
-        finetune=finetune, **extra,
-    )  # fmt: skip
+        tasks=[t.strip() for t in tasks.split(",") if t.strip()],
+        methods=methods,
+        seeds=[int(s) for s in args.seeds.split(",")],
+        profile=profile,
+        out_dir=args.out or out,
+        data_dir=args.data_dir or str(moleculenet_dir()),
+        device=args.device,
+        finetune=finetune,
+        **extra,
+    )
     start = time.perf_counter()
     result = benchmark(cfg)
     minutes = (time.perf_counter() - start) / 60
-    print(f"{result.ran} cells run, {result.skipped} skipped, {result.failed} failed "
-          f"in {minutes:.1f} min ({args.threads} torch thread(s), device {args.device})")  # fmt: skip
+    print(
+        f"{result.ran} cells run, {result.skipped} skipped, {result.failed} failed "
+        f"in {minutes:.1f} min ({args.threads} torch thread(s), device {args.device})"
+    )
     print(f"table: {result.summary_md}\nplot:  {result.summary_png}\nrows:  {result.results_csv}")
     names = {t.lower() for t in cfg.tasks}
-    print("MolCLR published (ROC-AUC x100 / RMSE / MAE):",
-          {k: v for k, v in MOLCLR_PUBLISHED.items() if k.lower() in names})  # fmt: skip
+    print(
+        "MolCLR published (ROC-AUC x100 / RMSE / MAE):",
+        {k: v for k, v in MOLCLR_PUBLISHED.items() if k.lower() in names},
+    )
 
 
 if __name__ == "__main__":

@@ -189,8 +189,11 @@ def main() -> None:
     parser.add_argument("--objectives", nargs="+", default=["molclr", "imolclr"])
     parser.add_argument("--workers", type=int, default=2, help="featurization processes")
     parser.add_argument("--profile", action="store_true", help="torch.profiler table per config")
-    parser.add_argument("--system-malloc", action="store_true",
-                        help="leave glibc's malloc as is (the trainer keeps freed memory)")  # fmt: skip
+    parser.add_argument(
+        "--system-malloc",
+        action="store_true",
+        help="leave glibc's malloc as is (the trainer keeps freed memory)",
+    )
     args = parser.parse_args()
     kept = False if args.system_malloc else keep_freed_memory()
 

@@ -84,8 +84,13 @@ def ledger_benchmark(
         base, baseline = None, None
     rows = []
     for r in mine.itertuples(index=False):
-        row = {"task": r.task, "metric": r.metric, "mean": _number(r.mean),
-               "std": _number(r.std), "n": int(r.n)}  # fmt: skip
+        row = {
+            "task": r.task,
+            "metric": r.metric,
+            "mean": _number(r.mean),
+            "std": _number(r.std),
+            "n": int(r.n),
+        }
         if base is not None:
             other = base.loc[r.task] if r.task in base.index else None
             row["baseline_mean"] = None if other is None else _number(other["mean"])
@@ -105,27 +110,41 @@ def ledger_benchmark(
         parts.append(text)
     ledger = Path(ledger_dir).resolve()
     shown = ledger.relative_to(REPO) if ledger.is_relative_to(REPO) else Path(ledger_dir)
-    return {"command": command, "ledger": str(shown), "method": method, "baseline": baseline,
-            "summary": "; ".join(parts), "rows": rows}  # fmt: skip
+    return {
+        "command": command,
+        "ledger": str(shown),
+        "method": method,
+        "baseline": baseline,
+        "summary": "; ".join(parts),
+        "rows": rows,
+    }
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoint", nargs="?", default=None,
-                        help="last.pt of molssl pretrain (omit to paste --ledger into the "
-                             "existing card of --name)")  # fmt: skip
+    parser.add_argument(
+        "checkpoint",
+        nargs="?",
+        default=None,
+        help="last.pt of molssl pretrain (omit to paste --ledger into the existing card of --name)",
+    )
     parser.add_argument("--name", required=True, help="release name, loaded as molssl:NAME")
-    parser.add_argument("--out", default=None,
-                        help="releases folder (default: molssl/pretrained, or "
-                             "$MOLSSL_PRETRAINED_DIR)")  # fmt: skip
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="releases folder (default: molssl/pretrained, or $MOLSSL_PRETRAINED_DIR)",
+    )
     parser.add_argument("--float32", action="store_true", help="keep float32 weights")
     parser.add_argument("--corpus", default=None, help="pretraining SMILES file, for its SHA-256")
     parser.add_argument("--machine", default=None, help="where it was pretrained (CPU/GPU model)")
     parser.add_argument("--wall-time-s", type=float, default=None, help="pretraining wall time")
     parser.add_argument("--ledger", default=None, help="benchmark results folder for the table")
     parser.add_argument("--method", default=None, help="the encoder's method label in --ledger")
-    parser.add_argument("--baseline", default="random-init",
-                        help="method shown beside it (default random-init; '' for none)")  # fmt: skip
+    parser.add_argument(
+        "--baseline",
+        default="random-init",
+        help="method shown beside it (default random-init; '' for none)",
+    )
     parser.add_argument("--command", default=None, help="the command that wrote --ledger")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing release")
     return parser.parse_args(argv)
@@ -143,12 +162,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if (args.ledger is None) != (args.method is None):
             raise ConfigError("give --ledger DIR and --method LABEL together")
         if args.checkpoint is None and args.ledger is None:
-            raise ConfigError("give a checkpoint to release, or --ledger and --method to paste a "
-                              "benchmark table into the card of --name")  # fmt: skip
+            raise ConfigError(
+                "give a checkpoint to release, or --ledger and --method to paste a "
+                "benchmark table into the card of --name"
+            )
         bench = None
         if args.ledger is not None:
-            bench = ledger_benchmark(args.ledger, args.method, baseline=args.baseline or None,
-                                     command=args.command)  # fmt: skip
+            bench = ledger_benchmark(
+                args.ledger, args.method, baseline=args.baseline or None, command=args.command
+            )
         out = Path(args.out) if args.out else pretrained_dir()
         if args.checkpoint is None:
             from molssl.models.release import set_benchmark
@@ -158,16 +180,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         from molssl.models.release import release_encoder
 
-        done = release_encoder(args.checkpoint, args.name, out, half=not args.float32,
-                               corpus=args.corpus, machine=args.machine,
-                               wall_time_s=args.wall_time_s, benchmark=bench,
-                               overwrite=args.overwrite)  # fmt: skip
-    except (ConfigError, CheckpointError, ModelCardError, FileNotFoundError,
-            FileExistsError) as err:  # fmt: skip
+        done = release_encoder(
+            args.checkpoint,
+            args.name,
+            out,
+            half=not args.float32,
+            corpus=args.corpus,
+            machine=args.machine,
+            wall_time_s=args.wall_time_s,
+            benchmark=bench,
+            overwrite=args.overwrite,
+        )
+    except (
+        ConfigError,
+        CheckpointError,
+        ModelCardError,
+        FileNotFoundError,
+        FileExistsError,
+    ) as err:
         print(f"release_encoder.py: error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {done.weights} ({done.size / 1e6:.1f} MB, SHA-256 {done.sha256}) and its card "
-          f"{done.card}; load it as molssl:{args.name}")  # fmt: skip
+    print(
+        f"wrote {done.weights} ({done.size / 1e6:.1f} MB, SHA-256 {done.sha256}) and its card "
+        f"{done.card}; load it as molssl:{args.name}"
+    )
     return 0
 
 

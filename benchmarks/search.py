@@ -49,16 +49,24 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--methods", default="random-init,ecfp-rf,pretrained")
-    parser.add_argument("--pretrained", default=None,
-                        help="weights of 'pretrained' (default molclr-gcn:<shared>/...)")  # fmt: skip
+    parser.add_argument(
+        "--pretrained",
+        default=None,
+        help="weights of 'pretrained' (default molclr-gcn:<shared>/...)",
+    )
     parser.add_argument("--trials", type=int, default=20, help="search trials per task/method")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--profile", default="quick", choices=["quick", "full"])
     parser.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
-    parser.add_argument("--max-molecules", type=int, default=None,
-                        help="subsample every task to this many molecules (smoke runs)")  # fmt: skip
-    parser.add_argument("--encoder", default=None,
-                        help="JSON EncoderConfig fields of random-init (smoke runs)")  # fmt: skip
+    parser.add_argument(
+        "--max-molecules",
+        type=int,
+        default=None,
+        help="subsample every task to this many molecules (smoke runs)",
+    )
+    parser.add_argument(
+        "--encoder", default=None, help="JSON EncoderConfig fields of random-init (smoke runs)"
+    )
     parser.add_argument("--out", default="runs/search")
     parser.add_argument("--data-dir", default=None, help="default: <shared data>/moleculenet")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (shared CPU: 1)")
@@ -68,8 +76,11 @@ def parse_args() -> argparse.Namespace:
 
 def _methods(args: argparse.Namespace) -> list[str]:
     pretrained = args.pretrained or (f"molclr-gcn:{checkpoints_dir() / 'molclr_gcn.pth'}")
-    named = {"random-init": "random-init", "ecfp-rf": "ecfp-rf",
-             "pretrained": f"pretrained={pretrained}"}  # fmt: skip
+    named = {
+        "random-init": "random-init",
+        "ecfp-rf": "ecfp-rf",
+        "pretrained": f"pretrained={pretrained}",
+    }
     return [named.get(m.strip(), m.strip()) for m in args.methods.split(",") if m.strip()]
 
 
@@ -78,9 +89,17 @@ def _summary(out: Path) -> pd.DataFrame:
     for kind in ("defaults", "searched"):
         frame = latest_ok(read_ledger(out / kind / "results.csv"))
         for (task, method), group in frame.groupby(["task", "method"]):
-            rows.append({"task": task, "method": method, "settings": kind,
-                         "metric": group["metric"].iloc[0], "mean": group["value"].mean(),
-                         "std": group["value"].std(ddof=1), "seeds": len(group)})  # fmt: skip
+            rows.append(
+                {
+                    "task": task,
+                    "method": method,
+                    "settings": kind,
+                    "metric": group["metric"].iloc[0],
+                    "mean": group["value"].mean(),
+                    "std": group["value"].std(ddof=1),
+                    "seeds": len(group),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -117,10 +136,15 @@ def write_table(out: Path) -> Path:
             if seconds < 120
             else f"{seconds / 60:.1f} min"
         )
-        lines.append(f"| {task} | {method} | {group['metric'].iloc[0]} | {cells[0]} | "
-                     f"{cells[1]} | {change} | {trials} | {wall} |")  # fmt: skip
-    lines += ["", "Test metric, mean ± standard deviation over the seeds (ROC-AUC: higher is better; "
-              "RMSE/MAE: lower is better). Search time: summed wall time of the trials."]  # fmt: skip
+        lines.append(
+            f"| {task} | {method} | {group['metric'].iloc[0]} | {cells[0]} | "
+            f"{cells[1]} | {change} | {trials} | {wall} |"
+        )
+    lines += [
+        "",
+        "Test metric, mean ± standard deviation over the seeds (ROC-AUC: higher is better; "
+        "RMSE/MAE: lower is better). Search time: summed wall time of the trials.",
+    ]
     path = out / "search_table.md"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -154,8 +178,9 @@ def main() -> None:
     minutes = (time.perf_counter() - start) / 60
     table = write_table(out)
     print(table.read_text())
-    print(f"wall time of this call: {minutes:.1f} min ({args.threads} torch thread(s)); "
-          f"table {table}")  # fmt: skip
+    print(
+        f"wall time of this call: {minutes:.1f} min ({args.threads} torch thread(s)); table {table}"
+    )
 
 
 if __name__ == "__main__":

@@ -86,8 +86,11 @@ def main() -> None:
     train.add_argument("--steps", type=int, default=3)
     train.add_argument("--batch-size", type=int, default=512)
     train.add_argument("--threads", type=int, default=2)
-    train.add_argument("--system-malloc", action="store_true",
-                       help="trainer.keep_cpu_memory=false (glibc returns freed memory)")  # fmt: skip
+    train.add_argument(
+        "--system-malloc",
+        action="store_true",
+        help="trainer.keep_cpu_memory=false (glibc returns freed memory)",
+    )
     for name in ("_build", "_train"):
         child = sub.add_parser(name)
         child.add_argument("payload")

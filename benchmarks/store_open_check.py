@@ -92,11 +92,13 @@ def main() -> None:
         store_module.damaged_shards = real_check
         full = _timed(lambda: verify_store(real), 3)
         per_mol = nbytes / len(opened)
-        print(f"| real store, {len(opened)} molecules, {len(opened.meta['shards'])} shards, "
-              f"{nbytes / 1e6:.1f} MB | open with size check {checked * 1e3:.2f} ms, without "
-              f"{unchecked * 1e3:.2f} ms | full verify {full:.3f} s = {nbytes / full / 1e6:.0f} "
-              f"MB/s -> {MOSES} molecules ({per_mol * MOSES / 1e9:.2f} GB): "
-              f"{per_mol * MOSES / (nbytes / full):.0f} s |")  # fmt: skip
+        print(
+            f"| real store, {len(opened)} molecules, {len(opened.meta['shards'])} shards, "
+            f"{nbytes / 1e6:.1f} MB | open with size check {checked * 1e3:.2f} ms, without "
+            f"{unchecked * 1e3:.2f} ms | full verify {full:.3f} s = {nbytes / full / 1e6:.0f} "
+            f"MB/s -> {MOSES} molecules ({per_mol * MOSES / 1e9:.2f} GB): "
+            f"{per_mol * MOSES / (nbytes / full):.0f} s |"
+        )
         synthetic = _synthetic_store(root / "synthetic", args.shards, 100_000)
         with_records = _timed(lambda: GraphStore(synthetic), args.repeats)
         meta = json.loads((synthetic / "meta.json").read_text())
@@ -104,9 +106,11 @@ def main() -> None:
             del shard["files"]
         (synthetic / "meta.json").write_text(json.dumps(meta))
         structural = _timed(lambda: GraphStore(synthetic), args.repeats)
-        print(f"| synthetic layout of {MOSES} molecules: {args.shards} shards x "
-              f"{len(_FILES)} files | open with file records {with_records * 1e3:.2f} ms | "
-              f"structural check (older stores) {structural * 1e3:.2f} ms |")  # fmt: skip
+        print(
+            f"| synthetic layout of {MOSES} molecules: {args.shards} shards x "
+            f"{len(_FILES)} files | open with file records {with_records * 1e3:.2f} ms | "
+            f"structural check (older stores) {structural * 1e3:.2f} ms |"
+        )
 
 
 if __name__ == "__main__":

@@ -50,10 +50,24 @@ except ModuleNotFoundError:  # run as a file: python benchmarks/uncertainty.py
 
 TASKS = ["esol", "freesolv", "lipophilicity"]
 COLUMNS = (
-    "task", "seed", "members", "confidence", "coverage_single", "width_single",
-    "coverage_ensemble", "width_ensemble", "spearman_std_error", "rmse_ensemble", "n_valid",
-    "n_test", "seconds", "config_hash", "status", "error", "finished_at",
-)  # fmt: skip
+    "task",
+    "seed",
+    "members",
+    "confidence",
+    "coverage_single",
+    "width_single",
+    "coverage_ensemble",
+    "width_ensemble",
+    "spearman_std_error",
+    "rmse_ensemble",
+    "n_valid",
+    "n_test",
+    "seconds",
+    "config_hash",
+    "status",
+    "error",
+    "finished_at",
+)
 KEYS = ("task", "seed", "config_hash")
 
 
@@ -66,8 +80,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--init", default="random", help="weights: random, ckpt:PATH, ...")
     parser.add_argument("--profile", default="quick", choices=["quick", "full"])
     parser.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
-    parser.add_argument("--max-molecules", type=int, default=None,
-                        help="subsample every task to this many molecules (smoke runs)")  # fmt: skip
+    parser.add_argument(
+        "--max-molecules",
+        type=int,
+        default=None,
+        help="subsample every task to this many molecules (smoke runs)",
+    )
     parser.add_argument("--encoder", default=None, help="JSON EncoderConfig fields (random)")
     parser.add_argument("--out", default="runs/uncertainty")
     parser.add_argument("--data-dir", default=None, help="default: <shared data>/moleculenet")
@@ -89,8 +107,14 @@ def measure(cfg: FinetuneConfig, members: int) -> dict:
     task = load_task(cfg, load_pretrained(cfg.init, cfg.dropout, cfg.encoder).featurizer)
     _, valid_idx, test_idx = task_split(task, cfg.split, cfg.split_sizes, cfg.split_seed)
     names = list(task.target_names)
-    preds = np.stack([pd.read_csv(member_dir(cfg.out_dir, i) / "test_predictions.csv")[names]
-                      .to_numpy(dtype=np.float64) for i in range(members)])  # fmt: skip
+    preds = np.stack(
+        [
+            pd.read_csv(member_dir(cfg.out_dir, i) / "test_predictions.csv")[names].to_numpy(
+                dtype=np.float64
+            )
+            for i in range(members)
+        ]
+    )
     y = task.targets[test_idx].astype(np.float64)
     mean, std = preds.mean(0), preds.std(0)
     known = ~np.isnan(y)
@@ -120,9 +144,11 @@ def ok_rows(ledger: ResultsLedger) -> list[dict[str, str]]:
 def write_table(out: Path, ledger: ResultsLedger) -> Path:
     """``uncertainty_table.md``: mean ± sd over seeds per task."""
     frame = pd.DataFrame(ledger.rows(), columns=list(COLUMNS))
-    lines = ["| task | seeds | members | coverage, 1 model | width, 1 model | coverage, ensemble "
-             "| width, ensemble | Spearman(std, abs error) | ensemble RMSE |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| task | seeds | members | coverage, 1 model | width, 1 model | coverage, ensemble "
+        "| width, ensemble | Spearman(std, abs error) | ensemble RMSE |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     done = frame[frame["status"] == "ok"]
     for task, group in done.groupby("task", sort=False):
         group = group.drop_duplicates(["seed"], keep="last")
@@ -132,13 +158,18 @@ def write_table(out: Path, ledger: ResultsLedger) -> Path:
             spread = f" ± {values.std(ddof=1):.3f}" if len(values) > 1 else ""
             return f"{values.mean():.3f}{spread}"
 
-        lines.append(f"| {task} | {len(group)} | {group['members'].iloc[0]} | "
-                     f"{cell('coverage_single')} | {cell('width_single')} | "
-                     f"{cell('coverage_ensemble')} | {cell('width_ensemble')} | "
-                     f"{cell('spearman_std_error')} | {cell('rmse_ensemble')} |")  # fmt: skip
+        lines.append(
+            f"| {task} | {len(group)} | {group['members'].iloc[0]} | "
+            f"{cell('coverage_single')} | {cell('width_single')} | "
+            f"{cell('coverage_ensemble')} | {cell('width_ensemble')} | "
+            f"{cell('spearman_std_error')} | {cell('rmse_ensemble')} |"
+        )
     confidence = done["confidence"].iloc[0] if not done.empty else "?"
-    lines += ["", f"Target coverage {confidence}; widths in the target's units (log mol/L, "
-              "kcal/mol, logD); mean ± sd over seeds."]  # fmt: skip
+    lines += [
+        "",
+        f"Target coverage {confidence}; widths in the target's units (log mol/L, "
+        "kcal/mol, logD); mean ± sd over seeds.",
+    ]
     path = out / "uncertainty_table.md"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -155,11 +186,20 @@ def main() -> None:
     start = time.perf_counter()
     for task in [t.strip() for t in args.tasks.split(",") if t.strip()]:
         for seed in [int(s) for s in args.seeds.split(",")]:
-            cfg = FinetuneConfig(task=task, data_dir=data_dir, init=args.init, encoder=encoder,
-                                 seed=100 * seed, profile=args.profile, epochs=args.epochs,
-                                 max_molecules=args.max_molecules, device=args.device,
-                                 conformal=args.confidence, resume=True,
-                                 out_dir=str(out / "runs" / f"{task}-{seed}"))  # fmt: skip
+            cfg = FinetuneConfig(
+                task=task,
+                data_dir=data_dir,
+                init=args.init,
+                encoder=encoder,
+                seed=100 * seed,
+                profile=args.profile,
+                epochs=args.epochs,
+                max_molecules=args.max_molecules,
+                device=args.device,
+                conformal=args.confidence,
+                resume=True,
+                out_dir=str(out / "runs" / f"{task}-{seed}"),
+            )
             key = _hash(cfg, args.members)
             former = _hash(cfg, args.members, portable=False)  # rows of older versions
             if former != key:
@@ -167,8 +207,13 @@ def main() -> None:
             if (task, str(seed), key) in ledger.keys(ok_rows(ledger)):
                 print(f"{task} seed {seed}: done, skipped")
                 continue
-            row = {"task": task, "seed": seed, "members": args.members,
-                   "confidence": args.confidence, "config_hash": key}  # fmt: skip
+            row = {
+                "task": task,
+                "seed": seed,
+                "members": args.members,
+                "confidence": args.confidence,
+                "config_hash": key,
+            }
             try:
                 row.update(measure(cfg, args.members), status="ok", error="")
             except Exception as err:  # one failing cell is recorded; the rest still run
@@ -179,8 +224,10 @@ def main() -> None:
             print({k: row.get(k) for k in COLUMNS if k not in ("error", "finished_at")})
     table = write_table(out, ledger)
     print(table.read_text())
-    print(f"wall time of this call: {(time.perf_counter() - start) / 60:.1f} min "
-          f"({args.threads} torch thread(s)); rows in {ledger.path}")  # fmt: skip
+    print(
+        f"wall time of this call: {(time.perf_counter() - start) / 60:.1f} min "
+        f"({args.threads} torch thread(s)); rows in {ledger.path}"
+    )
 
 
 if __name__ == "__main__":

@@ -97,19 +97,28 @@ def _eval_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data", default=None, help="digits | cifar10 | PATH (default: the checkpoint's data)"
     )
-    parser.add_argument("--protocol", choices=["linear", "knn", "finetune"], default="linear",
-                        help="frozen features (linear, knn) or end-to-end fine-tuning")  # fmt: skip
+    parser.add_argument(
+        "--protocol",
+        choices=["linear", "knn", "finetune"],
+        default="linear",
+        help="frozen features (linear, knn) or end-to-end fine-tuning",
+    )
     parser.add_argument(
         "--k", type=int, default=200, help="kNN neighbours (capped at train images per class)"
     )
     parser.add_argument("--temperature", type=float, default=0.07, help="kNN vote temperature")
     parser.add_argument("--C", type=float, default=1.0, help="inverse L2 strength of the probe")
-    parser.add_argument("--batch-size", type=positive_int, default=256,
-                        help="images per forward pass")  # fmt: skip
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=256, help="images per forward pass"
+    )
     parser.add_argument("--epochs", type=positive_int, default=10, help="fine-tuning epochs")
     parser.add_argument("--lr", type=float, default=1e-3, help="fine-tuning LR of the head")
-    parser.add_argument("--encoder-lr-scale", type=float, default=0.1,
-                        help="fine-tuning LR of the encoder relative to the head's")  # fmt: skip
+    parser.add_argument(
+        "--encoder-lr-scale",
+        type=float,
+        default=0.1,
+        help="fine-tuning LR of the encoder relative to the head's",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="fine-tuning seed")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -121,10 +130,16 @@ def _eval(args: argparse.Namespace) -> int:
     from imagessl.evaluate import evaluate_checkpoint
 
     cfg = EvalConfig(
-        args.protocol, args.k, args.temperature, args.C, batch_size=args.batch_size,
-        finetune_epochs=args.epochs, finetune_lr=args.lr,
-        encoder_lr_scale=args.encoder_lr_scale, seed=args.seed,
-    )  # fmt: skip
+        args.protocol,
+        args.k,
+        args.temperature,
+        args.C,
+        batch_size=args.batch_size,
+        finetune_epochs=args.epochs,
+        finetune_lr=args.lr,
+        encoder_lr_scale=args.encoder_lr_scale,
+        seed=args.seed,
+    )
     result = evaluate_checkpoint(args.checkpoint, cfg, data_path=args.data, device=args.device)
     if args.json:
         print(json.dumps(result.__dict__))

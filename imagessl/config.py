@@ -43,8 +43,18 @@ __all__ = [
     "load_pretrain_config",
 ]
 
-METHOD_NAMES = ("simclr", "moco", "byol", "swav", "cpc", "rotation", "relpatch", "jigsaw",
-                "inpainting", "colorization")  # fmt: skip
+METHOD_NAMES = (
+    "simclr",
+    "moco",
+    "byol",
+    "swav",
+    "cpc",
+    "rotation",
+    "relpatch",
+    "jigsaw",
+    "inpainting",
+    "colorization",
+)
 """The methods of :data:`imagessl.methods.METHODS`, known without importing torch (``--help``)."""
 CONTRASTIVE_METHODS = ("simclr", "moco", "byol", "swav")
 """Methods whose loss compares the samples of a batch or normalises over it (BatchNorm heads,

@@ -237,8 +237,16 @@ def evaluate_checkpoint(
     if cfg.protocol == "finetune":
         from imagessl.finetune import finetune_accuracy
 
-        acc = finetune_accuracy(loaded.encoder, loaded.input_fn, train.images, train.labels,
-                                test.images, test.labels, cfg, device=device)  # fmt: skip
+        acc = finetune_accuracy(
+            loaded.encoder,
+            loaded.input_fn,
+            train.images,
+            train.labels,
+            test.images,
+            test.labels,
+            cfg,
+            device=device,
+        )
     else:
         kwargs = {"batch_size": cfg.batch_size, "device": device}
         train_x = embed(loaded.encoder, train.images, loaded.input_fn, **kwargs)

@@ -122,8 +122,12 @@ def finetune_accuracy(
             scheduler.step()
             running += float(loss.detach()) * len(idx)
             seen += len(idx)
-        logger.info("fine-tune epoch %d/%d: loss %.4f", epoch + 1, cfg.finetune_epochs,
-                    running / max(seen, 1))  # fmt: skip
+        logger.info(
+            "fine-tune epoch %d/%d: loss %.4f",
+            epoch + 1,
+            cfg.finetune_epochs,
+            running / max(seen, 1),
+        )
     model.eval()
     correct = 0
     with torch.no_grad():

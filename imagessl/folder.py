@@ -248,12 +248,21 @@ def _read_cache(
 
     try:
         blob = read_torch_file(cached, "cpu")
-        report = LoadReport(root, len(blob["labels"]), [tuple(s) for s in blob["skipped"]],
-                            list(blob["converted"]), int(blob["resized"]))  # fmt: skip
+        report = LoadReport(
+            root,
+            len(blob["labels"]),
+            [tuple(s) for s in blob["skipped"]],
+            list(blob["converted"]),
+            int(blob["resized"]),
+        )
         result = blob["images"], blob["labels"], list(blob["classes"]), report
     except (CheckpointError, KeyError, TypeError, ValueError) as err:
-        logger.warning("decoded-image cache %s is unreadable (%s); decoding %s again", cached,
-                       " ".join(str(err).split())[:120], root)  # fmt: skip
+        logger.warning(
+            "decoded-image cache %s is unreadable (%s); decoding %s again",
+            cached,
+            " ".join(str(err).split())[:120],
+            root,
+        )
         return None
     _log_report(report)
     return result

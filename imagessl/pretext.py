@@ -30,8 +30,15 @@ __all__ = [
 ]
 
 NEIGHBOURS: tuple[tuple[int, int], ...] = (
-    (0, 0), (0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1), (2, 2),
-)  # fmt: skip
+    (0, 0),
+    (0, 1),
+    (0, 2),
+    (1, 0),
+    (1, 2),
+    (2, 0),
+    (2, 1),
+    (2, 2),
+)
 """Grid ``(row, col)`` of the neighbour for relative-position label ``0..7``; the centre is (1, 1)."""
 
 

@@ -116,10 +116,14 @@ def _models(args: argparse.Namespace) -> int:
 
 
 _SMILES_COL_HELP = "SMILES column of a CSV/TSV input: a name, or a 0-based index"
-_STANDARDIZE_HELP = ("featurize the largest fragment, neutralized (RDKit MolStandardize): every "
-                     "salt form of a compound gives the same graph")  # fmt: skip
-_PARTIAL_HELP = ("accept a checkpoint that lacks some encoder tensors (they keep their random "
-                 "initialisation); without it such a file is refused")  # fmt: skip
+_STANDARDIZE_HELP = (
+    "featurize the largest fragment, neutralized (RDKit MolStandardize): every "
+    "salt form of a compound gives the same graph"
+)
+_PARTIAL_HELP = (
+    "accept a checkpoint that lacks some encoder tensors (they keep their random "
+    "initialisation); without it such a file is refused"
+)
 _FORMAT_HELP = "input format (default: from the file name; PubChem CID-SMILES by name or content)"
 
 
@@ -137,8 +141,9 @@ def _featurize_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["smi", "csv", "tsv"], default=None, help=_FORMAT_HELP)
     parser.add_argument("--smiles-col", default=None, help=_SMILES_COL_HELP)
     parser.add_argument("--workers", type=positive_int, default=1, help="featurization processes")
-    parser.add_argument("--shard-size", type=positive_int, default=100_000,
-                        help="molecules per shard")  # fmt: skip
+    parser.add_argument(
+        "--shard-size", type=positive_int, default=100_000, help="molecules per shard"
+    )
     parser.add_argument("--featurizer", default="molclr", help="featurizer scheme (molclr or rich)")
     parser.add_argument(
         "--hydrogens", default="implicit", help="hydrogen policy: implicit or explicit"
@@ -247,11 +252,16 @@ def _embed_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, help="embeddings: .npy, .csv or .parquet")
     parser.add_argument("--smiles-col", default=None, help=_SMILES_COL_HELP)
     parser.add_argument("--format", choices=["smi", "csv", "tsv"], default=None, help=_FORMAT_HELP)
-    parser.add_argument("--batch-size", type=positive_int, default=256,
-                        help="molecules per forward pass")  # fmt: skip
-    parser.add_argument("--workers", type=non_negative_int, default=None,
-                        help="processes that featurize ahead of the model (0: none; default 1 "
-                             "if a CPU is left beside torch's threads)")  # fmt: skip
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=256, help="molecules per forward pass"
+    )
+    parser.add_argument(
+        "--workers",
+        type=non_negative_int,
+        default=None,
+        help="processes that featurize ahead of the model (0: none; default 1 "
+        "if a CPU is left beside torch's threads)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--allow-partial", action="store_true", help=_PARTIAL_HELP)
 
@@ -289,9 +299,12 @@ def _task_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--targets", default=None, help="comma-separated target columns of --csv")
     parser.add_argument("--task-type", choices=["classification", "regression"], default=None)
     parser.add_argument("--data-dir", default=None, help="directory holding MoleculeNet files")
-    parser.add_argument("--profile", choices=["quick", "full", "hu2020"], default=None,
-                        help="full: MolCLR's protocol; quick: fewer epochs, capped sets; "
-                             "hu2020: Hu et al. 2020's")  # fmt: skip
+    parser.add_argument(
+        "--profile",
+        choices=["quick", "full", "hu2020"],
+        default=None,
+        help="full: MolCLR's protocol; quick: fewer epochs, capped sets; hu2020: Hu et al. 2020's",
+    )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
 
 
@@ -300,18 +313,30 @@ _SPLITTER_NAMES = ("scaffold", "random_scaffold", "random")  # molssl.splits.SPL
 
 def _split_args(parser: argparse.ArgumentParser, csv_only: bool = False) -> None:
     which = "the CSV task's" if csv_only else "a"
-    parser.add_argument("--split", default=None, metavar="SPLIT",
-                        help=f"{', '.join(_SPLITTER_NAMES)} (default: the dataset's), or column:NAME: "
-                             f"{which} predefined split, column NAME of --csv holding train, valid or "
-                             "test per row (case-insensitive); without valid rows, validation is "
-                             "carved out of train (--valid-splitter)")  # fmt: skip
-    parser.add_argument("--split-file", default=None, metavar="JSON",
-                        help=f"{which} predefined split as a JSON file (chemprop's --splits-file "
-                             'format): {"train": [...], "valid": [...], "test": [...]} of 0-based '
-                             "data rows (header excluded), or a one-element list of it")  # fmt: skip
-    parser.add_argument("--valid-splitter", choices=_SPLITTER_NAMES, default=None,
-                        help="splitter carving validation rows out of train when a predefined "
-                             "split has none (default scaffold)")  # fmt: skip
+    parser.add_argument(
+        "--split",
+        default=None,
+        metavar="SPLIT",
+        help=f"{', '.join(_SPLITTER_NAMES)} (default: the dataset's), or column:NAME: "
+        f"{which} predefined split, column NAME of --csv holding train, valid or "
+        "test per row (case-insensitive); without valid rows, validation is "
+        "carved out of train (--valid-splitter)",
+    )
+    parser.add_argument(
+        "--split-file",
+        default=None,
+        metavar="JSON",
+        help=f"{which} predefined split as a JSON file (chemprop's --splits-file "
+        'format): {"train": [...], "valid": [...], "test": [...]} of 0-based '
+        "data rows (header excluded), or a one-element list of it",
+    )
+    parser.add_argument(
+        "--valid-splitter",
+        choices=_SPLITTER_NAMES,
+        default=None,
+        help="splitter carving validation rows out of train when a predefined "
+        "split has none (default scaffold)",
+    )
 
 
 def _csv_list(text: str | None) -> list[str] | None:
@@ -334,28 +359,57 @@ def _finetune_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=positive_int, default=None)
     parser.add_argument("--protocol", choices=["joint", "molclr"], default=None)
     _split_args(parser)
-    parser.add_argument("--out", default=None,
-                        help="output folder: config, per-epoch state, result, test predictions, "
-                             "model.pt (default runs/finetune/TASK-SEED)")  # fmt: skip
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="output folder: config, per-epoch state, result, test predictions, "
+        "model.pt (default runs/finetune/TASK-SEED)",
+    )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
-    parser.add_argument("--join", action="store_true",
-                        help="help the --protocol molclr run (one model per target) that another "
-                             "process runs in --out: train the targets nobody is training, then "
-                             "exit; that run collects them and writes the results")  # fmt: skip
-    parser.add_argument("--ensemble", type=int, default=None, metavar="N",
-                        help="train N members (seeds SEED..SEED+N-1) into --out/member-i/")  # fmt: skip
-    parser.add_argument("--conformal", type=float, default=None, metavar="COVERAGE",
-                        help="calibrate split-conformal intervals / prediction sets at this "
-                             "coverage (e.g. 0.9) on the validation split; stored in model.pt "
-                             "for molssl predict, checked on the test split")  # fmt: skip
-    parser.add_argument("--search", type=positive_int, default=None, metavar="N",
-                        help="first run N Optuna trials (TPE, seeded) on the validation split "
-                             "(study in --out/study.db, resumable), then train the best settings; "
-                             "best settings in --out/search.json")  # fmt: skip
-    parser.add_argument("--standardize", action="store_true",
-                        help=_STANDARDIZE_HELP + "; recorded in model.pt, so predict applies it")  # fmt: skip
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any FinetuneConfig field (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--join",
+        action="store_true",
+        help="help the --protocol molclr run (one model per target) that another "
+        "process runs in --out: train the targets nobody is training, then "
+        "exit; that run collects them and writes the results",
+    )
+    parser.add_argument(
+        "--ensemble",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train N members (seeds SEED..SEED+N-1) into --out/member-i/",
+    )
+    parser.add_argument(
+        "--conformal",
+        type=float,
+        default=None,
+        metavar="COVERAGE",
+        help="calibrate split-conformal intervals / prediction sets at this "
+        "coverage (e.g. 0.9) on the validation split; stored in model.pt "
+        "for molssl predict, checked on the test split",
+    )
+    parser.add_argument(
+        "--search",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="first run N Optuna trials (TPE, seeded) on the validation split "
+        "(study in --out/study.db, resumable), then train the best settings; "
+        "best settings in --out/search.json",
+    )
+    parser.add_argument(
+        "--standardize",
+        action="store_true",
+        help=_STANDARDIZE_HELP + "; recorded in model.pt, so predict applies it",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any FinetuneConfig field (repeatable)",
+    )
 
 
 @command("finetune", "fine-tune an encoder on a MoleculeNet task or your CSV", _finetune_args)
@@ -383,16 +437,25 @@ def _finetune(args: argparse.Namespace) -> int:
     profile = args.profile or (None if args.config else "quick")
     flags = {
         "smiles_col": args.smiles_col if args.csv else None,
-        "targets": _csv_list(args.targets), "task_type": args.task_type,
-        "data_dir": args.data_dir, "profile": profile, "device": args.device,
+        "targets": _csv_list(args.targets),
+        "task_type": args.task_type,
+        "data_dir": args.data_dir,
+        "profile": profile,
+        "device": args.device,
         "init": f"ckpt:{args.checkpoint}" if args.checkpoint else args.init,
-        "seed": args.seed, "epochs": args.epochs, "protocol": args.protocol,
-        "split": args.split, "split_file": args.split_file, "valid_splitter": args.valid_splitter,
-        "out_dir": args.out, "progress": True,
-        "resume": True if args.resume else None, "conformal": args.conformal,
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "protocol": args.protocol,
+        "split": args.split,
+        "split_file": args.split_file,
+        "valid_splitter": args.valid_splitter,
+        "out_dir": args.out,
+        "progress": True,
+        "resume": True if args.resume else None,
+        "conformal": args.conformal,
         "standardize": True if args.standardize else None,
         "allow_partial": True if args.allow_partial else None,
-    }  # fmt: skip
+    }
     if args.split_file and not args.split:  # the file replaces a preset's splitter
         data["split"] = None
     data.update({k: v for k, v in flags.items() if v is not None})
@@ -404,8 +467,11 @@ def _finetune(args: argparse.Namespace) -> int:
         from molssl.finetune import join_finetune
 
         if args.search is not None or args.ensemble is not None:
-            print("molssl finetune: --join helps one run; it cannot be combined with --search "
-                  "or --ensemble", file=sys.stderr)  # fmt: skip
+            print(
+                "molssl finetune: --join helps one run; it cannot be combined with --search "
+                "or --ensemble",
+                file=sys.stderr,
+            )
             return 2
         names = join_finetune(cfg)
         print(
@@ -418,8 +484,10 @@ def _finetune(args: argparse.Namespace) -> int:
         from molssl.finetune.study import worse_than_defaults
 
         found, retrained = search_then_finetune(cfg, args.search, ensemble=args.ensemble)
-        print(f"search: {search_summary(found)} ({found.search_seconds:.0f} s of trials): "
-              f"{_shown(found.best_params)}; recorded in {Path(cfg.out_dir) / 'search.json'}")  # fmt: skip
+        print(
+            f"search: {search_summary(found)} ({found.search_seconds:.0f} s of trials): "
+            f"{_shown(found.best_params)}; recorded in {Path(cfg.out_dir) / 'search.json'}"
+        )
         runs = getattr(retrained, "members", [retrained])
         rows = [{"valid_value": r.valid_value} for r in runs]
         if worse_than_defaults(found, rows):
@@ -460,20 +528,26 @@ def _print_finetune(done: Any, cfg: Any) -> None:
         ensemble = done
         for member in ensemble.members:
             print(f"member seed {member.seed}: test {member.metric} = {member.value:.4f}")
-        print(f"{len(ensemble.members)} members, mean test {ensemble.members[0].metric} = "
-              f"{ensemble.value:.4f}; predict with: molssl predict --model {ensemble.out_dir}")  # fmt: skip
+        print(
+            f"{len(ensemble.members)} members, mean test {ensemble.members[0].metric} = "
+            f"{ensemble.value:.4f}; predict with: molssl predict --model {ensemble.out_dir}"
+        )
         _print_conformal("ensemble mean", ensemble.conformal)
         return
     result = done
-    print(f"{result.task} ({result.init}, seed {result.seed}, {result.split} split): "
-          f"test {result.metric} = {result.value:.4f} at best epoch {result.best_epoch} of "
-          f"{result.epochs} ({result.seconds:.1f} s)")  # fmt: skip
+    print(
+        f"{result.task} ({result.init}, seed {result.seed}, {result.split} split): "
+        f"test {result.metric} = {result.value:.4f} at best epoch {result.best_epoch} of "
+        f"{result.epochs} ({result.seconds:.1f} s)"
+    )
     for name, value in result.per_target.items():
         print(f"  {name}: {value:.4f}")
     carved = result.split_source.get("valid_from_train")
     if carved:
-        print(f"validation: {result.n_valid} molecules carved out of the training rows by the "
-              f"{carved} splitter (the predefined split has no valid rows)")  # fmt: skip
+        print(
+            f"validation: {result.n_valid} molecules carved out of the training rows by the "
+            f"{carved} splitter (the predefined split has no valid rows)"
+        )
     _print_conformal("model", result.conformal)
     model = Path(cfg.out_dir) / "model.pt"
     print(f"outputs in {cfg.out_dir}" + (f"; model {model}" if model.is_file() else ""))
@@ -483,8 +557,10 @@ def _print_conformal(what: str, report: dict | None) -> None:
     if not report:
         return
     entries = list(report["per_target"].values())
-    line = (f"{what}: {100 * report['confidence']:.0f}% conformal (calibrated on validation): "
-            f"test coverage {report['coverage']:.3f}")  # fmt: skip
+    line = (
+        f"{what}: {100 * report['confidence']:.0f}% conformal (calibrated on validation): "
+        f"test coverage {report['coverage']:.3f}"
+    )
     if "set_size" in entries[0]:
         sizes = [e["set_size"] for e in entries]
         line += f", mean set size {sum(sizes) / len(sizes):.2f}"
@@ -494,25 +570,41 @@ def _print_conformal(what: str, report: dict | None) -> None:
 
 
 def _predict_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", nargs="+", required=True, metavar="PATH",
-                        help="model.pt of `molssl finetune`, its folder, or several (an "
-                             "ensemble: mean and <target>_std)")  # fmt: skip
-    parser.add_argument("--input", required=True,
-                        help="molecules: .csv/.tsv (optionally .gz), .parquet, .smi/.txt")  # fmt: skip
+    parser.add_argument(
+        "--model",
+        nargs="+",
+        required=True,
+        metavar="PATH",
+        help="model.pt of `molssl finetune`, its folder, or several (an "
+        "ensemble: mean and <target>_std)",
+    )
+    parser.add_argument(
+        "--input", required=True, help="molecules: .csv/.tsv (optionally .gz), .parquet, .smi/.txt"
+    )
     parser.add_argument("-o", "--output", required=True, help="predictions: .csv or .parquet")
-    parser.add_argument("--smiles-col", default=None,
-                        help="SMILES column of --input: a name or a 0-based index (default: the "
-                             "training file's, or smiles)")  # fmt: skip
+    parser.add_argument(
+        "--smiles-col",
+        default=None,
+        help="SMILES column of --input: a name or a 0-based index (default: the "
+        "training file's, or smiles)",
+    )
     parser.add_argument("--format", choices=["smi", "csv", "tsv"], default=None, help=_FORMAT_HELP)
     parser.add_argument("--batch-size", type=int, default=256, help="molecules per forward pass")
-    parser.add_argument("--workers", type=non_negative_int, default=None,
-                        help="processes that featurize ahead of the model (0: none; default 1 "
-                             "if a CPU is left beside torch's threads)")  # fmt: skip
+    parser.add_argument(
+        "--workers",
+        type=non_negative_int,
+        default=None,
+        help="processes that featurize ahead of the model (0: none; default 1 "
+        "if a CPU is left beside torch's threads)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    parser.add_argument("--standardize", action="store_true",
-                        help="standardize the input (largest fragment, neutralized) even if the "
-                             "model was trained without it; a model fine-tuned with "
-                             "--standardize applies it anyway")  # fmt: skip
+    parser.add_argument(
+        "--standardize",
+        action="store_true",
+        help="standardize the input (largest fragment, neutralized) even if the "
+        "model was trained without it; a model fine-tuned with "
+        "--standardize applies it anyway",
+    )
 
 
 @command("predict", "predict properties of molecules with fine-tuned model(s)", _predict_args)
@@ -526,12 +618,22 @@ def _predict(args: argparse.Namespace) -> int:
         require_columns(args.input, [args.smiles_col], "--smiles-col")
     from molssl.finetune.predictor import predict_file
 
-    summary = predict_file(args.model, args.input, args.output, args.smiles_col, fmt=args.format,
-                           batch_size=args.batch_size, workers=args.workers,
-                           device=args.device, standardize=args.standardize)  # fmt: skip
+    summary = predict_file(
+        args.model,
+        args.input,
+        args.output,
+        args.smiles_col,
+        fmt=args.format,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        device=args.device,
+        standardize=args.standardize,
+    )
     members = f" (ensemble of {summary.members})" if summary.members > 1 else ""
-    print(f"wrote {summary.rows} rows of {', '.join(summary.target_names)}{members} to "
-          f"{summary.output}; {summary.failed} rows failed (see its error column)")  # fmt: skip
+    print(
+        f"wrote {summary.rows} rows of {', '.join(summary.target_names)}{members} to "
+        f"{summary.output}; {summary.failed} rows failed (see its error column)"
+    )
     return 0
 
 
@@ -540,30 +642,54 @@ def _benchmark_args(parser: argparse.ArgumentParser) -> None:
         "--tasks", default=None, help="all (default without --csv) or comma-separated: bbbp,tox21"
     )
     weights = ", ".join(k.usage() for name, k in WEIGHT_KINDS.items() if name != "random")
-    parser.add_argument("--methods", default="random-init,ecfp-rf",
-                        help="comma-separated: random-init[:CONV] (or random), ecfp-rf, "
-                             f"ecfp-mlp, chemprop, {weights}; a bare PATH means ckpt:PATH; "
-                             "optionally LABEL=METHOD")  # fmt: skip
+    parser.add_argument(
+        "--methods",
+        default="random-init,ecfp-rf",
+        help="comma-separated: random-init[:CONV] (or random), ecfp-rf, "
+        f"ecfp-mlp, chemprop, {weights}; a bare PATH means ckpt:PATH; "
+        "optionally LABEL=METHOD",
+    )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated run seeds")
-    parser.add_argument("--out", default=None,
-                        help="output directory (default runs/benchmark; with --compare, where "
-                             "the joint table is written, default: nowhere)")  # fmt: skip
-    parser.add_argument("--compare", nargs=2, default=None, metavar=("DIR_A", "DIR_B"),
-                        help="one table from two results folders; refused when their "
-                             "protocol.json records differ in anything but the methods")  # fmt: skip
-    parser.add_argument("--search", type=non_negative_int, default=0, metavar="N",
-                        help="Optuna trials per task and method on the validation split before "
-                             "its cells (study in OUT/study.db, best settings in "
-                             "OUT/search.json); 0: default settings")  # fmt: skip
-    parser.add_argument("--keep-cells", action="store_true",
-                        help="keep each fine-tuning cell's run folder (config, history, "
-                             "predictions; with --set protocol=molclr one record per finished "
-                             "target) in OUT/cells/, so an interrupted cell resumes there and "
-                             "a second process on OUT shares a per-target cell's targets")  # fmt: skip
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="output directory (default runs/benchmark; with --compare, where "
+        "the joint table is written, default: nowhere)",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        default=None,
+        metavar=("DIR_A", "DIR_B"),
+        help="one table from two results folders; refused when their "
+        "protocol.json records differ in anything but the methods",
+    )
+    parser.add_argument(
+        "--search",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="Optuna trials per task and method on the validation split before "
+        "its cells (study in OUT/study.db, best settings in "
+        "OUT/search.json); 0: default settings",
+    )
+    parser.add_argument(
+        "--keep-cells",
+        action="store_true",
+        help="keep each fine-tuning cell's run folder (config, history, "
+        "predictions; with --set protocol=molclr one record per finished "
+        "target) in OUT/cells/, so an interrupted cell resumes there and "
+        "a second process on OUT shares a per-target cell's targets",
+    )
     _task_args(parser)
     _split_args(parser, csv_only=True)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a FinetuneConfig field in every cell, e.g. epochs=5")  # fmt: skip
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a FinetuneConfig field in every cell, e.g. epochs=5",
+    )
 
 
 @command("benchmark", "fine-tune and compare methods on MoleculeNet tasks", _benchmark_args)
@@ -581,19 +707,30 @@ def _benchmark(args: argparse.Namespace) -> int:
         return 0
     tasks = _csv_list(args.tasks) or ([] if args.csv else ["all"])
     cfg = BenchmarkConfig(
-        tasks=tasks, csv=args.csv, smiles_col=args.smiles_col,
-        targets=_csv_list(args.targets) or [], task_type=args.task_type,
-        methods=_csv_list(args.methods) or [], seeds=_seeds(args.seeds),
-        profile=args.profile or "quick", out_dir=args.out or "runs/benchmark",
+        tasks=tasks,
+        csv=args.csv,
+        smiles_col=args.smiles_col,
+        targets=_csv_list(args.targets) or [],
+        task_type=args.task_type,
+        methods=_csv_list(args.methods) or [],
+        seeds=_seeds(args.seeds),
+        profile=args.profile or "quick",
+        out_dir=args.out or "runs/benchmark",
         data_dir=args.data_dir,
-        device=args.device or "auto", finetune=dict(parse_set_arguments(args.set)),
-        search=args.search, keep_cells=args.keep_cells, split=args.split,
-        split_file=args.split_file, valid_splitter=args.valid_splitter,
-    )  # fmt: skip
+        device=args.device or "auto",
+        finetune=dict(parse_set_arguments(args.set)),
+        search=args.search,
+        keep_cells=args.keep_cells,
+        split=args.split,
+        split_file=args.split_file,
+        valid_splitter=args.valid_splitter,
+    )
     result = benchmark(cfg)
     helped = f", helped with {result.helped} of them" if result.helped else ""
-    print(f"{result.ran} cells run, {result.skipped} skipped (already done or run by another "
-          f"process{helped}), {result.failed} failed")  # fmt: skip
+    print(
+        f"{result.ran} cells run, {result.skipped} skipped (already done or run by another "
+        f"process{helped}), {result.failed} failed"
+    )
     print(f"table: {result.summary_md}\nplot: {result.summary_png}\nresults: {result.results_csv}")
     return 0
 

@@ -96,8 +96,10 @@ def store_summary(store, source: str | Path, seconds: float, workers: int) -> De
 
     graphs = [store[i] for i in range(len(store))]
     with open(store.path / "failures.csv", newline="") as handle:
-        failures = [SimpleNamespace(index=int(r["row"]), smiles=r["smiles"], reason=r["reason"])
-                    for r in csv.DictReader(handle)]  # fmt: skip
+        failures = [
+            SimpleNamespace(index=int(r["row"]), smiles=r["smiles"], reason=r["reason"])
+            for r in csv.DictReader(handle)
+        ]
     featurizer = featurizer_from_dict(store.featurizer_config)
     types = set()
     for g in graphs:
@@ -162,8 +164,11 @@ def demo_task(out_dir: Path, data_dir: str | None = None) -> tuple[str, dict]:
         frame.to_csv(tmp, index=False)
     cap = get_profile("quick").max_molecules
     used = len(frame) if cap is None else min(cap, len(frame))
-    subset = (f"all {len(frame):,}" if used == len(frame)
-              else f"{used:,} (the quick profile's cap) of the {len(frame):,}")  # fmt: skip
+    subset = (
+        f"all {len(frame):,}"
+        if used == len(frame)
+        else f"{used:,} (the quick profile's cap) of the {len(frame):,}"
+    )
     return (
         f"TPSA regression on {subset} molecules of RDKit's {embedded_tpsa_path().name} "
         "(BBBP not found)",

@@ -310,8 +310,10 @@ def embed_file(
         )
     for written in (output, output.with_name(output.name + ".failures.csv")):
         if same_file(written, input):
-            raise ConfigError(f"output {written} is the input {input}; writing it would replace "
-                              "the input: choose another -o")  # fmt: skip
+            raise ConfigError(
+                f"output {written} is the input {input}; writing it would replace "
+                "the input: choose another -o"
+            )
     if not Path(input).is_file():
         raise FileNotFoundError(f"input {input} does not exist")
     if workers is None:

@@ -71,8 +71,9 @@ def column_name(split: str, where: str = "split") -> str:
     """
     name = split[len(COLUMN_PREFIX) :].strip()
     if not name:
-        raise InvalidSplitError(f"{where}: {split!r} names no column; write column:NAME, e.g. "
-                                "--split column:split")  # fmt: skip
+        raise InvalidSplitError(
+            f"{where}: {split!r} names no column; write column:NAME, e.g. --split column:split"
+        )
     return name
 
 
@@ -98,8 +99,11 @@ def split_from_values(values: Sequence[Any], where: str, source: dict[str, Any])
     Raises:
         InvalidSplitError: A value that is not a set name (empty included).
     """
-    sets = np.fromiter((_set_index(v, where, f"row {i}") for i, v in enumerate(values)),
-                       dtype=np.int64, count=len(values))  # fmt: skip
+    sets = np.fromiter(
+        (_set_index(v, where, f"row {i}") for i, v in enumerate(values)),
+        dtype=np.int64,
+        count=len(values),
+    )
     parts = tuple(np.flatnonzero(sets == k).astype(np.int64) for k in range(3))
     return PredefinedSplit(parts, where, source)  # type: ignore[arg-type]
 
@@ -135,17 +139,23 @@ def _parse_indices(value: Any, where: str, key: str) -> list[int]:
                     '[0, 1, 5] or a string "0-4,9"'
                 ) from None
             if hi < lo:
-                raise InvalidSplitError(f"{where}: {key!r} has the empty range {chunk!r}; write "
-                                        "ranges low-high, e.g. 0-4")  # fmt: skip
+                raise InvalidSplitError(
+                    f"{where}: {key!r} has the empty range {chunk!r}; write "
+                    "ranges low-high, e.g. 0-4"
+                )
             out.extend(range(lo, hi + 1))
         return out
     if not isinstance(value, list):
-        raise InvalidSplitError(f"{where}: {key!r} must be a list of row indices or a string "
-                                f'such as "0-4,9", got {type(value).__name__}')  # fmt: skip
+        raise InvalidSplitError(
+            f"{where}: {key!r} must be a list of row indices or a string "
+            f'such as "0-4,9", got {type(value).__name__}'
+        )
     for item in value:
         if isinstance(item, bool) or not isinstance(item, int):
-            raise InvalidSplitError(f"{where}: {key!r} has {item!r}, not a row index; rows are "
-                                    "0-based integers (header excluded)")  # fmt: skip
+            raise InvalidSplitError(
+                f"{where}: {key!r} has {item!r}, not a row index; rows are "
+                "0-based integers (header excluded)"
+            )
     return list(value)
 
 
@@ -167,8 +177,10 @@ def split_from_mapping(
     given: dict[int, str] = {}
     for key, value in sets.items():
         if key not in _SET_OF:
-            raise InvalidSplitError(f"{where}: unknown set {key!r}{did_you_mean(key, _SPELLINGS)}; "
-                                    "the keys are train, valid (or val) and test")  # fmt: skip
+            raise InvalidSplitError(
+                f"{where}: unknown set {key!r}{did_you_mean(key, _SPELLINGS)}; "
+                "the keys are train, valid (or val) and test"
+            )
         k = _SET_OF[key]
         if k in given:
             raise InvalidSplitError(f"{where}: both {given[k]!r} and {key!r} are given; keep one")
@@ -178,12 +190,15 @@ def split_from_mapping(
     for k, rows in enumerate(parts):
         for row in rows:
             if row < 0:
-                raise InvalidSplitError(f"{where}: {given[k]!r} has row {row}; rows are 0-based "
-                                        "(the first data row is 0)")  # fmt: skip
+                raise InvalidSplitError(
+                    f"{where}: {given[k]!r} has row {row}; rows are 0-based "
+                    "(the first data row is 0)"
+                )
             if row in seen:
                 again = "twice in" if seen[row] == given[k] else f"in {seen[row]!r} and in"
-                raise InvalidSplitError(f"{where}: row {row} is {again} {given[k]!r}; a row "
-                                        "belongs to one set, once")  # fmt: skip
+                raise InvalidSplitError(
+                    f"{where}: row {row} is {again} {given[k]!r}; a row belongs to one set, once"
+                )
             seen[row] = given[k]
     arrays = tuple(np.sort(np.asarray(p, dtype=np.int64)) for p in parts)
     return PredefinedSplit(arrays, where, source)  # type: ignore[arg-type]
@@ -201,13 +216,16 @@ def load_split_file(path: str | Path) -> PredefinedSplit:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"split file {path} does not exist; give the JSON file of "
-                                "train/valid/test row indices")  # fmt: skip
+        raise FileNotFoundError(
+            f"split file {path} does not exist; give the JSON file of train/valid/test row indices"
+        )
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InvalidSplitError(f"{path}: not a JSON split file ({err}); write "
-                                '{"train": [0, 1], "valid": [2], "test": [3]}') from None  # fmt: skip
+        raise InvalidSplitError(
+            f"{path}: not a JSON split file ({err}); write "
+            '{"train": [0, 1], "valid": [2], "test": [3]}'
+        ) from None
     if isinstance(data, list):
         if len(data) != 1:
             raise InvalidSplitError(
@@ -216,8 +234,10 @@ def load_split_file(path: str | Path) -> PredefinedSplit:
             )
         data = data[0]
     if not isinstance(data, dict):
-        raise InvalidSplitError(f"{path}: expected an object with train, valid and test row "
-                                f"lists, got {type(data).__name__}")  # fmt: skip
+        raise InvalidSplitError(
+            f"{path}: expected an object with train, valid and test row "
+            f"lists, got {type(data).__name__}"
+        )
     source = {"kind": "file", "file": path.name, "file_sha256": file_sha256(path)}
     split = split_from_mapping(data, str(path), source)
     check_nonempty(split.parts, split.where)
@@ -237,10 +257,12 @@ def read_split_column(csv: str | Path, column: str) -> PredefinedSplit:
     columns = list(pd.read_csv(path, nrows=0).columns)
     where = f"{path} column {column!r}"
     if column not in columns:
-        raise InvalidSplitError(f"{path}: no split column {column!r}{did_you_mean(column, columns)}"
-                                f"; columns: {columns}")  # fmt: skip
-    frame = pd.read_csv(path, usecols=[column], dtype={column: str}, keep_default_na=False,
-                        skip_blank_lines=True)  # fmt: skip
+        raise InvalidSplitError(
+            f"{path}: no split column {column!r}{did_you_mean(column, columns)}; columns: {columns}"
+        )
+    frame = pd.read_csv(
+        path, usecols=[column], dtype={column: str}, keep_default_na=False, skip_blank_lines=True
+    )
     source = {"kind": "column", "column": column, "file": path.name}
     split = split_from_values(frame[column].tolist(), where, source)
     check_nonempty(split.parts, where)
@@ -261,8 +283,9 @@ def check_rows(split: PredefinedSplit, num_rows: int) -> None:
             )
 
 
-def carve_valid(train_smiles: Sequence[str], splitter: str, sizes: Sequence[float],
-                seed: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def carve_valid(
+    train_smiles: Sequence[str], splitter: str, sizes: Sequence[float], seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Split training molecules into train and validation (a train/test-only split).
 
     The validation share of the training rows is ``valid / (train + valid)`` of ``sizes``
@@ -286,15 +309,19 @@ def carve_valid(train_smiles: Sequence[str], splitter: str, sizes: Sequence[floa
 
     frac_train, frac_valid = float(sizes[0]), float(sizes[1])
     if frac_valid <= 0 or frac_train <= 0:
-        raise InvalidSplitError(f"split_sizes {tuple(sizes)} leave no validation share to carve "
-                                "out of the training rows; give valid rows or sizes like "
-                                "(0.8, 0.1, 0.1)")  # fmt: skip
+        raise InvalidSplitError(
+            f"split_sizes {tuple(sizes)} leave no validation share to carve "
+            "out of the training rows; give valid rows or sizes like "
+            "(0.8, 0.1, 0.1)"
+        )
     share = frac_valid / (frac_train + frac_valid)
     train, valid, rest = get_splitter(splitter)(list(train_smiles), (1.0 - share, share, 0.0), seed)
     if len(valid) == 0:
-        raise InvalidSplitError(f"the {splitter} splitter left no validation rows in the "
-                                f"{len(train_smiles)} training molecules; mark some rows valid "
-                                "or use --valid-splitter random")  # fmt: skip
+        raise InvalidSplitError(
+            f"the {splitter} splitter left no validation rows in the "
+            f"{len(train_smiles)} training molecules; mark some rows valid "
+            "or use --valid-splitter random"
+        )
     return np.sort(np.concatenate([train, rest])).astype(np.int64), np.sort(valid).astype(np.int64)
 
 
@@ -316,8 +343,10 @@ def rows_split(split: Any, num_rows: int, where: str = "split") -> PredefinedSpl
     else:
         values = list(split.tolist() if hasattr(split, "tolist") else split)
         if len(values) != num_rows:
-            raise InvalidSplitError(f"{where}: {len(values)} set names for {num_rows} rows; give "
-                                    "one of train, valid or test per row")  # fmt: skip
+            raise InvalidSplitError(
+                f"{where}: {len(values)} set names for {num_rows} rows; give "
+                "one of train, valid or test per row"
+            )
         given = split_from_values(values, where, {"kind": "rows"})
     check_rows(given, num_rows)
     return given

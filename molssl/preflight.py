@@ -50,5 +50,4 @@ def require_columns(path: str | Path, columns: Sequence[str], flag: str) -> None
     for column in columns:
         if column and not str(column).isdigit() and column not in header:
             shown = ", ".join(header[:10])
-            raise ConfigError(f"{path} has no column {column!r} (columns: {shown}); "
-                              f"fix {flag}")  # fmt: skip
+            raise ConfigError(f"{path} has no column {column!r} (columns: {shown}); fix {flag}")

@@ -156,8 +156,15 @@ def _check_store_settings(store, data: DataConfig):
     return store
 
 
-_OTHER_RUNS = ("model.pt", "result.json", "train_state.pt", "ensemble.json", "results.csv",
-               "protocol.json", "search.json")  # fmt: skip
+_OTHER_RUNS = (
+    "model.pt",
+    "result.json",
+    "train_state.pt",
+    "ensemble.json",
+    "results.csv",
+    "protocol.json",
+    "search.json",
+)
 """Files that mark a folder as the output of a command other than ``molssl pretrain``."""
 
 

@@ -270,8 +270,12 @@ def build_graph_store(
             if verify and meta.get("key") == key:
                 _check_source_bytes(out, meta, source)
             if meta.get("key") != key and _same_bytes_new_mtime(meta, identity, source):
-                logger.info("%s: the source %s has a new modification time but the same bytes "
-                            "(SHA-256); reusing the store", out, source)  # fmt: skip
+                logger.info(
+                    "%s: the source %s has a new modification time but the same bytes "
+                    "(SHA-256); reusing the store",
+                    out,
+                    source,
+                )
                 meta.update(key=key, source=src)
                 _write_meta(meta_path, meta)
             _check_identity(out, meta, key, identity)

@@ -66,9 +66,10 @@ def test_demo_featurizes_the_corpus_once_and_starts_fresh(tmp_path, monkeypatch)
     def fake_pretrain(cfg):
         before = (tmp_path / "demo" / "store" / "meta.json").stat().st_mtime_ns
         molssl.pretrain.open_store(cfg.data, cfg.trainer.out_dir, progress=False)
-        seen.update(resume=cfg.trainer.resume,
-                    rebuilt=(tmp_path / "demo" / "store" / "meta.json").stat().st_mtime_ns
-                    != before)  # fmt: skip
+        seen.update(
+            resume=cfg.trainer.resume,
+            rebuilt=(tmp_path / "demo" / "store" / "meta.json").stat().st_mtime_ns != before,
+        )
         raise Stop
 
     monkeypatch.setattr(molssl.featurize, "featurize_many", no_second_featurization)

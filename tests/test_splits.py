@@ -201,8 +201,11 @@ def test_split_file_accepts_chemprops_format(tmp_path):
     path.write_text(json.dumps([{"train": "0-3,7", "val": [5], "test": [6, 4]}]))
     split = load_split_file(path)
     assert [p.tolist() for p in split.parts] == [[0, 1, 2, 3, 7], [5], [4, 6]]
-    assert split.source == {"kind": "file", "file": "splits.json",
-                            "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}  # fmt: skip
+    assert split.source == {
+        "kind": "file",
+        "file": "splits.json",
+        "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
 
 
 @pytest.mark.parametrize(

@@ -54,8 +54,9 @@ class PatchEncoder(ImageEncoder):
     ) -> None:
         super().__init__()
         if patch_size < 1 or patch_stride < 1:
-            raise ConfigError(f"cpc: patch_size and patch_stride must be >= 1, got "
-                              f"{patch_size}, {patch_stride}")  # fmt: skip
+            raise ConfigError(
+                f"cpc: patch_size and patch_stride must be >= 1, got {patch_size}, {patch_stride}"
+            )
         self.backbone = backbone
         self.patch_size, self.patch_stride, self.resize = patch_size, patch_stride, resize
         self.out_dim = backbone.out_dim

@@ -78,10 +78,16 @@ def random_forest(n_estimators: int, seed: int, n_jobs: int = 1, **forest: Any) 
 
     def make(classification: bool) -> object:
         if classification:
-            return RandomForestClassifier(n_estimators=n_estimators, random_state=seed,
-                                          n_jobs=n_jobs, class_weight="balanced", **forest)  # fmt: skip
-        return RandomForestRegressor(n_estimators=n_estimators, random_state=seed, n_jobs=n_jobs,
-                                     **forest)  # fmt: skip
+            return RandomForestClassifier(
+                n_estimators=n_estimators,
+                random_state=seed,
+                n_jobs=n_jobs,
+                class_weight="balanced",
+                **forest,
+            )
+        return RandomForestRegressor(
+            n_estimators=n_estimators, random_state=seed, n_jobs=n_jobs, **forest
+        )
 
     return make
 
@@ -93,8 +99,13 @@ def mlp(seed: int, hidden: int = 512, max_iter: int = 200) -> ModelFactory:
     from sklearn.preprocessing import StandardScaler
 
     def make(classification: bool) -> object:
-        options = {"hidden_layer_sizes": (hidden,), "max_iter": max_iter, "random_state": seed,
-                   "early_stopping": True, "validation_fraction": 0.1}  # fmt: skip
+        options = {
+            "hidden_layer_sizes": (hidden,),
+            "max_iter": max_iter,
+            "random_state": seed,
+            "early_stopping": True,
+            "validation_fraction": 0.1,
+        }
         if classification:
             return MLPClassifier(**options)
         return TransformedTargetRegressor(MLPRegressor(**options), transformer=StandardScaler())
@@ -182,10 +193,14 @@ def ecfp_baseline(
             pred[:, t] = 0.5 if classification else 0.0
             continue
         if classification and np.unique(task.targets[labelled, t]).size < 2:
-            logger.warning("%s: target %r has one class in train; constant prediction",
-                           task.name, task.target_names[t])  # fmt: skip
-        pred[:, t] = _fit_predict(fps[labelled], task.targets[labelled, t], fps[evaluate_rows],
-                                  classification, factory)  # fmt: skip
+            logger.warning(
+                "%s: target %r has one class in train; constant prediction",
+                task.name,
+                task.target_names[t],
+            )
+        pred[:, t] = _fit_predict(
+            fps[labelled], task.targets[labelled, t], fps[evaluate_rows], classification, factory
+        )
     return score_baseline(task, split, pred[: len(valid)], pred[len(valid) :], start)
 
 
@@ -202,10 +217,12 @@ def score_baseline(
     """
     metric = get_metric(task.spec.metric)
     train, valid, test = split
-    valid_value, _ = evaluate(metric, task.targets[valid], valid_pred, task.target_names,
-                              quiet=True)  # fmt: skip
-    value, per_target = evaluate(metric, task.targets[test], test_pred, task.target_names,
-                                 quiet=False)  # fmt: skip
+    valid_value, _ = evaluate(
+        metric, task.targets[valid], valid_pred, task.target_names, quiet=True
+    )
+    value, per_target = evaluate(
+        metric, task.targets[test], test_pred, task.target_names, quiet=False
+    )
     return BaselineResult(
         metric=metric.name,
         value=value,
@@ -217,5 +234,5 @@ def score_baseline(
         n_test=len(test),
         extra_metrics=extra_metrics(
             task.spec.extra_metrics, task.targets[test], test_pred, task.target_names
-        ),  # fmt: skip
+        ),
     )

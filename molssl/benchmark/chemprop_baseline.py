@@ -82,10 +82,11 @@ def _api():
             "RegressionFFN",
             "BinaryClassificationFFN",
             "UnscaleTransform",
-        ),  # fmt: skip
+        ),
     }
-    missing = [f"{m.__name__}.{n}" for m, names in needed.items() for n in names
-               if not hasattr(m, n)]  # fmt: skip
+    missing = [
+        f"{m.__name__}.{n}" for m, names in needed.items() for n in names if not hasattr(m, n)
+    ]
     if missing:
         raise ChempropUnavailableError(
             f"chemprop {chemprop_version()} lacks {', '.join(missing)}: its Python API changed; "
@@ -112,7 +113,10 @@ def _build(task: TaskData, split: Split, seed: int, api) -> tuple:
     pl, data, featurizers, models, nn = api
     classification = task.spec.task_type == "classification"
     featurizer = featurizers.SimpleMoleculeMolGraphFeaturizer()
-    points = [data.MoleculeDatapoint.from_smi(s, y) for s, y in zip(task.smiles, task.targets, strict=True)]  # fmt: skip
+    points = [
+        data.MoleculeDatapoint.from_smi(s, y)
+        for s, y in zip(task.smiles, task.targets, strict=True)
+    ]
     sets = [data.MoleculeDataset([points[i] for i in part], featurizer) for part in split]
     n_tasks = task.targets.shape[1]
     pl.seed_everything(seed, workers=True, verbose=False)

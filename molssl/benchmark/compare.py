@@ -86,8 +86,14 @@ def compare_folders(
         out.mkdir(parents=True, exist_ok=True)
         with atomic_path(out / "results.csv") as tmp:
             ledger.to_csv(tmp, index=False)
-        write_protocol(out, {**pa, "methods": {**pa.get("methods", {}), **pb.get("methods", {})},
-                             "runs": pa.get("runs", []) + pb.get("runs", [])})  # fmt: skip
+        write_protocol(
+            out,
+            {
+                **pa,
+                "methods": {**pa.get("methods", {}), **pb.get("methods", {})},
+                "runs": pa.get("runs", []) + pb.get("runs", []),
+            },
+        )
         write_text_atomic(out / "summary.md", markdown)
         plot_summary(ledger, out / "summary.png")
     return Comparison(markdown, ledger, out)

@@ -22,10 +22,30 @@ import pandas as pd
 from molssl.contrastive.io.ledger import ResultsLedger, locked
 
 COLUMNS: tuple[str, ...] = (
-    "task", "method", "seed", "split", "metric", "value", "value_last", "valid_value", "epochs",
-    "best_epoch", "best_rule", "seconds", "n_train", "n_valid", "n_test", "n_invalid", "per_target",
-    "extra_metrics", "versions", "config_hash", "status", "error", "finished_at",
-)  # fmt: skip
+    "task",
+    "method",
+    "seed",
+    "split",
+    "metric",
+    "value",
+    "value_last",
+    "valid_value",
+    "epochs",
+    "best_epoch",
+    "best_rule",
+    "seconds",
+    "n_train",
+    "n_valid",
+    "n_test",
+    "n_invalid",
+    "per_target",
+    "extra_metrics",
+    "versions",
+    "config_hash",
+    "status",
+    "error",
+    "finished_at",
+)
 """Column order of ``results.csv``."""
 
 KEY_COLUMNS: tuple[str, ...] = ("task", "method", "seed", "config_hash")

@@ -62,8 +62,10 @@ NEEDS_PATH = tuple(name for name, kind in WEIGHT_KINDS.items() if kind.arg_requi
 def methods_grammar() -> str:
     """The accepted method strings, for help texts and error messages."""
     weights = ", ".join(k.usage() for name, k in WEIGHT_KINDS.items() if name != "random")
-    return (f"{RANDOM_INIT}[:CONV] (or random), {', '.join(BASELINES)}, {weights}; a bare PATH "
-            "means ckpt:PATH; optionally LABEL=METHOD")  # fmt: skip
+    return (
+        f"{RANDOM_INIT}[:CONV] (or random), {', '.join(BASELINES)}, {weights}; a bare PATH "
+        "means ckpt:PATH; optionally LABEL=METHOD"
+    )
 
 
 def parse_method(text: str) -> Method:
@@ -126,8 +128,11 @@ def finetune_config(method: Method, task: str, seed: int, cfg: BenchmarkConfig) 
     is_csv = cfg.csv is not None and task == csv_task_name(cfg)
     split: dict = {}  # a predefined split is the CSV task's; a splitter name applies to all
     if is_csv:
-        split = {"split": cfg.split, "split_file": cfg.split_file,
-                 "valid_splitter": cfg.valid_splitter}  # fmt: skip
+        split = {
+            "split": cfg.split,
+            "split_file": cfg.split_file,
+            "valid_splitter": cfg.valid_splitter,
+        }
     elif cfg.split_file is None and not is_column_split(cfg.split):
         split = {"split": cfg.split}
     base = FinetuneConfig(

@@ -68,8 +68,16 @@ def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
     import importlib
 
     versions = {"python": platform.python_version()}
-    for name in ("molssl", "torch", "torch_geometric", "rdkit", "sklearn", "numpy", "pandas",
-                 *extra):  # fmt: skip
+    for name in (
+        "molssl",
+        "torch",
+        "torch_geometric",
+        "rdkit",
+        "sklearn",
+        "numpy",
+        "pandas",
+        *extra,
+    ):
         try:
             module = importlib.import_module(name)
         except ImportError:
@@ -145,8 +153,9 @@ def read_protocol(folder: str | Path) -> dict[str, Any]:
     """
     path = Path(folder) / FILENAME
     if not Path(folder).is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder (give two `molssl benchmark --out` "
-                                "folders)")  # fmt: skip
+        raise FileNotFoundError(
+            f"{folder}: no such folder (give two `molssl benchmark --out` folders)"
+        )
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} does not exist: {folder} is not a molssl benchmark results folder, or was "
@@ -206,14 +215,19 @@ def _merge_protocol(folder: str | Path, path: Path, new: dict[str, Any]) -> Path
             )
             if problem:
                 _refuse(folder, problem)
-            tasks[name] = {**entry, "split_sha256": {**before["split_sha256"],
-                                                     **entry["split_sha256"]}}  # fmt: skip
+            tasks[name] = {
+                **entry,
+                "split_sha256": {**before["split_sha256"], **entry["split_sha256"]},
+            }
         problem = compare_protocols({**old, "tasks": {}}, {**new, "tasks": {}})
         if problem:
             _refuse(folder, problem)
-        merged = {**old, "tasks": tasks,
-                  "methods": {**old.get("methods", {}), **new["methods"]},
-                  "runs": old.get("runs", []) + new["runs"]}  # fmt: skip
+        merged = {
+            **old,
+            "tasks": tasks,
+            "methods": {**old.get("methods", {}), **new["methods"]},
+            "runs": old.get("runs", []) + new["runs"],
+        }
     else:
         merged = new
     write_text_atomic(path, json.dumps(merged, indent=2, sort_keys=False) + "\n")  # umask mode
@@ -249,8 +263,11 @@ def _refuse(folder: str | Path, problem: str) -> None:
 
 def run_entry() -> dict[str, Any]:
     """``{started, host, packages}`` of this process (one entry of ``runs``)."""
-    return {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname(),
-            "packages": package_versions(("chemprop", "lightning"))}  # fmt: skip
+    return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "host": socket.gethostname(),
+        "packages": package_versions(("chemprop", "lightning")),
+    }
 
 
 def task_protocol(ft: Any, seeds: list[int], path: Path | None) -> dict[str, Any]:
@@ -295,6 +312,6 @@ def task_protocol(ft: Any, seeds: list[int], path: Path | None) -> dict[str, Any
             data.targets, test_rows, data.target_names
         )
         if spec.task_type == "classification"
-        else [],  # fmt: skip
+        else [],
         "epochs": ft.epochs or profile.epochs,
     }

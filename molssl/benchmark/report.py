@@ -71,43 +71,77 @@ def format_summary(ledger: pd.DataFrame, title: str = "Benchmark summary") -> st
     lines += _main_table(summary, methods) if methods else ["No finished cells yet."]
     extra = extra_summary(ledger)
     if not extra.empty:
-        lines += ["", "## Further metrics", "",
-                  "PRC-AUC (precision-recall curve, trapezoidal, as MoleculeNet reports it) for "
-                  "the heavily imbalanced tasks; its chance level is the positive rate, not 0.5.",
-                  ""]  # fmt: skip
+        lines += [
+            "",
+            "## Further metrics",
+            "",
+            "PRC-AUC (precision-recall curve, trapezoidal, as MoleculeNet reports it) for "
+            "the heavily imbalanced tasks; its chance level is the positive rate, not 0.5.",
+            "",
+        ]
         lines += _main_table(extra, [m for m in methods if m in set(extra["method"])])
     averages = method_averages(summary)
     if not averages.empty:
-        lines += ["", "## Per-method averages", "",
-                  "Mean of the task means: ROC-AUC over classification tasks, RMSE / MAE over "
-                  "regression tasks; the last two columns average only the tasks every method "
-                  "of that metric has finished, which is the fair comparison while some cells "
-                  "are missing.", ""]  # fmt: skip
-        rows = [[r.method, f"{METRIC_LABELS.get(r.metric, r.metric)} {_direction(r.metric)}",
-                 f"{r.mean:.3f}", r.tasks,
-                 "-" if math.isnan(r.shared_mean) else f"{r.shared_mean:.3f}", r.shared_tasks]
-                for r in averages.itertuples()]  # fmt: skip
-        lines += _table(["method", "metric", "average", "tasks", "shared-task average",
-                         "shared tasks"], rows)  # fmt: skip
+        lines += [
+            "",
+            "## Per-method averages",
+            "",
+            "Mean of the task means: ROC-AUC over classification tasks, RMSE / MAE over "
+            "regression tasks; the last two columns average only the tasks every method "
+            "of that metric has finished, which is the fair comparison while some cells "
+            "are missing.",
+            "",
+        ]
+        rows = [
+            [
+                r.method,
+                f"{METRIC_LABELS.get(r.metric, r.metric)} {_direction(r.metric)}",
+                f"{r.mean:.3f}",
+                r.tasks,
+                "-" if math.isnan(r.shared_mean) else f"{r.shared_mean:.3f}",
+                r.shared_tasks,
+            ]
+            for r in averages.itertuples()
+        ]
+        lines += _table(
+            ["method", "metric", "average", "tasks", "shared-task average", "shared tasks"], rows
+        )
     tests = paired_tests(ledger)
     if not tests.empty:
-        lines += ["", "## Paired comparisons", "",
-                  "Paired t-test over the seeds both methods ran (scipy.stats.ttest_rel); "
-                  "diff = mean A - mean B; p is two-sided.", ""]  # fmt: skip
-        rows = [[r.task, r.method_a, r.method_b, r.n, f"{r.diff:+.3f}",
-                 "-" if math.isnan(r.t) else f"{r.t:.2f}",
-                 "-" if math.isnan(r.p) else f"{r.p:.3g}",
-                 (r.method_a if r.a_better else r.method_b) if r.diff != 0 else "tie"]
-                for r in tests.itertuples()]  # fmt: skip
+        lines += [
+            "",
+            "## Paired comparisons",
+            "",
+            "Paired t-test over the seeds both methods ran (scipy.stats.ttest_rel); "
+            "diff = mean A - mean B; p is two-sided.",
+            "",
+        ]
+        rows = [
+            [
+                r.task,
+                r.method_a,
+                r.method_b,
+                r.n,
+                f"{r.diff:+.3f}",
+                "-" if math.isnan(r.t) else f"{r.t:.2f}",
+                "-" if math.isnan(r.p) else f"{r.p:.3g}",
+                (r.method_a if r.a_better else r.method_b) if r.diff != 0 else "tie",
+            ]
+            for r in tests.itertuples()
+        ]
         lines += _table(["task", "A", "B", "seeds", "diff", "t", "p", "better"], rows)
     lines += _wall_time_table(ledger, methods)
     latest = ledger.drop_duplicates(["task", "method", "seed"], keep="last")
     failed = latest[latest["status"] == "failed"]
     if not failed.empty:
         lines += ["", "## Failed cells", ""]
-        lines += _table(["task", "method", "seed", "error"],
-                        [[r.task, r.method, r.seed, str(r.error).replace("|", "/")]
-                         for r in failed.itertuples()])  # fmt: skip
+        lines += _table(
+            ["task", "method", "seed", "error"],
+            [
+                [r.task, r.method, r.seed, str(r.error).replace("|", "/")]
+                for r in failed.itertuples()
+            ],
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -115,16 +149,27 @@ def _wall_time_table(ledger: pd.DataFrame, methods: list[str]) -> list[str]:
     times = wall_times(ledger)
     if times.empty:
         return []
-    lines = ["", "## Wall time", "",
-             "Seconds per finished cell (mean over its seeds) as each cell recorded it, on the "
-             "machine that ran it (`protocol.json` lists the runs' hosts); the last row sums every "
-             "cell, in minutes.", ""]  # fmt: skip
+    lines = [
+        "",
+        "## Wall time",
+        "",
+        "Seconds per finished cell (mean over its seeds) as each cell recorded it, on the "
+        "machine that ran it (`protocol.json` lists the runs' hosts); the last row sums every "
+        "cell, in minutes.",
+        "",
+    ]
     rows = []
     for task, group in times.groupby("task", sort=False):
         by_method = group.set_index("method")
-        rows.append([task] + [
-            f"{by_method.loc[m, 'seconds'] / by_method.loc[m, 'cells']:.0f}"
-            if m in by_method.index else "-" for m in methods])  # fmt: skip
+        rows.append(
+            [task]
+            + [
+                f"{by_method.loc[m, 'seconds'] / by_method.loc[m, 'cells']:.0f}"
+                if m in by_method.index
+                else "-"
+                for m in methods
+            ]
+        )
     totals = times.groupby("method", sort=False)["seconds"].sum()
     rows.append(["total (min)"] + [f"{totals.get(m, 0.0) / 60:.1f}" for m in methods])
     return lines + _table(["task", *methods], rows)
@@ -163,8 +208,15 @@ def plot_summary(ledger: pd.DataFrame, path: str | Path) -> Path | None:
         for k, method in enumerate(methods):
             rows = part[part["method"] == method].set_index("task").reindex(tasks)
             x = np.arange(len(tasks)) + (k - (len(methods) - 1) / 2) * bar
-            ax.bar(x, rows["mean"], bar, yerr=rows["std"].fillna(0), capsize=3,
-                   color=colors[k], label=method)  # fmt: skip
+            ax.bar(
+                x,
+                rows["mean"],
+                bar,
+                yerr=rows["std"].fillna(0),
+                capsize=3,
+                color=colors[k],
+                label=method,
+            )
         ax.set_xticks(np.arange(len(tasks)), tasks, rotation=30, ha="right")
         ax.set_ylabel(f"{METRIC_LABELS.get(metric, metric)} ({_direction(metric)} better)")
         if metric == "roc_auc":

@@ -82,9 +82,22 @@ from molssl.finetune.config import load_finetune_config, portable_settings
 logger = logging.getLogger(__name__)
 
 _MAX_ERROR_CHARS = 500
-_NOT_RECORDED = ("data_dir", "device", "progress", "save_model", "flush_denormal", "split",
-                 "split_sizes", "split_seed", "split_file", "valid_splitter", "max_molecules",
-                 "epochs", "out_dir", "resume")  # fmt: skip
+_NOT_RECORDED = (
+    "data_dir",
+    "device",
+    "progress",
+    "save_model",
+    "flush_denormal",
+    "split",
+    "split_sizes",
+    "split_seed",
+    "split_file",
+    "valid_splitter",
+    "max_molecules",
+    "epochs",
+    "out_dir",
+    "resume",
+)
 _CELL_FIELDS = frozenset(
     {"task", "csv", "smiles_col", "targets", "task_type", "init", "seed", "profile", "out_dir"}
 )
@@ -181,26 +194,38 @@ class BenchmarkConfig:
             and not is_column_split(self.split)
             and self.split not in SPLITTERS
         ):
-            raise ConfigError(f"split: unknown split {self.split!r}; choose "
-                              f"{', '.join(SPLITTERS)} or column:NAME (a column of the CSV)")  # fmt: skip
+            raise ConfigError(
+                f"split: unknown split {self.split!r}; choose "
+                f"{', '.join(SPLITTERS)} or column:NAME (a column of the CSV)"
+            )
         split_keys = sorted({"split", "split_file", "valid_splitter"} & set(self.finetune))
         if split_keys and (self.split or self.split_file or self.valid_splitter):
-            raise ConfigError(f"finetune overrides {split_keys} and the suite's split settings "
-                              "both set the split; give it once (--split / --split-file)")  # fmt: skip
+            raise ConfigError(
+                f"finetune overrides {split_keys} and the suite's split settings "
+                "both set the split; give it once (--split / --split-file)"
+            )
         if self.finetune.get("split_file") or is_column_split(self.finetune.get("split")):
-            raise ConfigError("a predefined split belongs to the CSV task: give it as the "
-                              "suite's split (--split column:NAME) or split_file (--split-file), "
-                              "not as a fine-tuning override")  # fmt: skip
+            raise ConfigError(
+                "a predefined split belongs to the CSV task: give it as the "
+                "suite's split (--split column:NAME) or split_file (--split-file), "
+                "not as a fine-tuning override"
+            )
         predefined = self.split_file is not None or is_column_split(self.split)
         if predefined and self.csv is None:
-            raise ConfigError("a predefined split (--split column:NAME / --split-file) needs the "
-                              "CSV task it splits: add --csv FILE")  # fmt: skip
+            raise ConfigError(
+                "a predefined split (--split column:NAME / --split-file) needs the "
+                "CSV task it splits: add --csv FILE"
+            )
         if self.valid_splitter is not None and not predefined:
-            raise ConfigError(f"valid_splitter {self.valid_splitter!r} needs a predefined split "
-                              "(--split column:NAME or --split-file)")  # fmt: skip
+            raise ConfigError(
+                f"valid_splitter {self.valid_splitter!r} needs a predefined split "
+                "(--split column:NAME or --split-file)"
+            )
         if predefined and self.tasks:
-            logger.info("the predefined split applies to the CSV task; %s keep their default "
-                        "splits", ", ".join(self.tasks))  # fmt: skip
+            logger.info(
+                "the predefined split applies to the CSV task; %s keep their default splits",
+                ", ".join(self.tasks),
+            )
 
 
 @dataclass
@@ -233,8 +258,11 @@ def _forget_moved_paths(ft: FinetuneConfig) -> None:
         return
     previous = load_finetune_config(path)
     if config_hash(previous) != config_hash(ft):
-        logger.info("%s names other file locations (same settings, files by content); "
-                    "writing this machine's", path)  # fmt: skip
+        logger.info(
+            "%s names other file locations (same settings, files by content); "
+            "writing this machine's",
+            path,
+        )
         path.unlink()
 
 
@@ -264,11 +292,27 @@ def _baseline_settings(kind: str, cfg: BenchmarkConfig) -> dict[str, Any]:
     return {"chemprop_epochs": _chemprop_epochs(cfg), "chemprop": "2.x defaults"}
 
 
-def _baseline_hash(ft: FinetuneConfig, kind: str, cfg: BenchmarkConfig, *,
-                   portable: bool = True) -> str:  # fmt: skip
-    data = {k: v for k, v in to_dict(ft).items() if k in (
-        "task", "csv", "smiles_col", "targets", "task_type", "data_dir", "profile", "split",
-        "split_sizes", "split_seed", "max_molecules")}  # fmt: skip
+def _baseline_hash(
+    ft: FinetuneConfig, kind: str, cfg: BenchmarkConfig, *, portable: bool = True
+) -> str:
+    data = {
+        k: v
+        for k, v in to_dict(ft).items()
+        if k
+        in (
+            "task",
+            "csv",
+            "smiles_col",
+            "targets",
+            "task_type",
+            "data_dir",
+            "profile",
+            "split",
+            "split_sizes",
+            "split_seed",
+            "max_molecules",
+        )
+    }
     for key in ("split_file", "valid_splitter"):  # a predefined split's (absent otherwise)
         if getattr(ft, key) is not None:
             data[key] = getattr(ft, key)
@@ -299,8 +343,9 @@ def _baseline_record(ft: FinetuneConfig, data, res: BaselineResult, epochs: int,
 def _run_ecfp_rf(method: Method, task: str, seed: int, cfg: BenchmarkConfig) -> dict[str, Any]:
     ft, data, split = _baseline_task(task, seed, cfg)
     estimators = cfg.rf_estimators or get_profile(cfg.profile).rf_estimators
-    res = ecfp_rf(data, split, seed=seed, n_estimators=estimators, n_jobs=cfg.rf_jobs,
-                  **cfg.rf_params)  # fmt: skip
+    res = ecfp_rf(
+        data, split, seed=seed, n_estimators=estimators, n_jobs=cfg.rf_jobs, **cfg.rf_params
+    )
     return _baseline_record(ft, data, res, 0, _baseline_hash(ft, method.kind, cfg))
 
 
@@ -370,16 +415,20 @@ def _cell_hash(cell: Cell, cfg: BenchmarkConfig, *, portable: bool = True) -> st
     return config_hash(finetune_config(cell.method, cell.task, cell.seed, cfg), portable=portable)
 
 
-def _upgrade_cell(results: Path, cell: Cell, cfg: BenchmarkConfig, key_hash: str,
-                  done: set) -> bool:  # fmt: skip
+def _upgrade_cell(
+    results: Path, cell: Cell, cfg: BenchmarkConfig, key_hash: str, done: set
+) -> bool:
     """Relabel ``cell``'s rows written under its old path-based hash with ``key_hash``; whether
     a finished row was relabeled (the cell is then done)."""
     old = (cell.task, cell.method.label, cell.seed, _cell_hash(cell, cfg, portable=False))
     if old[3] == key_hash or old not in done:
         return False
     relabel_cells(results, old, key_hash)
-    logger.info("%s / %s / seed %d: finished under the path-based identity of an older version; "
-                "relabeled, not run again", *old[:3])  # fmt: skip
+    logger.info(
+        "%s / %s / seed %d: finished under the path-based identity of an older version; "
+        "relabeled, not run again",
+        *old[:3],
+    )
     return True
 
 
@@ -428,10 +477,18 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
             cell_cfg = searched_config(cell, cfg, searches)
         except Exception as err:  # a failed search fails its cells, not the suite
             failed += 1
-            append_row(results, {"task": cell.task, "method": cell.method.label,
-                                 "seed": cell.seed, "versions": versions, "status": "failed",
-                                 "error": f"search: {type(err).__name__}: {err}"[:_MAX_ERROR_CHARS],
-                                 "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")})  # fmt: skip
+            append_row(
+                results,
+                {
+                    "task": cell.task,
+                    "method": cell.method.label,
+                    "seed": cell.seed,
+                    "versions": versions,
+                    "status": "failed",
+                    "error": f"search: {type(err).__name__}: {err}"[:_MAX_ERROR_CHARS],
+                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                },
+            )
             continue
         key_hash = _cell_hash(cell, cell_cfg)
         key = (cell.task, cell.method.label, cell.seed, key_hash)
@@ -456,8 +513,14 @@ def benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
     if searches:
         record_searches(out, searches, read_ledger(results))
     md, png = write_report(read_ledger(results), out)
-    logger.info("benchmark: %d cells run, %d skipped (%d of them helped with), %d failed; %s",
-                ran, skipped, helped, failed, md)  # fmt: skip
+    logger.info(
+        "benchmark: %d cells run, %d skipped (%d of them helped with), %d failed; %s",
+        ran,
+        skipped,
+        helped,
+        failed,
+        md,
+    )
     return BenchmarkResult(out, results, md, png, ran, skipped, failed, helped)
 
 
@@ -502,17 +565,32 @@ def _join_cell(cell: Cell, cfg: BenchmarkConfig, holder: Claim) -> bool:
 
 def _run_cell(cell: Cell, cfg: BenchmarkConfig, results: Path, versions: str, key_hash: str) -> int:
     """Run one cell and append its row; returns 1 when it failed, else 0."""
-    row: dict[str, Any] = {"task": cell.task, "method": cell.method.label, "seed": cell.seed,
-                           "versions": versions, "config_hash": key_hash}  # fmt: skip
+    row: dict[str, Any] = {
+        "task": cell.task,
+        "method": cell.method.label,
+        "seed": cell.seed,
+        "versions": versions,
+        "config_hash": key_hash,
+    }
     start = time.perf_counter()
     failed = 0
     try:
         record = METHODS[cell.method.kind](cell.method, cell.task, cell.seed, cfg)
     except Exception as err:  # a failing cell is recorded and must not stop the suite
-        logger.warning("cell %s / %s / seed %d failed: %s: %s", cell.task, cell.method.label,
-                       cell.seed, type(err).__name__, err, exc_info=logger.isEnabledFor(logging.DEBUG))  # fmt: skip
-        row.update(status="failed", error=f"{type(err).__name__}: {err}"[:_MAX_ERROR_CHARS],
-                   seconds=time.perf_counter() - start)  # fmt: skip
+        logger.warning(
+            "cell %s / %s / seed %d failed: %s: %s",
+            cell.task,
+            cell.method.label,
+            cell.seed,
+            type(err).__name__,
+            err,
+            exc_info=logger.isEnabledFor(logging.DEBUG),
+        )
+        row.update(
+            status="failed",
+            error=f"{type(err).__name__}: {err}"[:_MAX_ERROR_CHARS],
+            seconds=time.perf_counter() - start,
+        )
         failed = 1
     else:
         record["per_target"] = json.dumps(record.get("per_target", {}))
@@ -562,14 +640,25 @@ def build_protocol(cfg: BenchmarkConfig, tasks: list[str], methods: list[Method]
             records[task] = task_protocol(ft, list(cfg.seeds), path)
         except (OSError, ValueError) as err:
             records[task] = {"error": f"{type(err).__name__}: {err}"[:_MAX_ERROR_CHARS]}
-    ft_fields = {k: v for k, v in to_dict(finetune_config(
-        Method("random-init", "random-init", None), tasks[0], 0, cfg)).items()
-        if k not in _CELL_FIELDS and k not in _NOT_RECORDED}  # fmt: skip
-    selection = {m.label: {"spec": portable_spec(m, cfg.data_dir),
-                           "selection": SELECTION_RULES.get(m.kind, SELECTION_RULES["finetune"]),
-                           **(_baseline_settings(m.kind, cfg) if m.kind in BASELINES else
-                              {"encoder": encoder_record(m, tasks[0], cfg)})}
-                 for m in methods}  # fmt: skip
+    ft_fields = {
+        k: v
+        for k, v in to_dict(
+            finetune_config(Method("random-init", "random-init", None), tasks[0], 0, cfg)
+        ).items()
+        if k not in _CELL_FIELDS and k not in _NOT_RECORDED
+    }
+    selection = {
+        m.label: {
+            "spec": portable_spec(m, cfg.data_dir),
+            "selection": SELECTION_RULES.get(m.kind, SELECTION_RULES["finetune"]),
+            **(
+                _baseline_settings(m.kind, cfg)
+                if m.kind in BASELINES
+                else {"encoder": encoder_record(m, tasks[0], cfg)}
+            ),
+        }
+        for m in methods
+    }
     return {
         "format_version": PROTOCOL_VERSION,
         "profile": cfg.profile,

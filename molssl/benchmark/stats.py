@@ -16,8 +16,11 @@ from molssl.benchmark.ledger import latest_ok
 from molssl.metrics import get_metric
 
 METRIC_LABELS: dict[str, str] = {
-    "roc_auc": "ROC-AUC", "prc_auc": "PRC-AUC", "rmse": "RMSE", "mae": "MAE",
-}  # fmt: skip
+    "roc_auc": "ROC-AUC",
+    "prc_auc": "PRC-AUC",
+    "rmse": "RMSE",
+    "mae": "MAE",
+}
 """Display names of the metrics."""
 
 
@@ -139,13 +142,32 @@ def paired_tests(ledger: pd.DataFrame, methods: Sequence[str] | None = None) -> 
                     t_stat, p_value = (float(v) for v in ttest_rel(pair[a], pair[b]))
             diff = float(pair[a].mean() - pair[b].mean()) if len(pair) else math.nan
             higher = get_metric(metric).higher_is_better
-            rows.append({
-                "task": task, "metric": metric, "method_a": a, "method_b": b, "n": len(pair),
-                "mean_a": float(pair[a].mean()) if len(pair) else math.nan,
-                "mean_b": float(pair[b].mean()) if len(pair) else math.nan,
-                "diff": diff, "t": t_stat, "p": p_value,
-                "a_better": bool(diff > 0) if higher else bool(diff < 0),
-            })  # fmt: skip
-    columns = ["task", "metric", "method_a", "method_b", "n", "mean_a", "mean_b", "diff", "t",
-               "p", "a_better"]  # fmt: skip
+            rows.append(
+                {
+                    "task": task,
+                    "metric": metric,
+                    "method_a": a,
+                    "method_b": b,
+                    "n": len(pair),
+                    "mean_a": float(pair[a].mean()) if len(pair) else math.nan,
+                    "mean_b": float(pair[b].mean()) if len(pair) else math.nan,
+                    "diff": diff,
+                    "t": t_stat,
+                    "p": p_value,
+                    "a_better": bool(diff > 0) if higher else bool(diff < 0),
+                }
+            )
+    columns = [
+        "task",
+        "metric",
+        "method_a",
+        "method_b",
+        "n",
+        "mean_a",
+        "mean_b",
+        "diff",
+        "t",
+        "p",
+        "a_better",
+    ]
     return pd.DataFrame(rows, columns=columns)

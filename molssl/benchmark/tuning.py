@@ -44,18 +44,25 @@ def rf_space(trial: Any, info: dict[str, Any]) -> dict[str, Any]:
     return {
         "n_estimators": trial.suggest_int("n_estimators", low, high, log=True),
         "max_features": trial.suggest_categorical("max_features", features),
-        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1,
-                                              max(10, d.get("min_samples_leaf", 1))),
-    }  # fmt: skip
+        "min_samples_leaf": trial.suggest_int(
+            "min_samples_leaf", 1, max(10, d.get("min_samples_leaf", 1))
+        ),
+    }
 
 
 RF_SPACE: Space = rf_space
 
 
 def search_ecfp_rf(
-    cfg: Any, n_trials: int, out_dir: str | Path, *, method: str = "ecfp-rf",
-    sampler_seed: int = 0, n_jobs: int = 1, defaults: dict[str, Any] | None = None,
-) -> SearchResult:  # fmt: skip
+    cfg: Any,
+    n_trials: int,
+    out_dir: str | Path,
+    *,
+    method: str = "ecfp-rf",
+    sampler_seed: int = 0,
+    n_jobs: int = 1,
+    defaults: dict[str, Any] | None = None,
+) -> SearchResult:
     """Search the ECFP + random-forest baseline's settings (:func:`rf_space`) on validation.
 
     Trial 0 is the unsearched forest (:data:`RF_DEFAULTS` updated with ``defaults``);
@@ -87,19 +94,40 @@ def search_ecfp_rf(
         res = ecfp_rf(task, split, seed=cfg.seed, n_jobs=n_jobs, **params)
         return res.valid_value, {}
 
-    keep = ("task", "csv", "smiles_col", "targets", "task_type", "data_dir", "profile", "split",
-            "split_sizes", "split_seed", "max_molecules")  # fmt: skip
+    keep = (
+        "task",
+        "csv",
+        "smiles_col",
+        "targets",
+        "task_type",
+        "data_dir",
+        "profile",
+        "split",
+        "split_sizes",
+        "split_seed",
+        "max_molecules",
+    )
     info = {"defaults": {**RF_DEFAULTS, **(defaults or {})}}
     identity = {**{k: v for k, v in to_dict(cfg).items() if k in keep}, **info}
     for key in ("split_file", "valid_splitter"):  # a predefined split's (absent otherwise)
         if getattr(cfg, key) is not None:
             identity[key] = getattr(cfg, key)
-    return run_study(objective, RF_SPACE, info, task=task.name, method=method,
-                     metric=metric.name, higher_is_better=metric.higher_is_better,
-                     n_trials=n_trials, out_dir=out_dir,
-                     identity=portable_settings(identity), former_identities=[identity],
-                     sampler_seed=sampler_seed, trial_seed=cfg.seed,
-                     defaults=info["defaults"])  # fmt: skip
+    return run_study(
+        objective,
+        RF_SPACE,
+        info,
+        task=task.name,
+        method=method,
+        metric=metric.name,
+        higher_is_better=metric.higher_is_better,
+        n_trials=n_trials,
+        out_dir=out_dir,
+        identity=portable_settings(identity),
+        former_identities=[identity],
+        sampler_seed=sampler_seed,
+        trial_seed=cfg.seed,
+        defaults=info["defaults"],
+    )
 
 
 def rf_defaults(cfg: Any) -> dict[str, Any]:
@@ -142,18 +170,27 @@ def searched_config(cell: Any, cfg: Any, searches: dict[tuple[str, str], Any]) -
         try:
             seed = cfg.seeds[0]
             if cell.method.kind == "ecfp-rf":
-                ft = finetune_config(Method("random-init", "random-init", None), cell.task,
-                                      seed, cfg)  # fmt: skip
-                searches[key] = search_ecfp_rf(ft, cfg.search, cfg.out_dir,
-                                                      method=cell.method.label,
-                                                      sampler_seed=cfg.search_seed,
-                                                      n_jobs=cfg.rf_jobs,
-                                                      defaults=rf_defaults(cfg))  # fmt: skip
+                ft = finetune_config(
+                    Method("random-init", "random-init", None), cell.task, seed, cfg
+                )
+                searches[key] = search_ecfp_rf(
+                    ft,
+                    cfg.search,
+                    cfg.out_dir,
+                    method=cell.method.label,
+                    sampler_seed=cfg.search_seed,
+                    n_jobs=cfg.rf_jobs,
+                    defaults=rf_defaults(cfg),
+                )
             else:
                 ft = finetune_config(cell.method, cell.task, seed, cfg)
-                searches[key] = search_finetune(ft, cfg.search, cfg.out_dir,
-                                                       method=cell.method.label,
-                                                       sampler_seed=cfg.search_seed)  # fmt: skip
+                searches[key] = search_finetune(
+                    ft,
+                    cfg.search,
+                    cfg.out_dir,
+                    method=cell.method.label,
+                    sampler_seed=cfg.search_seed,
+                )
         except KeyboardInterrupt:
             raise
         except Exception as err:
@@ -183,8 +220,10 @@ def record_searches(out: Path, searches: dict[tuple[str, str], Any], ledger: Any
         if isinstance(found, Exception):
             continue
         rows = done[(done["task"] == task) & (done["method"] == label)]
-        retrained = [{"seed": int(r.seed), "value": float(r.value),
-                      "valid_value": float(r.valid_value)} for r in rows.itertuples()]  # fmt: skip
+        retrained = [
+            {"seed": int(r.seed), "value": float(r.value), "valid_value": float(r.valid_value)}
+            for r in rows.itertuples()
+        ]
         record = record_search(out, found, retrained)
         entries.setdefault(task, {})[label] = record["tasks"][found.task][found.method]
     if entries:

@@ -129,8 +129,10 @@ class CommandLine:
         except OSError as exc:
             if exc.errno not in _ENVIRONMENT_ERRNOS:
                 raise
-            print(f"{self.prog} {args.command}: error: {describe_os_error(exc, args)}",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"{self.prog} {args.command}: error: {describe_os_error(exc, args)}",
+                file=sys.stderr,
+            )
             return 2
 
 
@@ -145,9 +147,19 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 _ENVIRONMENT_ERRNOS = frozenset(
-    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR,
-     errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.EFBIG}
-)  # fmt: skip
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.EEXIST,
+        errno.ENAMETOOLONG,
+        errno.EFBIG,
+    }
+)
 
 
 def _from_the_os(exc: BaseException) -> bool:
@@ -172,15 +184,19 @@ def describe_os_error(exc: OSError, args: argparse.Namespace | None = None) -> s
         inside = output is not None and where is not None and _within(where, output)
         if not inside and where is not None:  # an input, or a folder the command reads
             return f"cannot open {where}: {exc.strerror}; check its permissions"
-        return (f"{subject}: {exc.strerror}; choose a folder you can write to (-o/--out) or "
-                "change its permissions")  # fmt: skip
+        return (
+            f"{subject}: {exc.strerror}; choose a folder you can write to (-o/--out) or "
+            "change its permissions"
+        )
     if code == errno.EISDIR:
         return f"{where} is a folder, not a file; give a file path"
     if code in (errno.ENOTDIR, errno.EEXIST) and where:
         blocker = next((p for p in (Path(where), *Path(where).parents) if p.is_file()), None)
         if blocker is not None:
-            return (f"cannot create {where}: {blocker} is a file, not a folder; choose another "
-                    "path or move that file")  # fmt: skip
+            return (
+                f"cannot create {where}: {blocker} is a file, not a folder; choose another "
+                "path or move that file"
+            )
     if code == errno.ENAMETOOLONG:
         return f"cannot create {where}: the name is too long; choose a shorter path"
     return f"{where}: {exc.strerror}" if where else str(exc)
@@ -227,12 +243,15 @@ def positive_float(text: str) -> float:
 def add_run_arguments(parser: argparse.ArgumentParser, *, unit: str, set_example: str) -> None:
     """The flags every pretraining command shares (they map onto ``trainer.*`` and ``--set``)."""
     parser.add_argument("--out", default=None, help="output directory (trainer.out_dir)")
-    parser.add_argument("--epochs", type=positive_int, default=None,
-                        help="planned epochs (LR schedule)")  # fmt: skip
-    parser.add_argument("--max-steps", type=positive_int, default=None,
-                        help="stop after this many steps")  # fmt: skip
-    parser.add_argument("--batch-size", type=positive_int, default=None,
-                        help=f"{unit} per step per process")  # fmt: skip
+    parser.add_argument(
+        "--epochs", type=positive_int, default=None, help="planned epochs (LR schedule)"
+    )
+    parser.add_argument(
+        "--max-steps", type=positive_int, default=None, help="stop after this many steps"
+    )
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=None, help=f"{unit} per step per process"
+    )
     parser.add_argument("--lr", type=positive_float, default=None, help="initial learning rate")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
     parser.add_argument("--workers", type=non_negative_int, default=None, help="DataLoader workers")

@@ -194,7 +194,7 @@ def locate_dataset_file(
         raise DatasetNotFoundError(
             _not_found_message(
                 spec, data_dir, f"Downloading is disabled (download=False or ${ENV_OFFLINE} set)."
-            )  # fmt: skip
+            )
         )
     destination = default_cache_dir() / spec.files[0]
     try:

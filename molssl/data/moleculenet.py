@@ -155,8 +155,13 @@ def load_dataset(
                 labels[:, j] *= np.float32(factor)
     if not spec.targets:
         spec = replace(spec, targets=target_names)
-    logger.info("Loaded %s: %d molecules, %d targets from %s",
-                spec.name, len(smiles), len(target_names), path)  # fmt: skip
+    logger.info(
+        "Loaded %s: %d molecules, %d targets from %s",
+        spec.name,
+        len(smiles),
+        len(target_names),
+        path,
+    )
     return MoleculeNetData(spec, smiles, labels, target_names, path)
 
 
@@ -190,7 +195,16 @@ def load_csv_task(
         raise FileNotFoundError(f"Task CSV {path} does not exist.")
     wanted = (targets,) if isinstance(targets, str) else tuple(targets)
     metric = "roc_auc" if task_type == "classification" else "rmse"
-    spec = DatasetSpec(path.name, (path.name,), path.resolve().as_uri(), smiles_column, wanted,
-                       task_type, metric, split, f"user CSV {path}")  # fmt: skip
+    spec = DatasetSpec(
+        path.name,
+        (path.name,),
+        path.resolve().as_uri(),
+        smiles_column,
+        wanted,
+        task_type,
+        metric,
+        split,
+        f"user CSV {path}",
+    )
     smiles, labels, target_names = read_task_table(path, smiles_column, wanted)
     return MoleculeNetData(replace(spec, targets=target_names), smiles, labels, target_names, path)

@@ -42,8 +42,12 @@ _T = TypeVar("_T")
 SourceFormat = Literal["smi", "csv", "tsv"]
 FORMATS: tuple[str, ...] = ("smi", "csv", "tsv")
 _SUFFIXES: dict[str, SourceFormat] = {
-    ".smi": "smi", ".smiles": "smi", ".txt": "smi", ".csv": "csv", ".tsv": "tsv",
-}  # fmt: skip
+    ".smi": "smi",
+    ".smiles": "smi",
+    ".txt": "smi",
+    ".csv": "csv",
+    ".tsv": "tsv",
+}
 _SMILES_HEADERS = frozenset({"smiles", "smi", "canonical_smiles", "isomeric_smiles"})
 # PubChem's CID-SMILES: "<CID>\t<SMILES>", no header (https://ftp.ncbi.nlm.nih.gov/pubchem/Compound/Extras/)
 _PUBCHEM_NAME = re.compile(r"^cid-smiles(\.[a-z]+)?$", re.IGNORECASE)
@@ -270,16 +274,23 @@ class SmilesSource:
     def _resolve_column(self, first_row: list[str]) -> tuple[int, bool]:
         cells = [cell.strip() for cell in first_row]
         named = [i for i, cell in enumerate(cells) if cell.lower() in _SMILES_HEADERS]
-        has_header = self.header if self.header is not None else (
-            isinstance(self.smiles_column, str) or bool(named))  # fmt: skip
+        has_header = (
+            self.header
+            if self.header is not None
+            else (isinstance(self.smiles_column, str) or bool(named))
+        )
         if isinstance(self.smiles_column, int):
             column = self.smiles_column
             if self.header is None and not has_header and column < len(cells):
                 # `--smiles-col 2` on a file with a header: the header is not a failed row 0
                 has_header = looks_like_column_name(cells[column])
                 if has_header:
-                    logger.info("%s: first line read as a header (%r in column %d is not a "
-                                "SMILES)", self.path, cells[column], column)  # fmt: skip
+                    logger.info(
+                        "%s: first line read as a header (%r in column %d is not a SMILES)",
+                        self.path,
+                        cells[column],
+                        column,
+                    )
             return column, has_header
         if not has_header:
             if self.smiles_column is not None:

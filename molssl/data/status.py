@@ -37,8 +37,17 @@ def dataset_status(data_dir: str | Path | None = None) -> list[DatasetStatus]:
     for spec in DATASETS.values():
         found = find_local_file(spec, data_dir)
         path, where = found if found is not None else (None, "missing")
-        rows.append(DatasetStatus(spec.name, spec.task_type, spec.num_targets, spec.metric,
-                                  spec.default_split, path, where))  # fmt: skip
+        rows.append(
+            DatasetStatus(
+                spec.name,
+                spec.task_type,
+                spec.num_targets,
+                spec.metric,
+                spec.default_split,
+                path,
+                where,
+            )
+        )
     return rows
 
 
@@ -46,10 +55,17 @@ def format_dataset_table(rows: list[DatasetStatus]) -> str:
     """Aligned plain-text table of :func:`dataset_status` rows (header line first)."""
     header = ("name", "task", "targets", "metric", "split", "where", "path")
     body = [
-        (r.name, r.task_type, "?" if r.n_targets is None else str(r.n_targets), r.metric,
-         r.split, r.where, "-" if r.path is None else str(r.path))
+        (
+            r.name,
+            r.task_type,
+            "?" if r.n_targets is None else str(r.n_targets),
+            r.metric,
+            r.split,
+            r.where,
+            "-" if r.path is None else str(r.path),
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
     widths = [max(len(line[i]) for line in (header, *body)) for i in range(len(header))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()

@@ -15,8 +15,17 @@ from molssl.contrastive.config import ConfigError, did_you_mean, load_yaml, to_d
 from molssl.finetune.profiles import get_profile
 from molssl.finetune.tasks import TaskData, TaskSource, TaskSplit, resolve_split
 
-_NOT_HASHED = ("seed", "out_dir", "device", "progress", "save_model", "flush_denormal", "resume",
-               "conformal", "allow_partial")  # fmt: skip
+_NOT_HASHED = (
+    "seed",
+    "out_dir",
+    "device",
+    "progress",
+    "save_model",
+    "flush_denormal",
+    "resume",
+    "conformal",
+    "allow_partial",
+)
 
 
 @dataclass
@@ -164,8 +173,14 @@ class FinetuneConfig:
             InvalidSplitError: A malformed predefined split (a :class:`ConfigError`).
             ValueError: An empty part of a splitter's split.
         """
-        return resolve_split(task, self.split, self.split_sizes, self.split_seed,
-                             split_file=self.split_file, valid_splitter=self.valid_splitter)  # fmt: skip
+        return resolve_split(
+            task,
+            self.split,
+            self.split_sizes,
+            self.split_seed,
+            split_file=self.split_file,
+            valid_splitter=self.valid_splitter,
+        )
 
     @property
     def predefined_split(self) -> bool:
@@ -185,13 +200,17 @@ class FinetuneConfig:
                     f"choose {', '.join(SPLITTERS)} or column:NAME (a column of train/valid/test)"
                 )
         if self.split_file is not None and self.split is not None:
-            raise ConfigError(f"give one of split ({self.split!r}) and split_file "
-                              f"({self.split_file!r}): the split file is the whole split")  # fmt: skip
+            raise ConfigError(
+                f"give one of split ({self.split!r}) and split_file "
+                f"({self.split_file!r}): the split file is the whole split"
+            )
         if is_column_split(self.split):
             column_name(self.split, "split")  # type: ignore[arg-type]
             if self.csv is None:
-                raise ConfigError(f"split {self.split!r} reads a column of your CSV (--csv FILE); "
-                                  "for a registered dataset give --split-file")  # fmt: skip
+                raise ConfigError(
+                    f"split {self.split!r} reads a column of your CSV (--csv FILE); "
+                    "for a registered dataset give --split-file"
+                )
         if self.valid_splitter is not None and not self.predefined_split:
             raise ConfigError(
                 f"valid_splitter {self.valid_splitter!r} carves validation rows out of a "
@@ -208,8 +227,15 @@ class FinetuneConfig:
         from molssl.predefined_splits import column_name, is_column_split
 
         column = column_name(self.split) if is_column_split(self.split) else None  # type: ignore[arg-type]
-        return TaskSource(self.task, self.csv, self.smiles_col, tuple(self.targets),
-                          self.task_type, self.data_dir, split_column=column)  # fmt: skip
+        return TaskSource(
+            self.task,
+            self.csv,
+            self.smiles_col,
+            tuple(self.targets),
+            self.task_type,
+            self.data_dir,
+            split_column=column,
+        )
 
 
 def _check_encoder_keys(encoder: dict[str, Any]) -> None:

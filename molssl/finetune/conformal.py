@@ -177,8 +177,11 @@ def _calibrate(
             logger.warning(
                 "conformal: target %r has %d calibration labels, too few for %.0f%% coverage "
                 "(needs >= %d); its intervals are infinite / its sets full",
-                name, count, 100 * confidence, min_calibration(confidence),
-            )  # fmt: skip
+                name,
+                count,
+                100 * confidence,
+                min_calibration(confidence),
+            )
         quantiles.append(q)
         counts.append(count)
     return ConformalCalibration(
@@ -405,6 +408,10 @@ def calibrate_split(
     calibrate = calibrate_regression if task_type == "regression" else calibrate_classification
     calibration = calibrate(y_valid, valid, confidence, targets)
     report = summarize(y_test, test, calibration)
-    logger.info("conformal %.0f%%: test coverage %.3f on %d targets", 100 * confidence,
-                report["coverage"], len(calibration.targets))  # fmt: skip
+    logger.info(
+        "conformal %.0f%%: test coverage %.3f on %d targets",
+        100 * confidence,
+        report["coverage"],
+        len(calibration.targets),
+    )
     return calibration, {**report, "calibration": calibration.to_dict()}

@@ -41,8 +41,9 @@ COLUMNS = ("nn_tanimoto", "multi_fragment", "unseen_atoms", "size_outside", "in_
 
 
 def _generator() -> Any:
-    return rdFingerprintGenerator.GetMorganGenerator(radius=FINGERPRINT["radius"],
-                                                     fpSize=FINGERPRINT["bits"])  # fmt: skip
+    return rdFingerprintGenerator.GetMorganGenerator(
+        radius=FINGERPRINT["radius"], fpSize=FINGERPRINT["bits"]
+    )
 
 
 def model_mol(smiles: str, standardize: bool) -> Chem.Mol | None:
@@ -149,5 +150,10 @@ def applicability(smiles: Sequence[str], reference: DomainReference) -> dict[str
     ok = ~np.isnan(sim)
     inside = ok & (np.where(ok, sim, 0.0) >= SIMILARITY_THRESHOLD) & ~outside & ~counted
     inside &= np.asarray([not u for u in unseen], dtype=bool)
-    return {"nn_tanimoto": sim, "multi_fragment": multi, "unseen_atoms": unseen,
-            "size_outside": outside, "in_domain": inside}  # fmt: skip
+    return {
+        "nn_tanimoto": sim,
+        "multi_fragment": multi,
+        "unseen_atoms": unseen,
+        "size_outside": outside,
+        "in_domain": inside,
+    }

@@ -87,8 +87,12 @@ def finetune_ensemble(cfg: FinetuneConfig, members: int) -> EnsembleResult:
         conformal = None
         if cfg.conformal is not None:
             conformal = _calibrate_mean(cfg, [member_dir(out_dir, i) for i in range(members)])
-        summary = {"members": [r.to_dict() for r in results], "value": value,
-                   "metric": results[0].metric, "conformal": conformal}  # fmt: skip
+        summary = {
+            "members": [r.to_dict() for r in results],
+            "value": value,
+            "metric": results[0].metric,
+            "conformal": conformal,
+        }
         write_text_atomic(out_dir / "ensemble.json", json.dumps(summary, indent=2))
         return EnsembleResult(out_dir, results, value, conformal)
     return EnsembleResult(out_dir, results, value)
@@ -109,8 +113,15 @@ def _calibrate_mean(cfg: FinetuneConfig, dirs: list[Path]) -> dict[str, Any]:
         frames = [pd.read_csv(d / f"{kind}_predictions.csv") for d in dirs]
         return np.mean([f[names].to_numpy(dtype=np.float64) for f in frames], axis=0)
 
-    _, report = calibrate_split(task.targets[split[1]], mean("valid"), task.targets[split[2]],
-                                mean("test"), task.spec.task_type, cfg.conformal, names)  # fmt: skip
+    _, report = calibrate_split(
+        task.targets[split[1]],
+        mean("valid"),
+        task.targets[split[2]],
+        mean("test"),
+        task.spec.task_type,
+        cfg.conformal,
+        names,
+    )
     from molssl.contrastive.io.digest import file_sha256
 
     hashes = {d.name: file_sha256(d / "model.pt") for d in dirs}

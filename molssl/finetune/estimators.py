@@ -56,13 +56,17 @@ def _graphs(X: Any, featurizer: GraphFeaturizer) -> list[Data]:  # noqa: N803
             )
         return rows
     if any(r is None or isinstance(r, Data) for r in rows):
-        raise ValueError("X mixes graphs with SMILES or holds None (an invalid molecule); "
-                         "use MolGraphTransformer(errors='raise') or pass SMILES")  # fmt: skip
+        raise ValueError(
+            "X mixes graphs with SMILES or holds None (an invalid molecule); "
+            "use MolGraphTransformer(errors='raise') or pass SMILES"
+        )
     result = featurize_many([str(r) for r in rows], featurizer)
     if result.failures:
         shown = "; ".join(f"row {f.index} {f.smiles!r}: {f.reason}" for f in result.failures[:3])
-        raise ValueError(f"{len(result.failures)} of {len(rows)} SMILES could not be featurized "
-                         f"({shown}); fix or drop them before fitting/predicting")  # fmt: skip
+        raise ValueError(
+            f"{len(result.failures)} of {len(rows)} SMILES could not be featurized "
+            f"({shown}); fix or drop them before fitting/predicting"
+        )
     return list(result.graphs)
 
 
@@ -127,8 +131,9 @@ class _MolPropertyEstimator(BaseEstimator):
         from molssl.models.pretrained import load_pretrained
 
         if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got "
-                             f"{self.validation_fraction}")  # fmt: skip
+            raise ValueError(
+                f"validation_fraction must be in [0, 1), got {self.validation_fraction}"
+            )
         device = resolve_device(self.device)
         generator = seed_everything(self.seed)
         loaded = load_pretrained(self.init, self.dropout, self.encoder or {})
@@ -136,13 +141,20 @@ class _MolPropertyEstimator(BaseEstimator):
         if len(graphs) != len(targets):
             raise ValueError(f"X has {len(graphs)} molecules but y has {len(targets)} rows")
         parts = self._split(split, len(graphs))
-        model = FinetuneModel(loaded.encoder, targets.shape[1], self._task_type,
-                              self.head_hidden, self.head_layers)  # fmt: skip
-        settings = TrainSettings(epochs=self.epochs, batch_size=self.batch_size,
-                                 encoder_lr=self.encoder_lr, head_lr=self.head_lr,
-                                 weight_decay=self.weight_decay, patience=self.patience)  # fmt: skip
-        train_model(model, graphs, targets, parts, get_metric(self._metric), settings,
-                    generator, device)  # fmt: skip
+        model = FinetuneModel(
+            loaded.encoder, targets.shape[1], self._task_type, self.head_hidden, self.head_layers
+        )
+        settings = TrainSettings(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            encoder_lr=self.encoder_lr,
+            head_lr=self.head_lr,
+            weight_decay=self.weight_decay,
+            patience=self.patience,
+        )
+        train_model(
+            model, graphs, targets, parts, get_metric(self._metric), settings, generator, device
+        )
         self.model_ = model.eval()
         self.featurizer_ = loaded.featurizer
         self.n_targets_ = targets.shape[1]
@@ -158,13 +170,16 @@ class _MolPropertyEstimator(BaseEstimator):
             if len(rows) == 0:
                 raise InvalidSplitError("split: no train rows; mark the rows to fit on train")
             if len(given.parts[2]):
-                logger.info("split: %d rows marked test are left out of fitting",
-                            len(given.parts[2]))  # fmt: skip
+                logger.info(
+                    "split: %d rows marked test are left out of fitting", len(given.parts[2])
+                )
             if len(valid):
                 if self.validation_fraction:
-                    raise ValueError(f"split gives valid rows and validation_fraction="
-                                     f"{self.validation_fraction} asks for a hold-out; set "
-                                     "validation_fraction=0 or drop the valid rows")  # fmt: skip
+                    raise ValueError(
+                        f"split gives valid rows and validation_fraction="
+                        f"{self.validation_fraction} asks for a hold-out; set "
+                        "validation_fraction=0 or drop the valid rows"
+                    )
                 return rows, valid, np.zeros(0, np.int64)
         order = rows[np.random.default_rng(self.seed).permutation(len(rows))]
         n_valid = int(round(self.validation_fraction * len(rows)))
@@ -242,8 +257,10 @@ class MolPropertyClassifier(ClassifierMixin, _MolPropertyEstimator):
         y = np.asarray(y)
         self.classes_ = np.unique(y)
         if y.ndim != 1 or len(self.classes_) != 2:
-            raise ValueError(f"MolPropertyClassifier is binary: y must be 1-D with two classes, "
-                             f"got shape {y.shape} and classes {self.classes_[:5]}")  # fmt: skip
+            raise ValueError(
+                f"MolPropertyClassifier is binary: y must be 1-D with two classes, "
+                f"got shape {y.shape} and classes {self.classes_[:5]}"
+            )
         labels = (y == self.classes_[1]).astype(np.float64)
         self._fit_targets(X, labels[:, None], split)
         return self

@@ -52,8 +52,12 @@ class FinetuneModel(nn.Module):
         self.task_type = task_type
         width = encoder.config.out_channels
         hidden = head_hidden or max(1, width // 2)
-        self._head_config = {"num_targets": num_targets, "hidden": hidden,
-                             "layers": head_layers, "activation": activation}  # fmt: skip
+        self._head_config = {
+            "num_targets": num_targets,
+            "hidden": hidden,
+            "layers": head_layers,
+            "activation": activation,
+        }
         layers: list[nn.Module] = []
         for _ in range(head_layers - 1):
             layers += [nn.Linear(width, hidden), ACTIVATIONS[activation]()]

@@ -118,9 +118,12 @@ def _check_members_unchanged(
 
     recorded = conformal.get("member_sha256")
     if not isinstance(recorded, dict):
-        logger.warning("%s records no SHA-256 of its members: its conformal intervals are used "
-                       "unchecked (run `molssl finetune --ensemble N --conformal C` again to "
-                       "record them)", record)  # fmt: skip
+        logger.warning(
+            "%s records no SHA-256 of its members: its conformal intervals are used "
+            "unchecked (run `molssl finetune --ensemble N --conformal C` again to "
+            "record them)",
+            record,
+        )
         return
     for model in models:
         assert model.path is not None
@@ -166,9 +169,12 @@ def find_calibration(
                 _check_members_unchanged(record, conformal, models)
                 found, source = conformal.get("calibration"), record
         if found is None and any(m.info.get("calibration") for m in models):
-            logger.warning("the %d models carry conformal calibrations of their own, not of "
-                           "their mean: no intervals are written (give the folder written by "
-                           "`molssl finetune --ensemble N --conformal C`)", len(models))  # fmt: skip
+            logger.warning(
+                "the %d models carry conformal calibrations of their own, not of "
+                "their mean: no intervals are written (give the folder written by "
+                "`molssl finetune --ensemble N --conformal C`)",
+                len(models),
+            )
     if not found:
         return None
     try:
@@ -176,9 +182,11 @@ def find_calibration(
     except (TypeError, ValueError) as err:
         raise ModelFileError(f"{source}: damaged conformal calibration ({err})") from err
     if list(calibration.targets) != list(models[0].target_names):
-        raise ModelFileError(f"{source}: conformal calibration of targets "
-                             f"{list(calibration.targets)}, the model predicts "
-                             f"{models[0].target_names}")  # fmt: skip
+        raise ModelFileError(
+            f"{source}: conformal calibration of targets "
+            f"{list(calibration.targets)}, the model predicts "
+            f"{models[0].target_names}"
+        )
     return calibration
 
 
@@ -211,9 +219,15 @@ class Predictions:
             ConfigError: A name is in ``taken`` (the input's columns): see
                 :func:`check_column_clash`.
         """
-        check_column_clash(taken, prediction_columns(self.target_names, self.std is not None,
-                                                     self.calibration,
-                                                     domain=self.domain is not None))  # fmt: skip
+        check_column_clash(
+            taken,
+            prediction_columns(
+                self.target_names,
+                self.std is not None,
+                self.calibration,
+                domain=self.domain is not None,
+            ),
+        )
         out: dict[str, Any] = {}
         for t, name in enumerate(self.target_names):
             out[name] = self.mean[:, t]
@@ -357,8 +371,9 @@ def predict_smiles(
     if has_domain(first):
         from molssl.finetune.domain import DomainReference, applicability
 
-        reference = DomainReference.from_model(first.info["domain"], first.domain_fingerprints,
-                                               featurizers[0].standardize)  # fmt: skip
+        reference = DomainReference.from_model(
+            first.info["domain"], first.domain_fingerprints, featurizers[0].standardize
+        )
         domain = applicability(rows_in, reference)
         domain["in_domain"] = domain["in_domain"] & ~failed
     return Predictions(list(first.target_names), mean, std, errors, calibration, domain)
@@ -454,16 +469,25 @@ def read_table(
             ".parquet or .smi (optionally .gz), or pass --format csv|tsv|smi"
         )
     # Blank lines stay rows (an empty SMILES, reported as a failure): output row i = input row i.
-    options = {"sep": "\t" if kind == "tsv" else ",", "dtype": str, "keep_default_na": False,
-               "skip_blank_lines": False}  # fmt: skip
+    options = {
+        "sep": "\t" if kind == "tsv" else ",",
+        "dtype": str,
+        "keep_default_na": False,
+        "skip_blank_lines": False,
+    }
     frame = _read_csv(path, options)
     index = int(smiles_col) if str(smiles_col).isdigit() else None
     if index is not None and str(smiles_col) not in frame.columns and index < frame.shape[1]:
         if not looks_like_column_name(str(frame.columns[index])):  # no header: a molecule
             frame = _read_csv(path, {**options, "header": None})
             frame.columns = [str(i) for i in range(frame.shape[1])]
-            logger.info("%s has no header (column %d of its first line is a SMILES); its "
-                        "columns are named 0..%d", path, index, frame.shape[1] - 1)  # fmt: skip
+            logger.info(
+                "%s has no header (column %d of its first line is a SMILES); its "
+                "columns are named 0..%d",
+                path,
+                index,
+                frame.shape[1] - 1,
+            )
     return frame
 
 
@@ -619,8 +643,10 @@ def predict_file(
     """
     output = check_output(output)
     if same_file(output, input):
-        raise ConfigError(f"output {output} is the input {input}; writing it would replace the "
-                          "input: choose another -o")  # fmt: skip
+        raise ConfigError(
+            f"output {output} is the input {input}; writing it would replace the "
+            "input: choose another -o"
+        )
     workers = default_workers() if workers is None else workers
     if batch_size < 1 or workers < 0:
         raise ConfigError(
@@ -634,32 +660,49 @@ def predict_file(
     column = smiles_column(frame, smiles_col, input, default)
     paths = [models] if isinstance(models, str | Path) else list(models)
     calibration = find_calibration(members, paths)
-    written = prediction_columns(members[0].target_names, len(members) > 1, calibration,
-                                 domain=has_domain(members[0]))  # fmt: skip
+    written = prediction_columns(
+        members[0].target_names, len(members) > 1, calibration, domain=has_domain(members[0])
+    )
     renames = kept_column_names(frame.columns, written)
     if renames:
-        logger.warning("%s: input column(s) %s kept as %s (prediction columns have fixed names)",
-                       input, ", ".join(map(repr, renames)),
-                       ", ".join(map(repr, renames.values())))  # fmt: skip
+        logger.warning(
+            "%s: input column(s) %s kept as %s (prediction columns have fixed names)",
+            input,
+            ", ".join(map(repr, renames)),
+            ", ".join(map(repr, renames.values())),
+        )
         frame = frame.rename(columns=renames)
         if isinstance(column, str) and column in renames:
             column = renames[column]
-    preds = predict_smiles(members, frame[column].tolist(), batch_size, calibration,
-                           workers=workers, standardize=standardize)  # fmt: skip
+    preds = predict_smiles(
+        members,
+        frame[column].tolist(),
+        batch_size,
+        calibration,
+        workers=workers,
+        standardize=standardize,
+    )
     out = frame.copy()
     for name, values in preds.columns(taken=list(frame.columns)).items():
         out[name] = values
     write_table(out, output)
     failed = sum(bool(e) for e in preds.errors)
     if len(frame) and failed == len(frame):
-        shown = "; ".join(f"row {i} {str(s)[:40]!r}: {e[:80]}" for i, (s, e) in
-                          enumerate(zip(frame[column], preds.errors, strict=True)) if i < 3)  # fmt: skip
+        shown = "; ".join(
+            f"row {i} {str(s)[:40]!r}: {e[:80]}"
+            for i, (s, e) in enumerate(zip(frame[column], preds.errors, strict=True))
+            if i < 3
+        )
         raise DataFormatError(
             f"every one of the {failed} rows of {input} failed ({shown}); is it a SMILES file "
             f"and the right column (--smiles-col {column!r}, --format)? The rows and reasons "
             f"are written to {output}."
         )
     if failed:
-        logger.warning("%d of %d rows could not be predicted (see the error column of %s)",
-                       failed, len(frame), output)  # fmt: skip
+        logger.warning(
+            "%d of %d rows could not be predicted (see the error column of %s)",
+            failed,
+            len(frame),
+            output,
+        )
     return PredictSummary(output, len(frame), failed, len(members), preds.target_names)

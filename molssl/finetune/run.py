@@ -171,8 +171,9 @@ def load_init(cfg: FinetuneConfig) -> LoadedEncoder:
     if cfg.standardize and not loaded.featurizer.standardize:
         from molssl.featurize import featurizer_from_dict
 
-        loaded.featurizer = featurizer_from_dict({**loaded.featurizer.to_dict(),
-                                                  "standardize": True})  # fmt: skip
+        loaded.featurizer = featurizer_from_dict(
+            {**loaded.featurizer.to_dict(), "standardize": True}
+        )
     return loaded
 
 
@@ -253,8 +254,9 @@ def join_finetune(cfg: FinetuneConfig) -> list[str]:
         return trained
 
 
-def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
-              joined: list[str] | None = None) -> FinetuneResult | None:  # fmt: skip
+def _finetune(
+    cfg: FinetuneConfig, stack: contextlib.ExitStack, joined: list[str] | None = None
+) -> FinetuneResult | None:
     from molssl.contrastive.io.atomic import remove_stale_temps
     from molssl.contrastive.io.runlock import file_lock, run_lock
     from molssl.contrastive.training.seed import seed_everything
@@ -300,14 +302,28 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
         if k or trained:  # one fresh model per target, each from the same init and seed
             generator = seed_everything(cfg.seed)
             loaded = load_init(cfg)
-        model = FinetuneModel(loaded.encoder, len(cols), task.spec.task_type, cfg.head_hidden,
-                              cfg.head_layers)  # fmt: skip
+        model = FinetuneModel(
+            loaded.encoder, len(cols), task.spec.task_type, cfg.head_hidden, cfg.head_layers
+        )
         state = None if out is None else out / _state_name(cfg, k)
-        outcome = train_model(model, task.graphs, task.targets[:, cols], split, metric,
-                              settings, generator, device, [task.target_names[c] for c in cols],
-                              state, cfg.resume)  # fmt: skip
-        done = _DoneTarget(predict_graphs(model, task.graphs, split[1], device),
-                           predict_graphs(model, task.graphs, split[2], device), outcome)  # fmt: skip
+        outcome = train_model(
+            model,
+            task.graphs,
+            task.targets[:, cols],
+            split,
+            metric,
+            settings,
+            generator,
+            device,
+            [task.target_names[c] for c in cols],
+            state,
+            cfg.resume,
+        )
+        done = _DoneTarget(
+            predict_graphs(model, task.graphs, split[1], device),
+            predict_graphs(model, task.graphs, split[2], device),
+            outcome,
+        )
         done.test_last = _last_epoch_test(model, outcome, task.graphs, split[2], device, done.test)
         trained += 1
         if records is not None:
@@ -341,16 +357,24 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
         for k, cols in enumerate(columns):
             done = train(k, cols) if records is None else take(k, cols, wait=False)
             if done is None:
-                logger.info("target %s: being trained by another process; taking the next",
-                            task.target_names[k])  # fmt: skip
+                logger.info(
+                    "target %s: being trained by another process; taking the next",
+                    task.target_names[k],
+                )
                 deferred.append(k)
                 continue
             valid_pred[:, cols], test_pred[:, cols] = done.valid, done.test
             last_known = _put_last(last_pred, cols, done) and last_known
             outcomes[k] = done.outcome
         if joined is not None:
-            logger.info("%s seed %d: trained %d target(s) for the run in %s; %d in training "
-                        "elsewhere", task.name, cfg.seed, len(joined), out, len(deferred))  # fmt: skip
+            logger.info(
+                "%s seed %d: trained %d target(s) for the run in %s; %d in training elsewhere",
+                task.name,
+                cfg.seed,
+                len(joined),
+                out,
+                len(deferred),
+            )
             return None
         for k in deferred:
             logger.info("target %s: waiting for the process training it", task.target_names[k])
@@ -360,15 +384,22 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
             last_known = _put_last(last_pred, columns[k], done) and last_known
             outcomes[k] = done.outcome
     outcome_list = [outcomes[k] for k in range(len(columns))]
-    value, per_target = evaluate(metric, task.targets[split[2]], test_pred, task.target_names,
-                                 quiet=False)  # fmt: skip
+    value, per_target = evaluate(
+        metric, task.targets[split[2]], test_pred, task.target_names, quiet=False
+    )
     kind = task.spec.task_type
     outputs = _Outputs(task, split, to_outputs(valid_pred, kind), to_outputs(test_pred, kind))
     checked = None
     if cfg.conformal is not None:
         outputs.calibration, checked = calibrate_split(
-            task.targets[split[1]], outputs.valid, task.targets[split[2]], outputs.test,
-            kind, cfg.conformal, task.target_names)  # fmt: skip
+            task.targets[split[1]],
+            outputs.valid,
+            task.targets[split[2]],
+            outputs.test,
+            kind,
+            cfg.conformal,
+            task.target_names,
+        )
     result = FinetuneResult(
         task=task.name,
         init=loaded.init,
@@ -381,7 +412,7 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
             metric, task.targets[split[2]], last_pred, task.target_names, quiet=True
         )[0]
         if last_known
-        else math.nan,  # fmt: skip
+        else math.nan,
         per_target=dict(zip(task.target_names, per_target, strict=True)),
         valid_value=_mean_finite([o.best_valid for o in outcome_list]),
         epochs=max(o.epochs for o in outcome_list),
@@ -397,12 +428,20 @@ def _finetune(cfg: FinetuneConfig, stack: contextlib.ExitStack,
         conformal=checked,
         extra_metrics=extra_metrics(
             task.spec.extra_metrics, task.targets[split[2]], test_pred, task.target_names
-        ),  # fmt: skip
+        ),
         split_source=resolved.source,
         split_sha256=resolved.sha256,
     )
-    logger.info("%s %s seed %d: test %s %.4f (best epoch %d, %.1f s)", result.task, cfg.init,
-                cfg.seed, metric.name, value, result.best_epoch, result.seconds)  # fmt: skip
+    logger.info(
+        "%s %s seed %d: test %s %.4f (best epoch %d, %.1f s)",
+        result.task,
+        cfg.init,
+        cfg.seed,
+        metric.name,
+        value,
+        result.best_epoch,
+        result.seconds,
+    )
     if out is not None:
         _write_outputs(cfg, out, result, outcome_list, loaded, outputs)
     return result
@@ -424,8 +463,14 @@ def _put_last(last_pred: np.ndarray, cols: list[int], done: _DoneTarget) -> bool
     return True
 
 
-def _last_epoch_test(model: FinetuneModel, outcome: TrainOutcome, graphs: Any,
-                     rows: np.ndarray, device: torch.device, best: np.ndarray) -> np.ndarray:  # fmt: skip
+def _last_epoch_test(
+    model: FinetuneModel,
+    outcome: TrainOutcome,
+    graphs: Any,
+    rows: np.ndarray,
+    device: torch.device,
+    best: np.ndarray,
+) -> np.ndarray:
     """Test outputs of the last epoch's weights (``best`` when those are the kept ones)."""
     if outcome.last_state is None:
         return best
@@ -454,17 +499,27 @@ class _TargetRecords:
 
     VERSION = 1
 
-    def __init__(self, out: Path, cfg: FinetuneConfig, task: TaskData,
-                 split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        out: Path,
+        cfg: FinetuneConfig,
+        task: TaskData,
+        split: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ) -> None:
         self.out, self.task, self.split = out, task, split
         self.settings = config_hash(cfg, portable=True)
         self.seed = cfg.seed
         self.data = hash_split(hashlib.sha256("\n".join(task.smiles).encode()), split).hexdigest()
 
     def _key(self, column: int) -> dict[str, Any]:
-        return {"version": self.VERSION, "target": self.task.target_names[column],
-                "seed": self.seed, "settings": self.settings, "data": self.data,
-                "labels": labels_digest(self.task.targets[:, column]).hexdigest()}  # fmt: skip
+        return {
+            "version": self.VERSION,
+            "target": self.task.target_names[column],
+            "seed": self.seed,
+            "settings": self.settings,
+            "data": self.data,
+            "labels": labels_digest(self.task.targets[:, column]).hexdigest(),
+        }
 
     def path(self, k: int) -> Path:
         return self.out / f"target-{k}.json"
@@ -482,36 +537,63 @@ class _TargetRecords:
             record = json.loads(path.read_text())
             key = self._key(k)
             if {f: record.get(f) for f in key} != key:
-                logger.info("%s was written for other settings or data; training target %s "
-                            "again from scratch", path, name)  # fmt: skip
+                logger.info(
+                    "%s was written for other settings or data; training target %s "
+                    "again from scratch",
+                    path,
+                    name,
+                )
                 return None
             valid = np.asarray(record["valid"], dtype=np.float64).reshape(len(self.split[1]), 1)
             test = np.asarray(record["test"], dtype=np.float64).reshape(len(self.split[2]), 1)
-            test_last = (None if record.get("test_last") is None else np.asarray(
-                record["test_last"], dtype=np.float64).reshape(len(self.split[2]), 1))  # fmt: skip
-            outcome = TrainOutcome(model=None, epochs=int(record["epochs"]),  # type: ignore[arg-type]
-                                   best_epoch=int(record["best_epoch"]),
-                                   best_valid=float(record["best_valid"]),
-                                   history=list(record["history"]),
-                                   seconds_before=float(record["seconds"]),
-                                   best_rule=str(record.get("best_rule", "metric")))  # fmt: skip
+            test_last = (
+                None
+                if record.get("test_last") is None
+                else np.asarray(record["test_last"], dtype=np.float64).reshape(
+                    len(self.split[2]), 1
+                )
+            )
+            outcome = TrainOutcome(
+                model=None,
+                epochs=int(record["epochs"]),  # type: ignore[arg-type]
+                best_epoch=int(record["best_epoch"]),
+                best_valid=float(record["best_valid"]),
+                history=list(record["history"]),
+                seconds_before=float(record["seconds"]),
+                best_rule=str(record.get("best_rule", "metric")),
+            )
         except (ValueError, KeyError, TypeError) as err:
-            logger.warning("%s is unreadable (%s); training target %s again from scratch",
-                           path, err, name)  # fmt: skip
+            logger.warning(
+                "%s is unreadable (%s); training target %s again from scratch", path, err, name
+            )
             return None
         logger.info("target %s: finished before (%s), not trained again", name, path.name)
         return _DoneTarget(valid, test, outcome, test_last)
 
-    def save(self, k: int, outcome: TrainOutcome, valid: np.ndarray, test: np.ndarray,
-             seconds: float, test_last: np.ndarray | None = None) -> None:  # fmt: skip
+    def save(
+        self,
+        k: int,
+        outcome: TrainOutcome,
+        valid: np.ndarray,
+        test: np.ndarray,
+        seconds: float,
+        test_last: np.ndarray | None = None,
+    ) -> None:
         def floats(a: np.ndarray) -> list[float | None]:
             return [None if math.isnan(v) else float(v) for v in np.asarray(a).ravel()]
 
-        record = {**self._key(k), "epochs": outcome.epochs, "best_epoch": outcome.best_epoch,
-                  "best_rule": outcome.best_rule, "best_valid": outcome.best_valid,
-                  "seconds": seconds,
-                  "history": outcome.history, "valid": floats(valid), "test": floats(test),
-                  "test_last": None if test_last is None else floats(test_last)}  # fmt: skip
+        record = {
+            **self._key(k),
+            "epochs": outcome.epochs,
+            "best_epoch": outcome.best_epoch,
+            "best_rule": outcome.best_rule,
+            "best_valid": outcome.best_valid,
+            "seconds": seconds,
+            "history": outcome.history,
+            "valid": floats(valid),
+            "test": floats(test),
+            "test_last": None if test_last is None else floats(test_last),
+        }
         write_text_atomic(self.path(k), json.dumps(record, default=float))
 
 
@@ -559,8 +641,12 @@ class _Outputs:
         import pandas as pd
 
         idx, values = self.split[part], (self.valid if part == 1 else self.test)
-        frame = pd.DataFrame({"row": self.task.rows[idx],
-                              self.task.spec.smiles_column: [self.task.smiles[i] for i in idx]})  # fmt: skip
+        frame = pd.DataFrame(
+            {
+                "row": self.task.rows[idx],
+                self.task.spec.smiles_column: [self.task.smiles[i] for i in idx],
+            }
+        )
         for t, name in enumerate(self.task.target_names):
             frame[name] = values[:, t]
         if self.calibration is not None:
@@ -590,17 +676,33 @@ def _write_outputs(
     if not cfg.save_model:
         return
     if cfg.protocol != "joint":
-        logger.info("protocol molclr trains one model per target; model.pt is written for the "
-                    "joint protocol only")  # fmt: skip
+        logger.info(
+            "protocol molclr trains one model per target; model.pt is written for the "
+            "joint protocol only"
+        )
         return
     model = outcomes[0].model
-    task_info = {"name": result.task, "metric": result.metric,
-                 "smiles_col": task.spec.smiles_column}  # fmt: skip
-    info = describe(model, loaded.featurizer, list(task.target_names), task=task_info,
-                    training_data=task.path, init=loaded.init)  # fmt: skip
+    task_info = {
+        "name": result.task,
+        "metric": result.metric,
+        "smiles_col": task.spec.smiles_column,
+    }
+    info = describe(
+        model,
+        loaded.featurizer,
+        list(task.target_names),
+        task=task_info,
+        training_data=task.path,
+        init=loaded.init,
+    )
     if outputs.calibration is not None:
         info["calibration"] = outputs.calibration.to_dict()
     train_smiles = [task.smiles[i] for i in outputs.split[0]]
     info["domain"], fingerprints = describe_domain(train_smiles, loaded.featurizer.standardize)
-    save_model(out / "model.pt", model, info, config=to_dict(cfg),
-               metadata={"result": result.to_dict(), DOMAIN_KEY: fingerprints})  # fmt: skip
+    save_model(
+        out / "model.pt",
+        model,
+        info,
+        config=to_dict(cfg),
+        metadata={"result": result.to_dict(), DOMAIN_KEY: fingerprints},
+    )

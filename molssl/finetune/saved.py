@@ -89,8 +89,11 @@ def versions() -> dict[str, str]:
 
     from molssl.contrastive.io.checkpoint import library_versions
 
-    return {**library_versions(), "rdkit": rdkit.__version__,
-            "torch_geometric": torch_geometric.__version__}  # fmt: skip
+    return {
+        **library_versions(),
+        "rdkit": rdkit.__version__,
+        "torch_geometric": torch_geometric.__version__,
+    }
 
 
 def describe(
@@ -208,14 +211,26 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> SavedMod
         cfg = from_dict(EncoderConfig, info["encoder"], where=f"{path}: encoder")
         featurizer = featurizer_from_dict(info["featurizer"])
         head, task = info["head"], info["task"]
-        model = FinetuneModel(MolEncoder.from_config(cfg), int(head["num_targets"]),
-                              task["task_type"], head.get("hidden"), int(head["layers"]),
-                              head.get("activation", "softplus"))  # fmt: skip
+        model = FinetuneModel(
+            MolEncoder.from_config(cfg),
+            int(head["num_targets"]),
+            task["task_type"],
+            head.get("hidden"),
+            int(head["layers"]),
+            head.get("activation", "softplus"),
+        )
         model.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ModelFileError(f"{path}: damaged fine-tuned model description ({err})") from err
     fps = ckpt.get(DOMAIN_KEY)
     if not isinstance(fps, torch.Tensor) or fps.dtype != torch.uint8 or fps.dim() != 2:
         fps = None
-    return SavedModel(model.to(device).eval(), featurizer, task["task_type"],
-                      list(task["targets"]), path, info, fps)  # fmt: skip
+    return SavedModel(
+        model.to(device).eval(),
+        featurizer,
+        task["task_type"],
+        list(task["targets"]),
+        path,
+        info,
+        fps,
+    )

@@ -24,8 +24,14 @@ from molssl.finetune.study import SearchResult, Space, run_study
 logger = logging.getLogger(__name__)
 
 PARAM_NAMES_FINETUNE = (
-    "encoder_lr", "head_lr", "weight_decay", "dropout", "batch_size", "epochs", "pooling",
-)  # fmt: skip
+    "encoder_lr",
+    "head_lr",
+    "weight_decay",
+    "dropout",
+    "batch_size",
+    "epochs",
+    "pooling",
+)
 """Settings :func:`search_finetune` tunes (``pooling`` only for a random encoder)."""
 
 
@@ -54,16 +60,19 @@ def finetune_space(trial: Any, info: dict[str, Any]) -> dict[str, Any]:
     on_grid = dropout is None or abs(dropout * 20 - round(dropout * 20)) < 1e-9
     step = 0.05 if on_grid else None  # a default off the 0.05 grid must stay reachable
     params = {
-        "encoder_lr": trial.suggest_float("encoder_lr", *span("encoder_lr", 1e-5, 1e-3, True),
-                                          log=True),
+        "encoder_lr": trial.suggest_float(
+            "encoder_lr", *span("encoder_lr", 1e-5, 1e-3, True), log=True
+        ),
         "head_lr": trial.suggest_float("head_lr", *span("head_lr", 1e-4, 1e-2, True), log=True),
-        "weight_decay": trial.suggest_float("weight_decay", *span("weight_decay", 1e-7, 1e-3, True),
-                                            log=True),  # fmt: skip
+        "weight_decay": trial.suggest_float(
+            "weight_decay", *span("weight_decay", 1e-7, 1e-3, True), log=True
+        ),
         "dropout": trial.suggest_float("dropout", *span("dropout", 0.0, 0.5), step=step),
-        "batch_size": trial.suggest_categorical("batch_size", choices("batch_size",
-                                                                      [16, 32, 64, 128])),
+        "batch_size": trial.suggest_categorical(
+            "batch_size", choices("batch_size", [16, 32, 64, 128])
+        ),
         "epochs": trial.suggest_int("epochs", max(1, math.ceil(top / 3)), top),
-    }  # fmt: skip
+    }
     if info.get("pooling"):
         params["pooling"] = trial.suggest_categorical(
             "pooling", choices("pooling", ["mean", "sum", "max"])
@@ -110,9 +119,13 @@ def _identity(cfg: Any, exclude: tuple[str, ...]) -> dict[str, Any]:
 
 
 def search_finetune(
-    cfg: Any, n_trials: int, out_dir: str | Path, *, method: str | None = None,
+    cfg: Any,
+    n_trials: int,
+    out_dir: str | Path,
+    *,
+    method: str | None = None,
     sampler_seed: int = 0,
-) -> SearchResult:  # fmt: skip
+) -> SearchResult:
     """Search fine-tuning settings for ``cfg``'s task and init on the validation split.
 
     Every trial is ``finetune(cfg)`` with sampled settings (see :func:`finetune_space`), trained
@@ -148,26 +161,51 @@ def search_finetune(
     max_epochs = cfg.epochs or get_profile(cfg.profile).epochs
     patience = cfg.patience if cfg.patience is not None else get_profile(cfg.profile).patience
     fixed = {"patience": patience}
-    base = dataclasses.replace(cfg, out_dir=None, save_model=False, progress=False, resume=False,
-                               conformal=None, **fixed)  # fmt: skip
+    base = dataclasses.replace(
+        cfg, out_dir=None, save_model=False, progress=False, resume=False, conformal=None, **fixed
+    )
 
     def objective(params: dict[str, Any]) -> tuple[float, dict[str, Any]]:
         res = run.finetune(apply_params(base, params))
-        return res.valid_value, {"epochs_run": res.epochs, "best_epoch": res.best_epoch,
-                                 "best_rule": res.best_rule}  # fmt: skip
+        return res.valid_value, {
+            "epochs_run": res.epochs,
+            "best_epoch": res.best_epoch,
+            "best_rule": res.best_rule,
+        }
 
-    exclude = (*PARAM_NAMES_FINETUNE, "out_dir", "device", "progress", "save_model", "seed",
-               "resume", "conformal", "flush_denormal")  # fmt: skip
-    info: dict[str, Any] = {"max_epochs": max_epochs,
-                            "pooling": cfg.init.partition(":")[0] == "random"}  # fmt: skip
+    exclude = (
+        *PARAM_NAMES_FINETUNE,
+        "out_dir",
+        "device",
+        "progress",
+        "save_model",
+        "seed",
+        "resume",
+        "conformal",
+        "flush_denormal",
+    )
+    info: dict[str, Any] = {
+        "max_epochs": max_epochs,
+        "pooling": cfg.init.partition(":")[0] == "random",
+    }
     info["defaults"] = default_params(cfg, info)
     identity = {**_identity(base, exclude), **info}
-    result = run_study(objective, FINETUNE_SPACE, info, task=task.name,
-                       method=method or cfg.init, metric=metric.name,
-                       higher_is_better=metric.higher_is_better, n_trials=n_trials,
-                       out_dir=out_dir, identity=portable_settings(identity),
-                       former_identities=[identity], sampler_seed=sampler_seed,
-                       trial_seed=cfg.seed, defaults=info["defaults"])  # fmt: skip
+    result = run_study(
+        objective,
+        FINETUNE_SPACE,
+        info,
+        task=task.name,
+        method=method or cfg.init,
+        metric=metric.name,
+        higher_is_better=metric.higher_is_better,
+        n_trials=n_trials,
+        out_dir=out_dir,
+        identity=portable_settings(identity),
+        former_identities=[identity],
+        sampler_seed=sampler_seed,
+        trial_seed=cfg.seed,
+        defaults=info["defaults"],
+    )
     return dataclasses.replace(result, extra={**result.extra, "fixed": fixed})
 
 
@@ -222,9 +260,11 @@ def worse_note(found: SearchResult, retrained: list[dict[str, Any]]) -> str:
     """One line saying the retrained runs fell below the defaults' validation value."""
     values = [r["valid_value"] for r in retrained]
     mean = sum(values) / len(values)
-    return (f"the retrained runs' mean validation {found.metric} {mean:.4f} is worse than the "
-            f"default settings' {found.extra['defaults']['value']:.4f} (trial 0, seed "
-            f"{found.trial_seed}); compare the runs, or train without --search")  # fmt: skip
+    return (
+        f"the retrained runs' mean validation {found.metric} {mean:.4f} is worse than the "
+        f"default settings' {found.extra['defaults']['value']:.4f} (trial 0, seed "
+        f"{found.trial_seed}); compare the runs, or train without --search"
+    )
 
 
 def search_summary(found: SearchResult) -> str:

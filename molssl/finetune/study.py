@@ -127,11 +127,11 @@ def _rename_former(optuna: Any, storage: str, name: str, former: list[str]) -> N
         return
     for old in former:
         if old in names and old != name:
-            optuna.copy_study(from_study_name=old, from_storage=storage, to_storage=storage,
-                              to_study_name=name)  # fmt: skip
+            optuna.copy_study(
+                from_study_name=old, from_storage=storage, to_storage=storage, to_study_name=name
+            )
             optuna.delete_study(study_name=old, storage=storage)
-            logger.info("study %s renamed %s (its identity now names files by content)", old,
-                        name)  # fmt: skip
+            logger.info("study %s renamed %s (its identity now names files by content)", old, name)
             return
 
 
@@ -156,8 +156,11 @@ def _defaults_entry(trials: list[Any]) -> dict[str, Any] | None:
     for trial in trials:
         if trial.user_attrs.get(DEFAULTS_ATTR):
             value = trial.value if trial.state.name == "COMPLETE" else None
-            return {"trial": trial.number, "params": dict(trial.params),
-                    "value": None if value is None else float(value)}  # fmt: skip
+            return {
+                "trial": trial.number,
+                "params": dict(trial.params),
+                "value": None if value is None else float(value),
+            }
     return None
 
 
@@ -171,8 +174,11 @@ def _fail_abandoned(study: Any) -> None:
     from optuna.trial import TrialState
 
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        logger.info("study %s: trial %d was cut short by a killed process; it runs again",
-                    study.study_name, trial.number)  # fmt: skip
+        logger.info(
+            "study %s: trial %d was cut short by a killed process; it runs again",
+            study.study_name,
+            trial.number,
+        )
         study.tell(trial.number, state=TrialState.FAIL)
 
 
@@ -243,14 +249,17 @@ def run_study(
 
     load_search_record(out)  # a damaged record is refused before the trials, not after them
     with locked(lock, on_wait=waiting):
-        former = [study_name(task, method, {**f, "trial_seed": trial_seed, "metric": metric})
-                  for f in former_identities]  # fmt: skip
+        former = [
+            study_name(task, method, {**f, "trial_seed": trial_seed, "metric": metric})
+            for f in former_identities
+        ]
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
             _rename_former(optuna, storage, name, former)
-            study = optuna.create_study(storage=storage, study_name=name, direction=direction,
-                                        load_if_exists=True)  # fmt: skip
+            study = optuna.create_study(
+                storage=storage, study_name=name, direction=direction, load_if_exists=True
+            )
         except SQLAlchemyError as err:
             raise SearchError(
                 f"{out / STUDY_FILE} is not a readable Optuna study "
@@ -309,9 +318,16 @@ def run_study(
         found = _defaults_entry(trials)
         if found is not None:
             result.extra["defaults"] = found
-        logger.info("search %s / %s: best validation %s %.4f at trial %d of %d (%.0f s)", task,
-                    method, metric, result.best_value, best.number, len(trials),
-                    result.search_seconds)  # fmt: skip
+        logger.info(
+            "search %s / %s: best validation %s %.4f at trial %d of %d (%.0f s)",
+            task,
+            method,
+            metric,
+            result.best_value,
+            best.number,
+            len(trials),
+            result.search_seconds,
+        )
         return result
 
 

@@ -118,9 +118,11 @@ class TaskSource:
             header = pd.read_csv(self.csv, nrows=0).columns
             targets = tuple(c for c in header if c not in (self.smiles_col, self.split_column))
             if not targets:
-                raise DataFormatError(f"{self.csv}: no target columns besides the SMILES column "
-                                      f"{self.smiles_col!r} and the split column "
-                                      f"{self.split_column!r}; add a label column")  # fmt: skip
+                raise DataFormatError(
+                    f"{self.csv}: no target columns besides the SMILES column "
+                    f"{self.smiles_col!r} and the split column "
+                    f"{self.split_column!r}; add a label column"
+                )
         data = load_csv_task(self.csv, self.smiles_col, targets, self.task_type)  # type: ignore[arg-type]
         if self.task_type == "classification":
             labels = data.targets[~np.isnan(data.targets)]
@@ -318,8 +320,9 @@ def task_split(
         ValueError: Unknown splitter, bad sizes, or an empty train/valid/test part.
         InvalidSplitError: A malformed predefined split (a ``ConfigError``).
     """
-    return resolve_split(task, split, sizes, seed, split_file=split_file,
-                         valid_splitter=valid_splitter).parts  # fmt: skip
+    return resolve_split(
+        task, split, sizes, seed, split_file=split_file, valid_splitter=valid_splitter
+    ).parts
 
 
 def resolve_split(
@@ -339,12 +342,23 @@ def resolve_split(
     if split_file is not None:
         name = f"file:{Path(split_file).name}"
     file_key = _file_key(split_file) if split_file else None
-    key = json.dumps([task.key or task.name, len(task), name, list(sizes), seed, file_key,
-                      valid_splitter if predefined else None], default=str)  # fmt: skip
+    key = json.dumps(
+        [
+            task.key or task.name,
+            len(task),
+            name,
+            list(sizes),
+            seed,
+            file_key,
+            valid_splitter if predefined else None,
+        ],
+        default=str,
+    )
     if key not in _SPLITS:
         if predefined:
-            _SPLITS[key] = _predefined_split(task, name, split, split_file, sizes, seed,
-                                             valid_splitter or "scaffold")  # fmt: skip
+            _SPLITS[key] = _predefined_split(
+                task, name, split, split_file, sizes, seed, valid_splitter or "scaffold"
+            )
         else:
             parts = get_splitter(name)(task.smiles, sizes, seed)
             if any(len(p) == 0 for p in parts):
@@ -365,9 +379,15 @@ def _file_key(path: str) -> list:
     return [str(file.resolve()), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0]
 
 
-def _predefined_split(task: TaskData, name: str, split: str | None, split_file: str | None,
-                      sizes: tuple[float, float, float], seed: int,
-                      valid_splitter: str) -> TaskSplit:  # fmt: skip
+def _predefined_split(
+    task: TaskData,
+    name: str,
+    split: str | None,
+    split_file: str | None,
+    sizes: tuple[float, float, float],
+    seed: int,
+    valid_splitter: str,
+) -> TaskSplit:
     """Map a user's split of file rows onto the task's molecules (see
     :mod:`molssl.predefined_splits`)."""
     from molssl.predefined_splits import (
@@ -385,8 +405,10 @@ def _predefined_split(task: TaskData, name: str, split: str | None, split_file: 
     else:
         assert split is not None
         if not task.from_csv or task.path is None:
-            raise InvalidSplitError(f"{task.name}: a split column needs a CSV task (--csv FILE); "
-                                    "give a registered dataset's split as --split-file")  # fmt: skip
+            raise InvalidSplitError(
+                f"{task.name}: a split column needs a CSV task (--csv FILE); "
+                "give a registered dataset's split as --split-file"
+            )
         given = read_split_column(task.path, column_name(split, str(task.path)))
     check_rows(given, task.num_rows)
     set_of_row = np.full(task.num_rows, -1, dtype=np.int64)
@@ -401,21 +423,32 @@ def _predefined_split(task: TaskData, name: str, split: str | None, split_file: 
         if lost:
             dropped[set_name] = lost
     if dropped:
-        logger.warning("%s: rows with invalid SMILES dropped from their sets: %s", given.where,
-                       "; ".join(f"{k} {v[:10]}" + (" ..." if len(v) > 10 else "")
-                                 for k, v in dropped.items()))  # fmt: skip
+        logger.warning(
+            "%s: rows with invalid SMILES dropped from their sets: %s",
+            given.where,
+            "; ".join(
+                f"{k} {v[:10]}" + (" ..." if len(v) > 10 else "") for k, v in dropped.items()
+            ),
+        )
         source["dropped_rows"] = dropped
     check_nonempty(parts, given.where, " once rows with invalid SMILES are dropped")
     if len(parts[1]) == 0:
-        train, valid = carve_valid([task.smiles[i] for i in parts[0]], valid_splitter, sizes,
-                                   seed)  # fmt: skip
+        train, valid = carve_valid([task.smiles[i] for i in parts[0]], valid_splitter, sizes, seed)
         parts[0], parts[1] = parts[0][train], parts[0][valid]
         source["valid_from_train"] = valid_splitter
-        logger.info("%s has no validation rows: %d of its %d training molecules were carved out "
-                    "by the %s splitter as the validation set", given.where, len(parts[1]),
-                    len(parts[0]) + len(parts[1]), valid_splitter)  # fmt: skip
-    logger.info("%s: predefined split of %d train / %d valid / %d test molecules", given.where,
-                *(len(p) for p in parts))  # fmt: skip
+        logger.info(
+            "%s has no validation rows: %d of its %d training molecules were carved out "
+            "by the %s splitter as the validation set",
+            given.where,
+            len(parts[1]),
+            len(parts[0]) + len(parts[1]),
+            valid_splitter,
+        )
+    logger.info(
+        "%s: predefined split of %d train / %d valid / %d test molecules",
+        given.where,
+        *(len(p) for p in parts),
+    )
     result = (parts[0], parts[1], parts[2])
     return TaskSplit(result, name, source, split_sha256(task.rows, result))
 

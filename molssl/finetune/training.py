@@ -200,8 +200,14 @@ def train_model(
             valid, _ = evaluate(metric, targets[valid_idx], pred, names, quiet=True)
             valid_loss = _valid_loss(model, pred, targets[valid_idx], settings.regression_loss)
         loop.epoch = epoch
-        loop.history.append({"epoch": epoch, "train_loss": total / max(count, 1), "valid": valid,
-                             "valid_loss": valid_loss})  # fmt: skip
+        loop.history.append(
+            {
+                "epoch": epoch,
+                "train_loss": total / max(count, 1),
+                "valid": valid,
+                "valid_loss": valid_loss,
+            }
+        )
         bar.set_postfix(loss=f"{total / max(count, 1):.4f}", valid=f"{valid:.4f}")
         rule = select_epoch(metric, valid, valid_loss, loop.best_valid, loop.best_loss)
         if rule is not None:
@@ -234,8 +240,16 @@ def train_model(
         if loop.best_epoch != loop.epoch:
             last_state = copy.deepcopy(model.state_dict())
         model.load_state_dict(loop.best_state)
-    return TrainOutcome(model, loop.epoch, loop.best_epoch, loop.best_valid, loop.history,
-                        seconds_before, loop.best_rule, last_state=last_state)  # fmt: skip
+    return TrainOutcome(
+        model,
+        loop.epoch,
+        loop.best_epoch,
+        loop.best_valid,
+        loop.history,
+        seconds_before,
+        loop.best_rule,
+        last_state=last_state,
+    )
 
 
 def _valid_loss(
@@ -246,9 +260,12 @@ def _valid_loss(
         mean = model.scaler.mean.detach().cpu().double().numpy()
         std = model.scaler.std.detach().cpu().double().numpy()
         pred, targets = (pred - mean) / std, (targets - mean) / std
-    loss = masked_multitask_loss(torch.as_tensor(pred, dtype=torch.float64),
-                                 torch.as_tensor(targets, dtype=torch.float64), model.task_type,
-                                 regression_loss)  # type: ignore[arg-type]  # fmt: skip
+    loss = masked_multitask_loss(
+        torch.as_tensor(pred, dtype=torch.float64),
+        torch.as_tensor(targets, dtype=torch.float64),
+        model.task_type,
+        regression_loss,
+    )  # type: ignore[arg-type]
     return float(loss)
 
 
@@ -277,10 +294,16 @@ def _save(
     from molssl.contrastive.io.checkpoint import capture_rng_state, save_checkpoint
 
     bookkeeping = {k: v for k, v in vars(loop).items() if k != "best_state"}
-    save_checkpoint(path, model.state_dict(), config={}, optimizer=optimizer.state_dict(),
-                    epoch=loop.epoch, rng=capture_rng_state({"batches": generator}),
-                    trainer=bookkeeping,
-                    metadata={"best_state": loop.best_state, "data_key": data_key})  # fmt: skip
+    save_checkpoint(
+        path,
+        model.state_dict(),
+        config={},
+        optimizer=optimizer.state_dict(),
+        epoch=loop.epoch,
+        rng=capture_rng_state({"batches": generator}),
+        trainer=bookkeeping,
+        metadata={"best_state": loop.best_state, "data_key": data_key},
+    )
 
 
 def labels_digest(labels: np.ndarray) -> Any:
@@ -324,8 +347,11 @@ def _restore(
 
     ckpt = load_checkpoint(path, map_location=device)
     if ckpt.get("data_key", data_key) != data_key:  # states written before the key: trusted
-        logger.warning("%s was written for other molecules, labels or split; training from "
-                       "scratch (it is replaced after the first epoch)", path)  # fmt: skip
+        logger.warning(
+            "%s was written for other molecules, labels or split; training from "
+            "scratch (it is replaced after the first epoch)",
+            path,
+        )
         return None
     model.load_state_dict(ckpt["state_dict"])
     optimizer.load_state_dict(ckpt["optimizer"])

@@ -179,8 +179,11 @@ def load_foreign_checkpoint(
     raw = unwrap_state_dict(loaded, path, fix)
     state = rename_keys(raw, src)
     if src.marker not in state:
-        others = [o.name for o in FOREIGN_SOURCES.values()
-                  if o.name != src.name and o.marker in rename_keys(raw, o)]  # fmt: skip
+        others = [
+            o.name
+            for o in FOREIGN_SOURCES.values()
+            if o.name != src.name and o.marker in rename_keys(raw, o)
+        ]
         raise CheckpointError(
             f"{path} looks like a {others[0]} checkpoint, not {src.conv!r}; write "
             f"{others[0]}:{path}"
@@ -190,8 +193,9 @@ def load_foreign_checkpoint(
     atom_key = "atom_encoder.embeddings.0.weight"
     required = [atom_key, *(["feat_lin.weight", "out_lin.2.weight"] if src.head else [])]
     if absent := [k for k in required if k not in state]:
-        raise CheckpointError(f"{path} lacks {absent}; it is not a complete {src.name} encoder "
-                              f"checkpoint; {fix}")  # fmt: skip
+        raise CheckpointError(
+            f"{path} lacks {absent}; it is not a complete {src.name} encoder checkpoint; {fix}"
+        )
     if flat := [k for k in required if state[k].dim() != 2]:
         raise CheckpointError(f"{path}: {flat} are not 2-D weight matrices; {fix}")
     if featurizer is None:

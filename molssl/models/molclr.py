@@ -77,5 +77,6 @@ def load_molclr_checkpoint(
     """
     if arch not in _ARCHS:
         raise ValueError(f"unknown arch {arch!r}; choose one of {list(_ARCHS)}")
-    return load_foreign_checkpoint(path, f"molclr-{arch}", map_location, featurizer, dropout,
-                                   pooling)  # fmt: skip
+    return load_foreign_checkpoint(
+        path, f"molclr-{arch}", map_location, featurizer, dropout, pooling
+    )

@@ -137,9 +137,15 @@ def _ckpt(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]) 
     tuned = ckpt.get("finetuned")
     if isinstance(tuned, dict) and "encoder" in tuned:  # a fine-tuned model: reuse its encoder
         config = {"encoder": tuned["encoder"]}
-        ckpt = {**ckpt, "featurizer": tuned["featurizer"],
-                "state_dict": {k[len("encoder."):]: v for k, v in ckpt["state_dict"].items()
-                               if k.startswith("encoder.")}}  # fmt: skip
+        ckpt = {
+            **ckpt,
+            "featurizer": tuned["featurizer"],
+            "state_dict": {
+                k[len("encoder.") :]: v
+                for k, v in ckpt["state_dict"].items()
+                if k.startswith("encoder.")
+            },
+        }
     if "encoder" not in config or "featurizer" not in ckpt:
         raise CheckpointError(
             f"{path} records no config['encoder'] or 'featurizer'; it was not written by "
@@ -152,8 +158,13 @@ def _ckpt(arg: str | None, dropout: float | None, overrides: Mapping[str, Any]) 
         cfg = replace(cfg, dropout=dropout)
     encoder = MolEncoder.from_config(cfg)
     state = _strip_prefixes(encoder_state_dict(ckpt))
-    check_weight_shapes(encoder, state, path, hint="; its config['encoder'] does not describe "
-                        "its weights: the file was edited or assembled from two runs")  # fmt: skip
+    check_weight_shapes(
+        encoder,
+        state,
+        path,
+        hint="; its config['encoder'] does not describe "
+        "its weights: the file was edited or assembled from two runs",
+    )
     result = encoder.load_state_dict(state, strict=False)
     missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
     _log_keys(path, missing, unexpected)
@@ -206,8 +217,13 @@ def _foreign(name: str) -> Loader:
             path, source, featurizer=featurizer, dropout=dropout or 0.0
         )
         _log_keys(path, list(report.missing_keys), list(report.unexpected_keys))
-        return LoadedEncoder(encoder, featurizer, f"{name}:{path}",
-                             list(report.missing_keys), list(report.unexpected_keys))  # fmt: skip
+        return LoadedEncoder(
+            encoder,
+            featurizer,
+            f"{name}:{path}",
+            list(report.missing_keys),
+            list(report.unexpected_keys),
+        )
 
     return load
 
@@ -217,8 +233,11 @@ def _existing_path(kind: str, arg: str | None) -> str:
         raise ConfigError(f"weights {kind!r} need a path: write {kind}:PATH")
     if Path(arg).is_dir():
         found = sorted(p.name for p in Path(arg).glob("*.pt"))
-        inside = (f"give one of its files: {', '.join(f'{kind}:{Path(arg) / n}' for n in found)}"
-                  if found else "it holds no .pt file; give the checkpoint file itself")  # fmt: skip
+        inside = (
+            f"give one of its files: {', '.join(f'{kind}:{Path(arg) / n}' for n in found)}"
+            if found
+            else "it holds no .pt file; give the checkpoint file itself"
+        )
         raise FileNotFoundError(f"checkpoint {arg} is a folder, not a file; {inside}")
     if not Path(arg).is_file():
         prefix, sep, _ = arg.partition(":")

@@ -78,9 +78,12 @@ def _corpus(config: Mapping[str, Any], corpus: str | Path | None) -> dict[str, A
     sha = file_sha256(path) if path is not None and path.is_file() else None
     if sha is None:
         logger.warning("corpus SHA-256 left empty: pass the pretraining SMILES file as corpus")
-    return {"file": path.name if path is not None else "first_5K.smi (RDKit's bundled)",
-            "sha256": sha, "limit": data.get("limit"),
-            "valid_size": data.get("valid_size")}  # fmt: skip
+    return {
+        "file": path.name if path is not None else "first_5K.smi (RDKit's bundled)",
+        "sha256": sha,
+        "limit": data.get("limit"),
+        "valid_size": data.get("valid_size"),
+    }
 
 
 def release_encoder(
@@ -129,19 +132,41 @@ def release_encoder(
     loaded = load_pretrained(f"ckpt:{checkpoint}")
     ckpt = load_checkpoint(checkpoint)
     config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
-    state = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
-             for k, v in loaded.encoder.state_dict().items()}  # fmt: skip
-    save_checkpoint(weights, state, config={"encoder": to_dict(loaded.encoder.config)},
-                    metadata={"featurizer": loaded.featurizer.to_dict(),
-                              "release": {"name": name, "dtype": "float16" if half else "float32",
-                                          "source_sha256": file_sha256(checkpoint)}})  # fmt: skip
+    state = {
+        k: (v.half() if half and v.is_floating_point() else v).contiguous()
+        for k, v in loaded.encoder.state_dict().items()
+    }
+    save_checkpoint(
+        weights,
+        state,
+        config={"encoder": to_dict(loaded.encoder.config)},
+        metadata={
+            "featurizer": loaded.featurizer.to_dict(),
+            "release": {
+                "name": name,
+                "dtype": "float16" if half else "float32",
+                "source_sha256": file_sha256(checkpoint),
+            },
+        },
+    )
     sha, size = file_sha256(weights), weights.stat().st_size
     trainer = config.get("trainer") if isinstance(config.get("trainer"), dict) else {}
     world = _world_size(ckpt)
     steps = int(ckpt.get("step", 0))
-    schedule = {k: trainer.get(k) for k in ("epochs", "max_steps", "lr", "schedule",
-                                            "warmup_epochs", "min_lr", "weight_decay",
-                                            "batch_size", "seed")}  # fmt: skip
+    schedule = {
+        k: trainer.get(k)
+        for k in (
+            "epochs",
+            "max_steps",
+            "lr",
+            "schedule",
+            "warmup_epochs",
+            "min_lr",
+            "weight_decay",
+            "batch_size",
+            "seed",
+        )
+    }
     header = {
         "name": name,
         "objective": config.get("objective"),
@@ -153,7 +178,7 @@ def release_encoder(
             "steps": steps,
             "epochs_done": int(ckpt.get("epoch", 0)),
             "processes": world,
-        },  # fmt: skip
+        },
         "machine": machine,
         "wall_time_s": None if wall_time_s is None else float(wall_time_s),
         "weights": {
@@ -162,14 +187,18 @@ def release_encoder(
             "bytes": size,
             "dtype": "float16" if half else "float32",
             "source_checkpoint_sha256": file_sha256(checkpoint),
-        },  # fmt: skip
+        },
         "benchmark": dict(benchmark) if benchmark else None,
     }
     write_text_atomic(card, render_card(header))
     total = sum(p.stat().st_size for p in out.glob("*.pt"))
     if total > SIZE_BUDGET_BYTES:
-        logger.warning("the releases in %s take %.1f MB, over the %.0f MB the package allows",
-                       out, total / 1e6, SIZE_BUDGET_BYTES / 1e6)  # fmt: skip
+        logger.warning(
+            "the releases in %s take %.1f MB, over the %.0f MB the package allows",
+            out,
+            total / 1e6,
+            SIZE_BUDGET_BYTES / 1e6,
+        )
     return Release(weights, card, sha, size)
 
 
@@ -204,8 +233,11 @@ def benchmark_markdown(benchmark: Mapping[str, Any]) -> str:
     header += [str(baseline)] if baseline else []
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in rows:
-        cells = [str(row.get("task")), str(row.get("metric")),
-                 f"{_fmt(row.get('mean'))} ± {_fmt(row.get('std'))} (n={row.get('n')})"]  # fmt: skip
+        cells = [
+            str(row.get("task")),
+            str(row.get("metric")),
+            f"{_fmt(row.get('mean'))} ± {_fmt(row.get('std'))} (n={row.get('n')})",
+        ]
         if baseline:
             cells.append(f"{_fmt(row.get('baseline_mean'))} ± {_fmt(row.get('baseline_std'))}")
         lines.append("| " + " | ".join(cells) + " |")

@@ -99,9 +99,13 @@ class ModelCard:
         size = self.weights_path.stat().st_size if self.weights_path.is_file() else 0
         bench = self.header.get("benchmark")
         line = bench.get("summary") if isinstance(bench, dict) else None
-        return (f"molssl:{self.name}", str(objective or "-"),
-                f"{passes:,} passes" if isinstance(passes, int) else "passes: -",
-                f"{size / 1e6:.1f} MB", str(line or "no benchmark recorded"))  # fmt: skip
+        return (
+            f"molssl:{self.name}",
+            str(objective or "-"),
+            f"{passes:,} passes" if isinstance(passes, int) else "passes: -",
+            f"{size / 1e6:.1f} MB",
+            str(line or "no benchmark recorded"),
+        )
 
 
 def pretrained_dir() -> Path:
@@ -158,8 +162,11 @@ def resolve_name(name: str | None, folder: Path | None = None) -> Path:
         problem = "weights 'molssl' need a name: write molssl:NAME"
     else:
         problem = f"no released encoder molssl:{name}{did_you_mean(name, names)}"
-    listing = (f"shipped: {', '.join(f'molssl:{n}' for n in names)}" if names
-               else f"none ships in {folder}")  # fmt: skip
+    listing = (
+        f"shipped: {', '.join(f'molssl:{n}' for n in names)}"
+        if names
+        else f"none ships in {folder}"
+    )
     raise UnknownEncoderError(f"{problem}; {listing} (`molssl models` lists them)")
 
 
@@ -195,8 +202,12 @@ def card_gaps(card: ModelCard) -> list[str]:
     ``benchmark.command``, ``benchmark.rows``) that a card leaves empty."""
     header = card.header
     gaps = [key for key in CARD_FIELDS if header.get(key) in (None, "", [], {})]
-    for section, key in (("corpus", "sha256"), ("weights", "sha256"),
-                         ("benchmark", "command"), ("benchmark", "rows")):  # fmt: skip
+    for section, key in (
+        ("corpus", "sha256"),
+        ("weights", "sha256"),
+        ("benchmark", "command"),
+        ("benchmark", "rows"),
+    ):
         value = header.get(section)
         if isinstance(value, dict) and value.get(key) in (None, "", []):
             gaps.append(f"{section}.{key}")
@@ -208,8 +219,10 @@ def list_shipped() -> list[str]:
     one line saying that none ships."""
     names = shipped_names()
     if not names:
-        return [f"no pretrained encoder ships with this molssl (none in {pretrained_dir()}); "
-                "load your own weights with ckpt:PATH"]  # fmt: skip
+        return [
+            f"no pretrained encoder ships with this molssl (none in {pretrained_dir()}); "
+            "load your own weights with ckpt:PATH"
+        ]
     rows: list[tuple[str, ...]] = []
     for name in names:
         try:
@@ -218,5 +231,7 @@ def list_shipped() -> list[str]:
             rows.append((f"molssl:{name}", f"unusable: {err}"))
     full = [r for r in rows if len(r) == 5] or [("",) * 5]
     widths = [max(len(r[i]) for r in full) for i in range(4)]
-    return ["  ".join([*(c.ljust(w) for c, w in zip(r[:-1], widths)), r[-1]])  # noqa: B905
-            for r in rows]  # fmt: skip
+    return [
+        "  ".join([*(c.ljust(w) for c, w in zip(r[:-1], widths)), r[-1]])  # noqa: B905
+        for r in rows
+    ]

@@ -255,8 +255,10 @@ class ObjectiveConfig:
             if old != default:
                 logger.warning(
                     "objective.%s is the old name of objective.%s.%s; reading it there",
-                    key, section, key,
-                )  # fmt: skip
+                    key,
+                    section,
+                    key,
+                )
             setattr(self, section, replace(settings, **{key: old}))
             setattr(self, key, None)
 

@@ -14,8 +14,9 @@ from molssl.finetune import TaskSource, prepare_task, task_split
 
 def _task(tmp_path, frame, task_type):
     frame.to_csv(tmp_path / "t.csv", index=False)
-    return prepare_task(TaskSource(csv=str(tmp_path / "t.csv"), task_type=task_type),
-                        MolGraphFeaturizer())  # fmt: skip
+    return prepare_task(
+        TaskSource(csv=str(tmp_path / "t.csv"), task_type=task_type), MolGraphFeaturizer()
+    )
 
 
 def test_random_forest_is_class_balanced_for_classification() -> None:

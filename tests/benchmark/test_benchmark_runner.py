@@ -67,8 +67,9 @@ def test_failing_cell_recorded_and_suite_continues(tmp_path, tiny_data_dir, monk
         raise RuntimeError("this cell cannot train")
 
     monkeypatch.setitem(runner.METHODS, "ecfp-mlp", broken)
-    cfg = _suite(tmp_path, tiny_data_dir, tasks=["bbbp"], seeds=[0],
-                 methods=["broken=ecfp-mlp", "ecfp-rf"])  # fmt: skip
+    cfg = _suite(
+        tmp_path, tiny_data_dir, tasks=["bbbp"], seeds=[0], methods=["broken=ecfp-mlp", "ecfp-rf"]
+    )
     result = benchmark(cfg)
     assert (result.ran, result.failed) == (1, 1)
     ledger = read_ledger(result.results_csv)
@@ -79,8 +80,13 @@ def test_failing_cell_recorded_and_suite_continues(tmp_path, tiny_data_dir, monk
 
 
 def test_missing_checkpoint_is_refused_before_any_cell(tmp_path, tiny_data_dir):
-    cfg = _suite(tmp_path, tiny_data_dir, tasks=["bbbp"], seeds=[0],
-                 methods=["broken=ckpt:/no/such/file.pt", "ecfp-rf"])  # fmt: skip
+    cfg = _suite(
+        tmp_path,
+        tiny_data_dir,
+        tasks=["bbbp"],
+        seeds=[0],
+        methods=["broken=ckpt:/no/such/file.pt", "ecfp-rf"],
+    )
     with pytest.raises(FileNotFoundError, match="/no/such/file.pt"):
         benchmark(cfg)
     assert not (tmp_path / "bench" / "results.csv").exists()
@@ -93,10 +99,27 @@ def test_custom_csv_task_through_cli(tmp_path, tpsa_table, capsys):
     csv = tmp_path / "my_assay.csv"
     tpsa_table[["smiles", "polar"]].iloc[:120].to_csv(csv, index=False)
     out = tmp_path / "bench"
-    args = ["benchmark", "--csv", str(csv), "--targets", "polar", "--task-type",
-            "classification", "--methods", "random-init,ecfp-rf", "--seeds", "0",
-            "--out", str(out), "--device", "cpu", "--set", "epochs=1",
-            "--set", "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}"]  # fmt: skip
+    args = [
+        "benchmark",
+        "--csv",
+        str(csv),
+        "--targets",
+        "polar",
+        "--task-type",
+        "classification",
+        "--methods",
+        "random-init,ecfp-rf",
+        "--seeds",
+        "0",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--set",
+        "epochs=1",
+        "--set",
+        "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}",
+    ]
     assert main(args) == 0
     ledger = read_ledger(out / "results.csv")
     assert set(ledger["task"]) == {"my_assay"} and (ledger["status"] == "ok").all()
@@ -108,8 +131,19 @@ def test_bad_csv_rejected_before_any_cell(tmp_path, capsys):
 
     csv = tmp_path / "bad.csv"
     pd.DataFrame({"smiles": ["CCO", "CCN"], "y": ["1", "yes"]}).to_csv(csv, index=False)
-    args = ["benchmark", "--csv", str(csv), "--targets", "y", "--task-type", "classification",
-            "--out", str(tmp_path / "b"), "--seeds", "0"]  # fmt: skip
+    args = [
+        "benchmark",
+        "--csv",
+        str(csv),
+        "--targets",
+        "y",
+        "--task-type",
+        "classification",
+        "--out",
+        str(tmp_path / "b"),
+        "--seeds",
+        "0",
+    ]
     assert main(args) == 2
     assert "not a number" in capsys.readouterr().err
     assert not (tmp_path / "b" / "results.csv").exists()
@@ -120,8 +154,9 @@ def test_ecfp_rf_masks_missing_labels(tmp_path, tpsa_table):
     frame["other"] = 1 - frame["polar"]
     frame.loc[::3, "other"] = np.nan
     frame.to_csv(tmp_path / "t.csv", index=False)
-    task = prepare_task(TaskSource(csv=str(tmp_path / "t.csv"), task_type="classification"),
-                        MolGraphFeaturizer())  # fmt: skip
+    task = prepare_task(
+        TaskSource(csv=str(tmp_path / "t.csv"), task_type="classification"), MolGraphFeaturizer()
+    )
     result = ecfp_rf(task, task_split(task), seed=0, n_estimators=10)
     assert result.metric == "roc_auc" and 0.0 <= result.value <= 1.0
     assert set(result.per_target) == {"polar", "other"}
@@ -133,8 +168,11 @@ def test_paired_t_test_matches_scipy_and_summary_stats():
     from scipy.stats import ttest_rel
 
     a, b = [0.70, 0.72, 0.75], [0.65, 0.70, 0.69]
-    rows = [{"task": "BBBP", "method": m, "seed": s, "metric": "roc_auc", "value": v,
-             "status": "ok"} for m, vals in (("a", a), ("b", b)) for s, v in enumerate(vals)]  # fmt: skip
+    rows = [
+        {"task": "BBBP", "method": m, "seed": s, "metric": "roc_auc", "value": v, "status": "ok"}
+        for m, vals in (("a", a), ("b", b))
+        for s, v in enumerate(vals)
+    ]
     ledger = pd.DataFrame(rows)
     tests = paired_tests(ledger)
     expected = ttest_rel(a, b)
@@ -147,8 +185,17 @@ def test_paired_t_test_matches_scipy_and_summary_stats():
 
 def test_ledger_append_is_atomic_and_strict(tmp_path):
     path = tmp_path / "results.csv"
-    append_row(path, {"task": "BBBP", "method": "m", "seed": 0, "value": 0.5, "status": "ok",
-                      "per_target": json.dumps({"p_np": 0.5})})  # fmt: skip
+    append_row(
+        path,
+        {
+            "task": "BBBP",
+            "method": "m",
+            "seed": 0,
+            "value": 0.5,
+            "status": "ok",
+            "per_target": json.dumps({"p_np": 0.5}),
+        },
+    )
     with pytest.raises(KeyError, match="unknown results.csv column"):
         append_row(path, {"bogus": 1})
     ledger = read_ledger(path)
@@ -217,8 +264,15 @@ def test_random_and_random_init_are_one_method_with_one_label():
 def test_an_unknown_method_is_one_line_with_a_suggestion(tmp_path, capsys):
     from molssl.cli import main
 
-    args = ["benchmark", "--tasks", "bbbp", "--methods", "hu2020-gcm:x.pth",
-            "--out", str(tmp_path / "b")]  # fmt: skip
+    args = [
+        "benchmark",
+        "--tasks",
+        "bbbp",
+        "--methods",
+        "hu2020-gcm:x.pth",
+        "--out",
+        str(tmp_path / "b"),
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "did you mean 'hu2020-gcn'?" in err
@@ -238,9 +292,21 @@ def test_shared_task_averages_and_wall_times_of_an_incomplete_ledger():
     from molssl.benchmark.stats import method_averages, wall_times
 
     rows = [("A", "m1", 0.9, 10.0), ("A", "m2", 0.7, 30.0), ("B", "m1", 0.5, 20.0)]
-    ledger = pd.DataFrame([{c: None for c in COLUMNS} | {
-        "task": t, "method": m, "seed": 0, "metric": "roc_auc", "value": v, "seconds": s,
-        "status": "ok"} for t, m, v, s in rows])  # fmt: skip
+    ledger = pd.DataFrame(
+        [
+            {c: None for c in COLUMNS}
+            | {
+                "task": t,
+                "method": m,
+                "seed": 0,
+                "metric": "roc_auc",
+                "value": v,
+                "seconds": s,
+                "status": "ok",
+            }
+            for t, m, v, s in rows
+        ]
+    )
     from molssl.benchmark.stats import summarize
 
     averages = method_averages(summarize(ledger)).set_index("method")
@@ -249,6 +315,9 @@ def test_shared_task_averages_and_wall_times_of_an_incomplete_ledger():
     assert averages.loc["m2", "shared_tasks"] == 1
     times = wall_times(ledger)
     assert times[["task", "method", "cells", "seconds"]].values.tolist() == [
-        ["A", "m1", 1, 10.0], ["A", "m2", 1, 30.0], ["B", "m1", 1, 20.0]]  # fmt: skip
+        ["A", "m1", 1, 10.0],
+        ["A", "m2", 1, 30.0],
+        ["B", "m1", 1, 20.0],
+    ]
     text = format_summary(ledger)
     assert "## Wall time" in text and "| total (min) | 0.5 | 0.5 |" in text

@@ -43,16 +43,24 @@ def test_budgets_round_up_to_whole_batches(budget_curve) -> None:
 
 
 def test_unknown_objective_is_refused_before_any_work(budget_curve, monkeypatch, tmp_path) -> None:
-    argv = ["budget_curve.py", "--objectives", "molclr,simclr", "--work", str(tmp_path / "w"),
-            "--ledger", str(tmp_path / "l")]  # fmt: skip
+    argv = [
+        "budget_curve.py",
+        "--objectives",
+        "molclr,simclr",
+        "--work",
+        str(tmp_path / "w"),
+        "--ledger",
+        str(tmp_path / "l"),
+    ]
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit, match=r"unknown objective .simclr. in --objectives"):
         budget_curve.main()
     assert not (tmp_path / "w").exists() and not (tmp_path / "l").exists()
 
 
-def test_an_interrupted_pretraining_is_never_taken_for_a_snapshot(budget_curve, monkeypatch,
-                                                                   tmp_path) -> None:  # fmt: skip
+def test_an_interrupted_pretraining_is_never_taken_for_a_snapshot(
+    budget_curve, monkeypatch, tmp_path
+) -> None:
     import argparse
 
     from molssl.contrastive.io.checkpoint import save_checkpoint
@@ -65,8 +73,9 @@ def test_an_interrupted_pretraining_is_never_taken_for_a_snapshot(budget_curve, 
 
         return run
 
-    args = argparse.Namespace(work=str(tmp_path), batch_size=128, corpus="rdkit", workers=1,
-                              device="auto")  # fmt: skip
+    args = argparse.Namespace(
+        work=str(tmp_path), batch_size=128, corpus="rdkit", workers=1, device="auto"
+    )
     monkeypatch.setattr(budget_curve.subprocess, "run", stopped_early(143))  # SIGTERM
     with pytest.raises(SystemExit, match="exited with status 143.*resume"):
         budget_curve.pretrain_snapshots("molclr", [1024], args, print)
@@ -81,21 +90,40 @@ def test_table_holds_every_budget_of_the_ledger_over_each_objectives_shared_task
 ) -> None:
     from molssl.benchmark.ledger import append_row
 
-    values = {("budget-0", "A"): 0.6, ("budget-0", "B"): 0.7, ("budget-0", "C"): 0.5,
-              ("molclr-100", "A"): 0.8, ("molclr-100", "B"): 0.8, ("molclr-100", "C"): 0.5,
-              ("byol-100", "A"): 0.7, ("byol-100", "B"): 0.6, ("smoke-x", "A"): 0.1}  # fmt: skip
+    values = {
+        ("budget-0", "A"): 0.6,
+        ("budget-0", "B"): 0.7,
+        ("budget-0", "C"): 0.5,
+        ("molclr-100", "A"): 0.8,
+        ("molclr-100", "B"): 0.8,
+        ("molclr-100", "C"): 0.5,
+        ("byol-100", "A"): 0.7,
+        ("byol-100", "B"): 0.6,
+        ("smoke-x", "A"): 0.1,
+    }
     for (method, task), value in values.items():
         for seed in (0, 1):
-            append_row(tmp_path / "results.csv", {"task": task, "method": method, "seed": seed,
-                                                  "metric": "roc_auc", "value": value,
-                                                  "status": "ok"})  # fmt: skip
+            append_row(
+                tmp_path / "results.csv",
+                {
+                    "task": task,
+                    "method": method,
+                    "seed": seed,
+                    "metric": "roc_auc",
+                    "value": value,
+                    "status": "ok",
+                },
+            )
     table = budget_curve.curve_table(tmp_path)
-    rows = {(r.objective, r.passes): (round(r.average, 6), r.tasks, r.seeds)
-            for r in table.itertuples()}  # fmt: skip
+    rows = {
+        (r.objective, r.passes): (round(r.average, 6), r.tasks, r.seeds) for r in table.itertuples()
+    }
     assert rows == {
-        ("molclr", 0): (0.6, 3, 2), ("molclr", 100): (0.7, 3, 2),
-        ("byol", 0): (0.65, 2, 2), ("byol", 100): (0.65, 2, 2),  # C is not BYOL's: left out
-    }  # fmt: skip
+        ("molclr", 0): (0.6, 3, 2),
+        ("molclr", 100): (0.7, 3, 2),
+        ("byol", 0): (0.65, 2, 2),
+        ("byol", 100): (0.65, 2, 2),  # C is not BYOL's: left out
+    }
     assert "| byol | 100 | roc_auc | 0.650 | 2 | 2 |" in budget_curve.markdown(table)
 
 
@@ -112,10 +140,14 @@ def test_finished_budgets_are_not_pretrained_again_and_committed_snapshots_are_u
     ledger = tmp_path / "ledger"
     for task in ("BBBP", "ESOL"):
         for seed in (0, 1):
-            append_row(ledger / "results.csv", {"task": task, "method": "molclr-1024",
-                                                "seed": seed, "status": "ok", "value": 0.5})  # fmt: skip
-    append_row(ledger / "results.csv", {"task": "BBBP", "method": "molclr-4096", "seed": 0,
-                                        "status": "ok", "value": 0.5})  # fmt: skip
+            append_row(
+                ledger / "results.csv",
+                {"task": task, "method": "molclr-1024", "seed": seed, "status": "ok", "value": 0.5},
+            )
+    append_row(
+        ledger / "results.csv",
+        {"task": "BBBP", "method": "molclr-4096", "seed": 0, "status": "ok", "value": 0.5},
+    )
     finished = budget_curve.finished_labels(ledger, ["bbbp", "esol"], [0, 1])
     assert finished == {"molclr-1024"}  # molclr-4096 lacks three of its four cells
 
@@ -128,15 +160,27 @@ def test_finished_budgets_are_not_pretrained_again_and_committed_snapshots_are_u
         out = Path(cmd[cmd.index("--out") + 1])
         steps = int(cmd[cmd.index("--max-steps") + 1])
         pretrained.append((out.name, steps))
-        save_checkpoint(out / "last.pt", {"w": torch.zeros(3)}, config={"a": 1},
-                        optimizer={"state": {}, "param_groups": []}, step=steps)  # fmt: skip
+        save_checkpoint(
+            out / "last.pt",
+            {"w": torch.zeros(3)},
+            config={"a": 1},
+            optimizer={"state": {}, "param_groups": []},
+            step=steps,
+        )
         return subprocess.CompletedProcess(cmd, 0)
 
     monkeypatch.setattr(budget_curve.subprocess, "run", pretrain)
-    args = argparse.Namespace(work=str(tmp_path / "work"), batch_size=128, corpus="rdkit",
-                              workers=1, device="auto", force_snapshots=False)  # fmt: skip
-    snaps = budget_curve.pretrain_snapshots("molclr", [1024, 4096], args, print,
-                                            frozenset(finished))  # fmt: skip
+    args = argparse.Namespace(
+        work=str(tmp_path / "work"),
+        batch_size=128,
+        corpus="rdkit",
+        workers=1,
+        device="auto",
+        force_snapshots=False,
+    )
+    snaps = budget_curve.pretrain_snapshots(
+        "molclr", [1024, 4096], args, print, frozenset(finished)
+    )
     assert pretrained == [("molclr", 32)]  # straight to 4,096 passes: 1,024 is finished
     assert list(snaps) == [4096]
     snap = load_checkpoint(snaps[4096])
@@ -167,8 +211,19 @@ def test_a_committed_snapshot_is_fine_tuned_under_its_budgets_label(
 
     monkeypatch.setattr(runner, "benchmark", benchmark)
     monkeypatch.setattr(budget_curve.subprocess, "run", lambda *a, **k: pytest.fail("pretrained"))
-    argv = ["budget_curve.py", "--objectives", "imolclr", "--budgets", "0,1000",
-            "--batch-size", "128", "--work", str(tmp_path / "w"), "--ledger", str(tmp_path / "l")]  # fmt: skip
+    argv = [
+        "budget_curve.py",
+        "--objectives",
+        "imolclr",
+        "--budgets",
+        "0,1000",
+        "--batch-size",
+        "128",
+        "--work",
+        str(tmp_path / "w"),
+        "--ledger",
+        str(tmp_path / "l"),
+    ]
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit):
         budget_curve.main()
@@ -180,8 +235,9 @@ def test_a_committed_snapshot_is_fine_tuned_under_its_budgets_label(
 def test_objective_entries_become_stable_filename_safe_labels(budget_curve) -> None:
     parse = budget_curve.parse_objective
     assert parse("molclr").label(10_240) == "molclr-10240"  # the committed ledger's labels
-    recipe = parse(" imolclr + attrmask@1 + descriptors@0.50 ", schedule="cosine",
-                   corpus_size=200_000)  # fmt: skip
+    recipe = parse(
+        " imolclr + attrmask@1 + descriptors@0.50 ", schedule="cosine", corpus_size=200_000
+    )
     assert recipe.spec == "imolclr+attrmask+descriptors@0.5"
     assert recipe.stem == "imolclr+attrmask+descriptors@0.5_cosine_n200000"
     tiny = parse("attrmask", overrides=("encoder.num_layers=2",))
@@ -227,7 +283,9 @@ def test_every_entry_trains_the_same_gin_batch_and_schedule(budget_curve) -> Non
         return apply_overrides(cfg, parse_set_arguments(sets)) if sets else cfg
 
     assert budget_curve.parse_objective("molclr").pretrain_args() == [
-        "--config", "configs/molclr_gin.yaml"]  # fmt: skip
+        "--config",
+        "configs/molclr_gin.yaml",
+    ]
     cfg = resolved("moco+attrmask@2", schedule="cosine")
     assert cfg.objective.name == "moco+attrmask" and cfg.objective.weights == [1.0, 2.0]
     assert cfg.objective.temperature == 0.2  # MoCo's preset, not MolCLR's 0.1
@@ -259,23 +317,33 @@ def test_cosine_budgets_are_runs_from_scratch_named_apart_from_constant_ones(
     monkeypatch.setattr(budget_curve, "COMMITTED", tmp_path / "kept")
     calls = []
     monkeypatch.setattr(budget_curve.subprocess, "run", fake_pretrain(calls))
-    args = argparse.Namespace(work=str(tmp_path / "w"), batch_size=128, corpus="rdkit",
-                              workers=1, device="auto", store=tmp_path / "store",
-                              store_size=1_000)  # fmt: skip
+    args = argparse.Namespace(
+        work=str(tmp_path / "w"),
+        batch_size=128,
+        corpus="rdkit",
+        workers=1,
+        device="auto",
+        store=tmp_path / "store",
+        store_size=1_000,
+    )
     cosine = budget_curve.parse_objective("attrmask", schedule="cosine")
     snaps = budget_curve.pretrain_snapshots(cosine, [0, 1024, 4096], args, print)
     root = tmp_path / "w" / "attrmask_cosine"
     assert [(c[0], c[1]) for c in calls] == [(root / "passes_1024", 8), (root / "passes_4096", 32)]
-    assert snaps == {1024: root / "snapshots" / "passes_1024.pt",
-                     4096: root / "snapshots" / "passes_4096.pt"}  # fmt: skip
+    assert snaps == {
+        1024: root / "snapshots" / "passes_1024.pt",
+        4096: root / "snapshots" / "passes_4096.pt",
+    }
     assert "trainer.schedule=cosine" in calls[0][2] and str(tmp_path / "store") in calls[0][2]
     assert (tmp_path / "kept" / "attrmask_cosine_passes_4096.pt").is_file()
     # 4,096 passes of 950 training molecules at 128 (7 steps an epoch): 5 epochs, within 100
     assert "trainer.epochs" not in " ".join(calls[1][2])
     constant = budget_curve.parse_objective("attrmask")
     budget_curve.pretrain_snapshots(constant, [1024, 4096], args, print)
-    assert [(c[0], c[1]) for c in calls[2:]] == [(tmp_path / "w" / "attrmask", 8),
-                                                  (tmp_path / "w" / "attrmask", 32)]  # fmt: skip
+    assert [(c[0], c[1]) for c in calls[2:]] == [
+        (tmp_path / "w" / "attrmask", 8),
+        (tmp_path / "w" / "attrmask", 32),
+    ]
     assert (tmp_path / "kept" / "attrmask_passes_4096.pt").is_file()
 
 
@@ -296,16 +364,20 @@ def test_done_snapshots_are_deleted_unless_kept(budget_curve, monkeypatch, tmp_p
 
     monkeypatch.setattr(budget_curve, "COMMITTED", tmp_path / "kept")
     monkeypatch.setattr(budget_curve.subprocess, "run", fake_pretrain([]))
-    args = argparse.Namespace(work=str(tmp_path / "w"), batch_size=128, corpus="rdkit",
-                              workers=1, device="auto")  # fmt: skip
+    args = argparse.Namespace(
+        work=str(tmp_path / "w"), batch_size=128, corpus="rdkit", workers=1, device="auto"
+    )
     recipe = budget_curve.parse_objective("molclr", schedule="cosine")
     budget_curve.pretrain_snapshots(recipe, [1024, 2048, 4096], args, print)
     snapshots = {recipe.label(p): (recipe, p) for p in (1024, 2048, 4096)}
     done = {recipe.label(1024), recipe.label(4096)}  # 2,048 still has cells to run
     budget_curve.release_snapshots(snapshots, done, "largest", args, print)
-    files = lambda p: [budget_curve.snapshot_paths(recipe, p, args)[i].is_file()  # noqa: E731
-                       for i in (1, 2)] + [(tmp_path / "w" / "molclr_cosine" / f"passes_{p}"
-                                            / "last.pt").is_file()]  # fmt: skip
+
+    def files(passes: int) -> list[bool]:
+        copies = budget_curve.snapshot_paths(recipe, passes, args)
+        run = tmp_path / "w" / "molclr_cosine" / f"passes_{passes}" / "last.pt"
+        return [copies[1].is_file(), copies[2].is_file(), run.is_file()]
+
     assert files(1024) == [False, False, False]
     assert files(2048) == [True, True, True]  # its cells are not done
     assert files(4096) == [True, True, True]  # the largest budget: kept
@@ -321,8 +393,9 @@ def test_ecfp_cells_are_reused_only_from_a_ledger_of_the_same_protocol(
 
     ledgers = ROOT / "benchmarks" / "ledgers"
     tasks = ["bbbp", "bace", "sider", "esol", "lipophilicity"]
-    rows, why = budget_curve.reference_rows(ledgers / "budget_curve",
-                                            ledgers / "moleculenet_quick", tasks, [0, 1, 2])  # fmt: skip
+    rows, why = budget_curve.reference_rows(
+        ledgers / "budget_curve", ledgers / "moleculenet_quick", tasks, [0, 1, 2]
+    )
     assert rows is not None, why
     assert len(rows) == 15 and set(rows["method"]) == {"ecfp-rf"}
     other = tmp_path / "other"
@@ -336,23 +409,56 @@ def test_ecfp_cells_are_reused_only_from_a_ledger_of_the_same_protocol(
 
 
 @pytest.mark.slow
-def test_smoke_run_of_a_cosine_composition_with_descriptors(budget_curve, monkeypatch,
-                                                             tmp_path) -> None:  # fmt: skip
+def test_smoke_run_of_a_cosine_composition_with_descriptors(
+    budget_curve, monkeypatch, tmp_path
+) -> None:
     import pandas as pd
 
     monkeypatch.setattr(budget_curve, "COMMITTED", tmp_path / "kept")
     ledger = tmp_path / "ledger"
-    tiny = ["encoder.num_layers=2", "encoder.hidden_channels=16", "encoder.out_channels=16",
-            "encoder.proj_dim=8", "objective.descriptors.hidden=8", "trainer.probe_every=0"]  # fmt: skip
-    argv = ["budget_curve.py", "--objectives", "imolclr+descriptors@0.5", "--schedule", "cosine",
-            "--corpus", "rdkit", "--corpus-size", "200", "--budgets", "0,64,128",
-            "--batch-size", "32", "--tasks", "bbbp", "--seeds", "0", "--epochs", "1",
-            "--max-molecules", "100", "--workers", "1", "--work", str(tmp_path / "work"),
-            "--ledger", str(ledger), *[a for item in tiny for a in ("--set", item)]]  # fmt: skip
+    tiny = [
+        "encoder.num_layers=2",
+        "encoder.hidden_channels=16",
+        "encoder.out_channels=16",
+        "encoder.proj_dim=8",
+        "objective.descriptors.hidden=8",
+        "trainer.probe_every=0",
+    ]
+    argv = [
+        "budget_curve.py",
+        "--objectives",
+        "imolclr+descriptors@0.5",
+        "--schedule",
+        "cosine",
+        "--corpus",
+        "rdkit",
+        "--corpus-size",
+        "200",
+        "--budgets",
+        "0,64,128",
+        "--batch-size",
+        "32",
+        "--tasks",
+        "bbbp",
+        "--seeds",
+        "0",
+        "--epochs",
+        "1",
+        "--max-molecules",
+        "100",
+        "--workers",
+        "1",
+        "--work",
+        str(tmp_path / "work"),
+        "--ledger",
+        str(ledger),
+        *[a for item in tiny for a in ("--set", item)],
+    ]
     monkeypatch.setattr(sys, "argv", argv)
     budget_curve.main()
-    recipe = budget_curve.parse_objective("imolclr+descriptors@0.5", schedule="cosine",
-                                          corpus_size=200, overrides=tuple(tiny))  # fmt: skip
+    recipe = budget_curve.parse_objective(
+        "imolclr+descriptors@0.5", schedule="cosine", corpus_size=200, overrides=tuple(tiny)
+    )
     stem = recipe.stem
     assert stem.startswith("imolclr+descriptors@0.5_cosine_n200_o")
     results = pd.read_csv(ledger / "results.csv")
@@ -365,8 +471,11 @@ def test_smoke_run_of_a_cosine_composition_with_descriptors(budget_curve, monkey
     assert set(results["task"]) == {"BBBP"} and set(results["seed"]) == {0}
     work = tmp_path / "work"
     assert (work / "store_n200_desc").is_dir() and not (work / "store").exists()
-    assert sorted(p.name for p in (work / stem).iterdir()) == ["passes_128", "passes_64",
-                                                                "snapshots"]  # fmt: skip
+    assert sorted(p.name for p in (work / stem).iterdir()) == [
+        "passes_128",
+        "passes_64",
+        "snapshots",
+    ]
     # the cells are done: the smaller snapshot is deleted, the largest kept (--keep largest)
     assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == [f"{stem}_passes_128.pt"]
     assert sorted(p.name for p in (work / stem / "snapshots").iterdir()) == ["passes_128.pt"]

@@ -11,8 +11,14 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "proj_dim": 16,
-        "head": False, "pooling": "mean"}  # fmt: skip
+TINY = {
+    "num_layers": 2,
+    "hidden_channels": 16,
+    "out_channels": 16,
+    "proj_dim": 16,
+    "head": False,
+    "pooling": "mean",
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +43,9 @@ def test_smoke_run_records_both_values_every_method_and_the_table(
     rows = pd.read_csv(out / "results.csv")
     assert sorted(rows["method"]) == sorted(hu2020.METHODS)
     assert set(rows["task"]) == {"BBBP"} and set(rows["seed"]) == {0}
-    assert (rows["status"] == "ok").all() and (rows["n_train"] + rows["n_valid"]
-                                              + rows["n_test"] <= 200).all()  # fmt: skip
+    assert (rows["status"] == "ok").all() and (
+        rows["n_train"] + rows["n_valid"] + rows["n_test"] <= 200
+    ).all()
     tuned = rows[rows["method"] != "ecfp-rf"]
     assert tuned["value"].between(0, 1).all() and tuned["value_last"].between(0, 1).all()
     assert (tuned["epochs"] == 1).all()  # one epoch: best and last are the same weights
@@ -59,7 +66,10 @@ def test_smoke_run_records_both_values_every_method_and_the_table(
     for label in ("gcn-contextpred", "gcn-supervised-contextpred"):  # the checkpoint's own
         encoder = methods[label]["encoder"]
         assert (encoder["conv"], encoder["num_layers"], encoder["hidden_channels"]) == (
-            "gcn-norm", 5, 300)  # fmt: skip
+            "gcn-norm",
+            5,
+            300,
+        )
         assert encoder["head"] is False and encoder["pooling"] == "mean"
     assert "encoder" not in methods["ecfp-rf"] and methods["ecfp-rf"]["rf_estimators"] == 5
 
@@ -76,8 +86,9 @@ def test_smoke_run_records_both_values_every_method_and_the_table(
     assert cells[-1] == "65.8"
     assert "| **average (1 task)**" in best
     gcn = by_method.loc["gcn-scratch"]
-    assert (f"| gcn-scratch | {100 * gcn['value']:.1f} | {100 * gcn['value_last']:.1f} | 68.9 |"
-            in last)  # fmt: skip
+    assert (
+        f"| gcn-scratch | {100 * gcn['value']:.1f} | {100 * gcn['value_last']:.1f} | 68.9 |" in last
+    )
     assert "| gin-supervised-contextpred | not run | not run | 74.2 |" in last
     assert "None: every cell has a result." in text
 
@@ -94,16 +105,31 @@ def test_table_names_missing_seeds_and_leaves_an_incomplete_average_out(hu2020, 
     from molssl.benchmark.ledger import COLUMNS, read_ledger
 
     def row(task, method, seed, value, status="ok", error=""):
-        return {**dict.fromkeys(COLUMNS, ""), "task": task, "method": method, "seed": seed,
-                "value": value, "value_last": value - 0.1, "epochs": 100, "config_hash": "h",
-                "status": status, "error": error}  # fmt: skip
+        return {
+            **dict.fromkeys(COLUMNS, ""),
+            "task": task,
+            "method": method,
+            "seed": seed,
+            "value": value,
+            "value_last": value - 0.1,
+            "epochs": 100,
+            "config_hash": "h",
+            "status": status,
+            "error": error,
+        }
 
-    frame = pd.DataFrame([row("BBBP", "gcn-scratch", 0, 0.6), row("BBBP", "gcn-scratch", 1, 0.7),
-                          row("BACE", "gcn-scratch", 0, 0.8),
-                          row("BACE", "gcn-scratch", 1, float("nan"), "failed", "OSError: x")])  # fmt: skip
+    frame = pd.DataFrame(
+        [
+            row("BBBP", "gcn-scratch", 0, 0.6),
+            row("BBBP", "gcn-scratch", 1, 0.7),
+            row("BACE", "gcn-scratch", 0, 0.8),
+            row("BACE", "gcn-scratch", 1, float("nan"), "failed", "OSError: x"),
+        ]
+    )
     frame.to_csv(tmp_path / "results.csv", index=False)
-    path = hu2020.write_table(read_ledger(tmp_path / "results.csv"), tmp_path, ["BBBP", "BACE"],
-                              ["gcn-scratch"], [0, 1])  # fmt: skip
+    path = hu2020.write_table(
+        read_ledger(tmp_path / "results.csv"), tmp_path, ["BBBP", "BACE"], ["gcn-scratch"], [0, 1]
+    )
     text = path.read_text()
     assert "| BBBP | 65.0 ± 7.1 | 65.8 |" in text and "| BBBP | 55.0 ± 7.1 | 65.8 |" in text
     assert "| BACE | 80.0 | 70.1 |" in text
@@ -113,8 +139,9 @@ def test_table_names_missing_seeds_and_leaves_an_incomplete_average_out(hu2020, 
 
 
 def test_a_bad_extra_method_is_one_line_before_any_work(hu2020, tmp_path) -> None:
-    args = hu2020.parse_args(["--out", str(tmp_path / "l"), "--methods", "ecfp-rf",
-                              "--methods-extra", "molssl:NAME"])  # fmt: skip
+    args = hu2020.parse_args(
+        ["--out", str(tmp_path / "l"), "--methods", "ecfp-rf", "--methods-extra", "molssl:NAME"]
+    )
     with pytest.raises(SystemExit, match="must be LABEL=WEIGHTS"):
         hu2020.method_specs(args)
     args = hu2020.parse_args(["--methods", "gcn-scratch,gat"])

@@ -11,10 +11,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_no_method_left_is_one_line_not_a_traceback(tmp_path) -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "moleculenet.py"), "--methods", "ours-imolclr",
-         "--ckpt-imolclr", str(tmp_path / "absent.pt"), "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "moleculenet.py"),
+            "--methods",
+            "ours-imolclr",
+            "--ckpt-imolclr",
+            str(tmp_path / "absent.pt"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert done.returncode == 1
     assert "skipping ours-imolclr" in done.stdout
     assert "no method left to run" in done.stderr and "Traceback" not in done.stderr

@@ -24,15 +24,27 @@ def _checkpoint(path: Path, seed: int) -> Path:
     cfg = EncoderConfig.from_featurizer(featurizer, **TINY)
     torch.manual_seed(seed)
     encoder = MolEncoder.from_config(cfg)
-    return save_checkpoint(path, encoder.state_dict(), config={"encoder": to_dict(cfg)},
-                           metadata={"featurizer": featurizer.to_dict()})  # fmt: skip
+    return save_checkpoint(
+        path,
+        encoder.state_dict(),
+        config={"encoder": to_dict(cfg)},
+        metadata={"featurizer": featurizer.to_dict()},
+    )
 
 
 def _suite(out: Path, data_dir: Path, ckpt: Path) -> BenchmarkConfig:
     clear_task_cache()
-    return BenchmarkConfig(tasks=["bbbp"], methods=[f"ours=ckpt:{ckpt}", "ecfp-rf"], seeds=[0],
-                           out_dir=str(out), data_dir=str(data_dir), device="cpu",
-                           finetune={"epochs": 1}, rf_estimators=5, progress=False)  # fmt: skip
+    return BenchmarkConfig(
+        tasks=["bbbp"],
+        methods=[f"ours=ckpt:{ckpt}", "ecfp-rf"],
+        seeds=[0],
+        out_dir=str(out),
+        data_dir=str(data_dir),
+        device="cpu",
+        finetune={"epochs": 1},
+        rf_estimators=5,
+        progress=False,
+    )
 
 
 def test_ledger_resumes_with_data_and_checkpoint_moved_and_reruns_new_weights(

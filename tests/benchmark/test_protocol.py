@@ -40,8 +40,7 @@ def test_protocol_json_records_file_split_metric_and_versions(tmp_path, tiny_dat
     task = record["tasks"]["BBBP"]
     digest = hashlib.sha256((tiny_data_dir / "BBBP.csv").read_bytes()).hexdigest()
     assert task["file"] == "BBBP.csv" and task["file_sha256"] == digest
-    data = prepare_task(TaskSource("bbbp", data_dir=str(tiny_data_dir)), MolGraphFeaturizer(),
-                        4000)  # fmt: skip
+    data = prepare_task(TaskSource("bbbp", data_dir=str(tiny_data_dir)), MolGraphFeaturizer(), 4000)
     expected = split_sha256(data.rows, task_split(data))
     assert task["split_sha256"] == {"0": expected, "1": expected}
     assert (task["split"], task["metric"], task["epochs"]) == ("scaffold", "roc_auc", 15)

@@ -13,8 +13,13 @@ SCRIPT = ROOT / "benchmarks" / "run_pending.sh"
 
 
 def _steps(part: str) -> list[list[str]]:
-    out = subprocess.run(["bash", str(SCRIPT), part, "--dry-run"], capture_output=True,
-                         text=True, check=True, timeout=60).stdout  # fmt: skip
+    out = subprocess.run(
+        ["bash", str(SCRIPT), part, "--dry-run"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     lines = [line.split("] ", 1)[1] for line in out.splitlines() if line.startswith("[")]
     assert lines[-1] == f"part {part}: nothing left"
     return [line.split() for line in lines[:-1]]

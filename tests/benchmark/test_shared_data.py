@@ -11,8 +11,17 @@ import pytest
 from benchmarks import _shared
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = ("augment", "budget_curve", "featurize", "inference_throughput", "loss", "moleculenet",
-           "pretrain_throughput", "search", "uncertainty")  # fmt: skip
+SCRIPTS = (
+    "augment",
+    "budget_curve",
+    "featurize",
+    "inference_throughput",
+    "loss",
+    "moleculenet",
+    "pretrain_throughput",
+    "search",
+    "uncertainty",
+)
 
 
 @pytest.fixture
@@ -55,14 +64,22 @@ def test_nothing_found_is_one_error_naming_the_variable_and_the_folder(no_defaul
 
 
 def test_a_script_without_shared_data_ends_in_one_line(tmp_path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "MOLSSL_SHARED_DATA": str(tmp_path / "absent"),
-           "HOME": str(tmp_path)}  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MOLSSL_SHARED_DATA": str(tmp_path / "absent"),
+        "HOME": str(tmp_path),
+    }
     script = tmp_path / "repo" / "benchmarks"
     script.mkdir(parents=True)  # a checkout with no ../shared/data beside it
     for name in ("_shared.py", "featurize.py"):
         (script / name).write_text((ROOT / "benchmarks" / name).read_text())
-    done = subprocess.run([sys.executable, str(script / "featurize.py"), "--n", "10"],
-                          capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(script / "featurize.py"), "--n", "10"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "featurize.py: error:" in done.stderr and "MOLSSL_SHARED_DATA" in done.stderr

@@ -25,8 +25,15 @@ TINY_ENCODER = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "pro
 def tiny_cfg(tmp_path: Path, tpsa_table: pd.DataFrame) -> FinetuneConfig:
     csv = tmp_path / "tiny.csv"
     tpsa_table[["smiles", "logtpsa"]].iloc[:60].to_csv(csv, index=False)
-    return FinetuneConfig(csv=str(csv), targets=["logtpsa"], task_type="regression", epochs=2,
-                          encoder=TINY_ENCODER, device="cpu", split="random")  # fmt: skip
+    return FinetuneConfig(
+        csv=str(csv),
+        targets=["logtpsa"],
+        task_type="regression",
+        epochs=2,
+        encoder=TINY_ENCODER,
+        device="cpu",
+        split="random",
+    )
 
 
 def test_rf_search_and_record(tmp_path, tiny_cfg):
@@ -50,10 +57,17 @@ def test_rf_search_and_record(tmp_path, tiny_cfg):
 
 
 def test_benchmark_search_runs_each_method_with_its_best_settings(tmp_path, tiny_data_dir):
-    cfg = BenchmarkConfig(tasks=["esol"], methods=["random-init", "ecfp-rf"], seeds=[0, 1],
-                          out_dir=str(tmp_path / "bench"), data_dir=str(tiny_data_dir),
-                          device="cpu", finetune={"epochs": 2, "encoder": TINY_ENCODER},
-                          progress=False, search=2)  # fmt: skip
+    cfg = BenchmarkConfig(
+        tasks=["esol"],
+        methods=["random-init", "ecfp-rf"],
+        seeds=[0, 1],
+        out_dir=str(tmp_path / "bench"),
+        data_dir=str(tiny_data_dir),
+        device="cpu",
+        finetune={"epochs": 2, "encoder": TINY_ENCODER},
+        progress=False,
+        search=2,
+    )
     result = benchmark(cfg)
     assert (result.ran, result.failed) == (4, 0)
     record = load_search_record(cfg.out_dir)["tasks"]["ESOL"]

@@ -22,8 +22,11 @@ def test_claim_release_and_own_claim(tmp_path) -> None:
 def _forge(tmp_path, key: str, pid: int, host: str, started: float, start_time=None) -> None:
     claims = CellClaims(tmp_path)
     claims.dir.mkdir(parents=True, exist_ok=True)
-    claims._path(key).write_text(json.dumps({"key": key, "pid": pid, "host": host,
-                                             "started": started, "start_time": start_time}))  # fmt: skip
+    claims._path(key).write_text(
+        json.dumps(
+            {"key": key, "pid": pid, "host": host, "started": started, "start_time": start_time}
+        )
+    )
 
 
 def test_live_process_blocks_dead_process_does_not(tmp_path) -> None:

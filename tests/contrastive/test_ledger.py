@@ -17,8 +17,13 @@ def test_rows_keep_column_order_and_empty_cells(tmp_path: Path) -> None:
     ledger.append({"seed": 0, "method": "simclr", "accuracy": 0.5, "note": None})
     rows = ledger.append({"method": "simclr", "seed": 1})
     assert (tmp_path / "sub" / "results.csv").read_text().splitlines()[0] == ",".join(COLUMNS)
-    assert rows[0] == {"method": "simclr", "seed": "0", "protocol": "", "accuracy": "0.5",
-                       "note": ""}  # fmt: skip
+    assert rows[0] == {
+        "method": "simclr",
+        "seed": "0",
+        "protocol": "",
+        "accuracy": "0.5",
+        "note": "",
+    }
     assert ledger.keys() == {("simclr", "0"), ("simclr", "1")}
     assert ledger.has("simclr", 1) and not ledger.has("simclr", 2)
     assert ResultsLedger(ledger.path, COLUMNS, ("method", "seed")).rows() == rows

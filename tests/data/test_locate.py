@@ -33,8 +33,9 @@ def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
 def _spec(
     url: str, sha256: str | None = None, files: tuple[str, ...] = ("toy.csv",)
 ) -> DatasetSpec:
-    return DatasetSpec("Toy", files, url, "smiles", ("y",), "regression", "rmse", "scaffold",
-                       sha256=sha256)  # fmt: skip
+    return DatasetSpec(
+        "Toy", files, url, "smiles", ("y",), "regression", "rmse", "scaffold", sha256=sha256
+    )
 
 
 def _write(path: Path, text: str = "smiles,y\nCCO,1.0\n") -> Path:
@@ -81,8 +82,9 @@ def test_injected_downloader_and_bad_checksum_leaves_nothing(dirs: dict[str, Pat
         destination.write_text("smiles,y\nC,2\n")
 
     with pytest.raises(ChecksumError, match="expected 00"):
-        locate_dataset_file(_spec("https://example.invalid/toy.csv", "00" * 32),
-                            downloader=fake_download)  # fmt: skip
+        locate_dataset_file(
+            _spec("https://example.invalid/toy.csv", "00" * 32), downloader=fake_download
+        )
     assert calls == ["https://example.invalid/toy.csv"]
     assert list(dirs["cache"].iterdir()) == []
     path = locate_dataset_file(_spec("https://example.invalid/toy.csv"), downloader=fake_download)
@@ -94,8 +96,16 @@ def test_offline_error_names_file_url_and_directories(dirs: dict[str, Path]) -> 
     with pytest.raises(DatasetNotFoundError) as info:
         locate_dataset_file(_spec(url), dirs["explicit"])
     message = str(info.value)
-    for needle in ("toy.csv", "toy.csv.gz", url, str(dirs["explicit"]), str(dirs["env"]),
-                   str(dirs["cache"]), "MOLSSL_DATA_DIR", "failed"):  # fmt: skip
+    for needle in (
+        "toy.csv",
+        "toy.csv.gz",
+        url,
+        str(dirs["explicit"]),
+        str(dirs["env"]),
+        str(dirs["cache"]),
+        "MOLSSL_DATA_DIR",
+        "failed",
+    ):
         assert needle in message
     assert list(dirs["cache"].iterdir()) == []
 
@@ -105,8 +115,9 @@ def test_download_disabled(dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatc
         raise AssertionError("must not download")
 
     with pytest.raises(DatasetNotFoundError, match="disabled"):
-        locate_dataset_file(_spec("https://example.invalid/toy.csv"), download=False,
-                            downloader=forbidden)  # fmt: skip
+        locate_dataset_file(
+            _spec("https://example.invalid/toy.csv"), download=False, downloader=forbidden
+        )
     monkeypatch.setenv("MOLSSL_OFFLINE", "1")
     with pytest.raises(DatasetNotFoundError, match="MOLSSL_OFFLINE"):
         locate_dataset_file(_spec("https://example.invalid/toy.csv"), downloader=forbidden)

@@ -12,11 +12,21 @@ from molssl.data import DATASETS, DataFormatError, load_csv_task, load_dataset
 
 # Row counts of the files in the shared data directory (see its SOURCES.md).
 EXPECTED = {
-    "bbbp": (2050, 1), "tox21": (7831, 12), "toxcast": (8576, 617), "sider": (1427, 27),
-    "clintox": (1484, 2), "muv": (93127, 17), "hiv": (41127, 1), "bace": (1513, 1),
-    "freesolv": (642, 1), "esol": (1128, 1), "lipophilicity": (4200, 1), "qm7": (6834, 1),
-    "qm8": (21786, 12), "qm9": (130831, 8),
-}  # fmt: skip
+    "bbbp": (2050, 1),
+    "tox21": (7831, 12),
+    "toxcast": (8576, 617),
+    "sider": (1427, 27),
+    "clintox": (1484, 2),
+    "muv": (93127, 17),
+    "hiv": (41127, 1),
+    "bace": (1513, 1),
+    "freesolv": (642, 1),
+    "esol": (1128, 1),
+    "lipophilicity": (4200, 1),
+    "qm7": (6834, 1),
+    "qm8": (21786, 12),
+    "qm9": (130831, 8),
+}
 BIG = {"qm9"}  # the only file whose load approaches a second here
 
 

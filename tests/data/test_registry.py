@@ -38,9 +38,19 @@ def test_target_lists() -> None:
     assert DATASETS["bace"].smiles_column == "mol" and DATASETS["bace"].targets == ("Class",)
     assert DATASETS["esol"].targets == ("measured log solubility in mols per litre",)
     assert DATASETS["qm8"].targets == (
-        "E1-CC2", "E2-CC2", "f1-CC2", "f2-CC2", "E1-PBE0", "E2-PBE0", "f1-PBE0", "f2-PBE0",
-        "E1-CAM", "E2-CAM", "f1-CAM", "f2-CAM",
-    )  # fmt: skip
+        "E1-CC2",
+        "E2-CC2",
+        "f1-CC2",
+        "f2-CC2",
+        "E1-PBE0",
+        "E2-PBE0",
+        "f1-PBE0",
+        "f2-PBE0",
+        "E1-CAM",
+        "E2-CAM",
+        "f1-CAM",
+        "f2-CAM",
+    )
     qm9 = DATASETS["qm9"]
     assert qm9.targets == ("mu", "alpha", "homo", "lumo", "gap", "r2", "zpve", "cv")
     assert dict(qm9.target_scale) == {t: HARTREE_TO_EV for t in ("homo", "lumo", "gap", "zpve")}
@@ -48,10 +58,18 @@ def test_target_lists() -> None:
 
 @pytest.mark.parametrize(
     ("query", "key"),
-    [("BBBP", "bbbp"), ("tox21", "tox21"), (" Tox21 ", "tox21"), ("SAMPL", "freesolv"),
-     ("freesolv", "freesolv"), ("Delaney", "esol"), ("lipo", "lipophilicity"),
-     ("Lipophilicity", "lipophilicity"), ("QM9", "qm9")],
-)  # fmt: skip
+    [
+        ("BBBP", "bbbp"),
+        ("tox21", "tox21"),
+        (" Tox21 ", "tox21"),
+        ("SAMPL", "freesolv"),
+        ("freesolv", "freesolv"),
+        ("Delaney", "esol"),
+        ("lipo", "lipophilicity"),
+        ("Lipophilicity", "lipophilicity"),
+        ("QM9", "qm9"),
+    ],
+)
 def test_lookup_is_case_insensitive_with_aliases(query: str, key: str) -> None:
     assert get_dataset_spec(query) is DATASETS[key]
 
@@ -73,7 +91,8 @@ def test_spec_is_frozen_hashable_and_validated() -> None:
         spec.target_scale["mu"] = 2.0  # type: ignore[index]
     assert len({spec, DATASETS["bbbp"]}) == 2
     with pytest.raises(ValueError, match="metric"):
-        DatasetSpec("x", ("x.csv",), "file:///x.csv", "smiles", ("y",), "regression", "r2",
-                    "scaffold")  # type: ignore[arg-type]  # fmt: skip
+        DatasetSpec(
+            "x", ("x.csv",), "file:///x.csv", "smiles", ("y",), "regression", "r2", "scaffold"
+        )  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="files"):
         DatasetSpec("x", (), "file:///x.csv", "smiles", ("y",), "regression", "mae", "scaffold")

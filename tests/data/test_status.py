@@ -9,8 +9,9 @@ import pytest
 from molssl.data import dataset_status, format_dataset_table
 
 
-def test_status_reports_all_found(moleculenet_dir: Path, monkeypatch: pytest.MonkeyPatch,
-                                  tmp_path: Path) -> None:  # fmt: skip
+def test_status_reports_all_found(
+    moleculenet_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("MOLSSL_DATA_DIR", raising=False)
     monkeypatch.setenv("MOLSSL_CACHE_DIR", str(tmp_path))
     rows = dataset_status(moleculenet_dir)

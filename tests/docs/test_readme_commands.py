@@ -131,10 +131,20 @@ def test_expensive_commands_parse_as_written(name: str, block: str) -> None:
 
 @pytest.mark.parametrize("name, block", _blocks("runnable"), ids=lambda v: str(v)[:40])
 def test_cheap_commands_run_as_written(name: str, block: str, tmp_path) -> None:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-           "MOLSSL_OFFLINE": "1", "MOLSSL_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "MOLSSL_OFFLINE": "1",
+        "MOLSSL_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, f"{name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
     assert "Traceback" not in done.stderr
 

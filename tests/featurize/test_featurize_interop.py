@@ -59,8 +59,10 @@ def test_deepchem_featurizer_on_three_smiles() -> None:
     try:
         import deepchem  # noqa: F401
     except ImportError as err:  # deepchem is an optional extra
-        pytest.skip(f"deepchem is not importable ({err}); it is a dependency of molssl: "
-                    "pip install -c constraints.txt -e .")  # fmt: skip
+        pytest.skip(
+            f"deepchem is not importable ({err}); it is a dependency of molssl: "
+            "pip install -c constraints.txt -e ."
+        )
     from deepchem.feat import GraphData, MolecularFeaturizer
 
     from molssl.featurize import DeepChemMolGraphFeaturizer

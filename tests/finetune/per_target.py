@@ -24,19 +24,34 @@ def write_three_targets(table: pd.DataFrame, path: Path) -> str:
 
 def per_target_config(csv: str, out: Path | None, **kwargs) -> FinetuneConfig:
     """A tiny 2-epoch ``protocol="molclr"`` run of ``csv`` into ``out``."""
-    fields = {"csv": csv, "targets": TARGETS, "task_type": "regression", "protocol": "molclr",
-              "epochs": 2, "encoder": TINY_ENCODER, "device": "cpu",
-              "out_dir": None if out is None else str(out)}  # fmt: skip
+    fields = {
+        "csv": csv,
+        "targets": TARGETS,
+        "task_type": "regression",
+        "protocol": "molclr",
+        "epochs": 2,
+        "encoder": TINY_ENCODER,
+        "device": "cpu",
+        "out_dir": None if out is None else str(out),
+    }
     return FinetuneConfig(**{**fields, **kwargs})
 
 
 def per_target_suite(csv: str, out: Path) -> BenchmarkConfig:
     """One random-init cell of one model per target, its folder kept."""
-    return BenchmarkConfig(tasks=[], csv=csv, targets=TARGETS, task_type="regression",
-                           methods=["random-init"], seeds=[0], out_dir=str(out), device="cpu",
-                           keep_cells=True, progress=False,
-                           finetune={"epochs": 2, "encoder": TINY_ENCODER,
-                                     "protocol": "molclr"})  # fmt: skip
+    return BenchmarkConfig(
+        tasks=[],
+        csv=csv,
+        targets=TARGETS,
+        task_type="regression",
+        methods=["random-init"],
+        seeds=[0],
+        out_dir=str(out),
+        device="cpu",
+        keep_cells=True,
+        progress=False,
+        finetune={"epochs": 2, "encoder": TINY_ENCODER, "protocol": "molclr"},
+    )
 
 
 class CountingTrainModel:

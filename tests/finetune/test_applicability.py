@@ -24,9 +24,19 @@ def _train(root: Path, table: pd.DataFrame, **kwargs) -> Path:
     csv = root / "tpsa.csv"
     table[["smiles", "logtpsa"]].iloc[:60].to_csv(csv, index=False)
     torch.set_num_threads(1)
-    finetune(FinetuneConfig(csv=str(csv), targets=["logtpsa"], task_type="regression", epochs=2,
-                            encoder=TINY_ENCODER, device="cpu", out_dir=str(root / "run"),
-                            split="random", **kwargs))  # fmt: skip
+    finetune(
+        FinetuneConfig(
+            csv=str(csv),
+            targets=["logtpsa"],
+            task_type="regression",
+            epochs=2,
+            encoder=TINY_ENCODER,
+            device="cpu",
+            out_dir=str(root / "run"),
+            split="random",
+            **kwargs,
+        )
+    )
     return root / "run" / "model.pt"
 
 
@@ -40,9 +50,10 @@ def standardized_model(tmp_path_factory, tpsa_table) -> Path:
     return _train(tmp_path_factory.mktemp("std"), tpsa_table, standardize=True)
 
 
-@pytest.mark.parametrize(("salt", "parent"), [(f"{IMIPRAMINE}.Cl", IMIPRAMINE),
-                                               ("CC(=O)[O-].[Na+]", "CC(=O)O"),
-                                               ("C[NH3+].[Cl-]", "CN")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("salt", "parent"),
+    [(f"{IMIPRAMINE}.Cl", IMIPRAMINE), ("CC(=O)[O-].[Na+]", "CC(=O)O"), ("C[NH3+].[Cl-]", "CN")],
+)
 def test_standardizer_keeps_the_largest_fragment_neutralized(salt, parent):
     std = get_featurizer("molclr", standardize=True)
     plain = get_featurizer("molclr")

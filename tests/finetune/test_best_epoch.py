@@ -39,11 +39,18 @@ def test_metric_tie_keeps_the_epoch_of_lowest_validation_loss(tpsa_table):
     targets = part[["polar"]].to_numpy(dtype=np.float64)
     split = (np.arange(64), np.arange(64, 96), np.arange(0))
     torch.manual_seed(0)
-    model = FinetuneModel(load_pretrained("random", 0.0, TINY_ENCODER).encoder, 1,
-                          "classification")  # fmt: skip
+    model = FinetuneModel(load_pretrained("random", 0.0, TINY_ENCODER).encoder, 1, "classification")
     settings = TrainSettings(epochs=5, batch_size=16, encoder_lr=1e-2, head_lr=1e-2)
-    outcome = train_model(model, graphs, targets, split, CEILING, settings,
-                          torch.Generator().manual_seed(0), torch.device("cpu"))  # fmt: skip
+    outcome = train_model(
+        model,
+        graphs,
+        targets,
+        split,
+        CEILING,
+        settings,
+        torch.Generator().manual_seed(0),
+        torch.device("cpu"),
+    )
     losses = [h["valid_loss"] for h in outcome.history]
     assert outcome.best_epoch == 1 + int(np.argmin(losses)) and outcome.best_epoch > 1
     assert outcome.best_rule == "valid_loss"
@@ -64,14 +71,24 @@ def _batch(graphs, idx):
 
 def test_the_record_names_the_rule(tmp_path, tpsa_table):
     csv = tmp_path / "task.csv"
-    tpsa_table[["smiles", "polar", "tpsa"]].iloc[:80].assign(
-        polar2=lambda f: f["polar"]).drop(columns="tpsa").to_csv(csv, index=False)  # fmt: skip
-    cfg = FinetuneConfig(csv=str(csv), targets=["polar", "polar2"], task_type="classification",
-                         epochs=2, encoder=TINY_ENCODER, device="cpu", protocol="molclr",
-                         out_dir=str(tmp_path / "run"))  # fmt: skip
+    tpsa_table[["smiles", "polar", "tpsa"]].iloc[:80].assign(polar2=lambda f: f["polar"]).drop(
+        columns="tpsa"
+    ).to_csv(csv, index=False)
+    cfg = FinetuneConfig(
+        csv=str(csv),
+        targets=["polar", "polar2"],
+        task_type="classification",
+        epochs=2,
+        encoder=TINY_ENCODER,
+        device="cpu",
+        protocol="molclr",
+        out_dir=str(tmp_path / "run"),
+    )
     result = finetune(cfg)
-    rules = [json.loads((tmp_path / "run" / f"target-{k}.json").read_text())["best_rule"]
-             for k in range(2)]  # fmt: skip
+    rules = [
+        json.loads((tmp_path / "run" / f"target-{k}.json").read_text())["best_rule"]
+        for k in range(2)
+    ]
     assert all(rule in BEST_RULES for rule in rules)
     assert result.best_rule == (rules[0] if rules[0] == rules[1] else result.best_rule)
     assert result.best_rule.split(":")[0] in BEST_RULES
@@ -107,7 +124,14 @@ def test_search_trials_record_the_rule(tmp_path, tpsa_table):
 
     csv = tmp_path / "tiny.csv"
     tpsa_table[["smiles", "logtpsa"]].iloc[:60].to_csv(csv, index=False)
-    cfg = FinetuneConfig(csv=str(csv), targets=["logtpsa"], task_type="regression", epochs=2,
-                         encoder=TINY_ENCODER, device="cpu", split="random")  # fmt: skip
+    cfg = FinetuneConfig(
+        csv=str(csv),
+        targets=["logtpsa"],
+        task_type="regression",
+        epochs=2,
+        encoder=TINY_ENCODER,
+        device="cpu",
+        split="random",
+    )
     result = search_finetune(cfg, 1, tmp_path / "search")
     assert result.extra["best_attrs"]["best_rule"] in BEST_RULES

@@ -25,9 +25,18 @@ TINY_ENCODER = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "pro
 
 
 def _config(csv: Path, out: Path | None, **kwargs) -> FinetuneConfig:
-    base = {"csv": str(csv), "task_type": "regression", "targets": ["logtpsa"], "epochs": 2,
-            "batch_size": 16, "encoder": TINY_ENCODER, "device": "cpu", "split": "random",
-            "conformal": 0.9, "out_dir": None if out is None else str(out)}  # fmt: skip
+    base = {
+        "csv": str(csv),
+        "task_type": "regression",
+        "targets": ["logtpsa"],
+        "epochs": 2,
+        "batch_size": 16,
+        "encoder": TINY_ENCODER,
+        "device": "cpu",
+        "split": "random",
+        "conformal": 0.9,
+        "out_dir": None if out is None else str(out),
+    }
     return FinetuneConfig(**{**base, **kwargs})
 
 
@@ -107,10 +116,29 @@ def test_ensemble_calibrates_its_mean(tmp_path, csv, caplog):
 
 def test_cli_search_then_conformal_model(tmp_path, csv, capsys):
     out = tmp_path / "cli"
-    args = ["finetune", "--csv", str(csv), "--targets", "logtpsa", "--task-type", "regression",
-            "--epochs", "2", "--split", "random", "--device", "cpu", "--out", str(out),
-            "--conformal", "0.9", "--search", "2",
-            "--set", "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}"]  # fmt: skip
+    args = [
+        "finetune",
+        "--csv",
+        str(csv),
+        "--targets",
+        "logtpsa",
+        "--task-type",
+        "regression",
+        "--epochs",
+        "2",
+        "--split",
+        "random",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--conformal",
+        "0.9",
+        "--search",
+        "2",
+        "--set",
+        "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "search: validation rmse: defaults (trial 0)" in printed and "test coverage" in printed

@@ -18,9 +18,18 @@ TINY_ENCODER = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "pro
 
 
 def _config(csv: Path, out: Path, **kwargs) -> FinetuneConfig:
-    base = {"csv": str(csv), "task_type": "regression", "targets": ["logtpsa"], "epochs": 1,
-            "batch_size": 16, "encoder": TINY_ENCODER, "device": "cpu", "split": "random",
-            "conformal": 0.9, "out_dir": str(out)}  # fmt: skip
+    base = {
+        "csv": str(csv),
+        "task_type": "regression",
+        "targets": ["logtpsa"],
+        "epochs": 1,
+        "batch_size": 16,
+        "encoder": TINY_ENCODER,
+        "device": "cpu",
+        "split": "random",
+        "conformal": 0.9,
+        "out_dir": str(out),
+    }
     return FinetuneConfig(**{**base, **kwargs})
 
 

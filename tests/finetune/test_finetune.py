@@ -117,18 +117,33 @@ def test_invalid_smiles_dropped_before_split(tmp_path, tpsa_table):
 @pytest.mark.parametrize(
     ("frame", "kwargs", "message"),
     [
-        (pd.DataFrame({"smiles": ["CCO", "CCN"], "y": [1, 0]}), {"targets": ["label"]},
-         r"column\(s\) \['label'\] not found"),
-        (pd.DataFrame({"smiles": ["CCO", "CCN"], "y": ["1", "active"]}), {"targets": ["y"]},
-         "not a number"),
-        (pd.DataFrame({"smiles": ["xx", "C1CC", "(("], "y": [1, 0, 1]}), {"targets": ["y"]},
-         "none of the 3 SMILES"),
-        (pd.DataFrame({"smiles": ["CCO", "CCN"], "y": [0.5, 2.0]}), {"targets": ["y"]},
-         "must be 0 or 1"),
-        (pd.DataFrame({"mol": ["CCO", "CCN"], "y": [1, 0]}), {"targets": ["y"]},
-         r"column\(s\) \['smiles'\] not found"),
+        (
+            pd.DataFrame({"smiles": ["CCO", "CCN"], "y": [1, 0]}),
+            {"targets": ["label"]},
+            r"column\(s\) \['label'\] not found",
+        ),
+        (
+            pd.DataFrame({"smiles": ["CCO", "CCN"], "y": ["1", "active"]}),
+            {"targets": ["y"]},
+            "not a number",
+        ),
+        (
+            pd.DataFrame({"smiles": ["xx", "C1CC", "(("], "y": [1, 0, 1]}),
+            {"targets": ["y"]},
+            "none of the 3 SMILES",
+        ),
+        (
+            pd.DataFrame({"smiles": ["CCO", "CCN"], "y": [0.5, 2.0]}),
+            {"targets": ["y"]},
+            "must be 0 or 1",
+        ),
+        (
+            pd.DataFrame({"mol": ["CCO", "CCN"], "y": [1, 0]}),
+            {"targets": ["y"]},
+            r"column\(s\) \['smiles'\] not found",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_csv_rejected_with_clear_message(tmp_path, frame, kwargs, message):
     csv = _write(tmp_path, frame)
     with pytest.raises(DataFormatError, match=message):
@@ -155,8 +170,11 @@ def test_csv_without_task_type_is_a_config_error(tmp_path, monkeypatch, capsys):
     with pytest.raises(ConfigError, match="task type"):
         finetune(_config(csv=csv))
     monkeypatch.chdir(tmp_path)  # the command line: one line naming the file and the flag
-    for command in (["finetune", "--csv", csv], ["finetune", "--csv", csv, "--search", "2"],
-                    ["benchmark", "--csv", csv, "--methods", "random-init"]):  # fmt: skip
+    for command in (
+        ["finetune", "--csv", csv],
+        ["finetune", "--csv", csv, "--search", "2"],
+        ["benchmark", "--csv", csv, "--methods", "random-init"],
+    ):
         assert main(command) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "--task-type" in err and str(csv) in err, err
@@ -183,7 +201,11 @@ def test_preset_is_the_molclr_protocol():
     preset = load_finetune_config(Path(__file__).parents[2] / "configs" / "finetune_molclr.yaml")
     assert to_dict(preset) == to_dict(FinetuneConfig(task="bbbp"))
     assert (preset.epochs, preset.batch_size, preset.encoder_lr, preset.head_lr) == (
-        None, 32, 1e-4, 5e-4)  # fmt: skip
+        None,
+        32,
+        1e-4,
+        5e-4,
+    )
     assert (preset.weight_decay, preset.dropout) == (1e-6, 0.3)
 
 
@@ -191,9 +213,25 @@ def test_cli_finetune_registered_task(tiny_data_dir, tmp_path, capsys):
     from molssl.cli import main
 
     out = tmp_path / "ft"
-    args = ["finetune", "--task", "bbbp", "--data-dir", str(tiny_data_dir), "--init", "random",
-            "--seed", "1", "--epochs", "1", "--out", str(out), "--device", "cpu",
-            "--set", "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}"]  # fmt: skip
+    args = [
+        "finetune",
+        "--task",
+        "bbbp",
+        "--data-dir",
+        str(tiny_data_dir),
+        "--init",
+        "random",
+        "--seed",
+        "1",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--set",
+        "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "BBBP (random, seed 1, scaffold split): test roc_auc" in printed
@@ -208,9 +246,12 @@ def test_ckpt_init_uses_the_checkpoint_featurizer_and_weights(tmp_path, tpsa_tab
     featurizer = MolGraphFeaturizer(hydrogens="explicit", fingerprint=True)
     cfg = EncoderConfig.from_featurizer(featurizer, **TINY_ENCODER)
     pretrained = MolEncoder.from_config(cfg)
-    path = save_checkpoint(tmp_path / "best.pt", pretrained.state_dict(),
-                           config={"encoder": to_dict(cfg)},
-                           metadata={"featurizer": featurizer.to_dict()})  # fmt: skip
+    path = save_checkpoint(
+        tmp_path / "best.pt",
+        pretrained.state_dict(),
+        config={"encoder": to_dict(cfg)},
+        metadata={"featurizer": featurizer.to_dict()},
+    )
     loaded = load_pretrained(f"ckpt:{path}", dropout=0.3)
     assert loaded.missing_keys == [] and loaded.unexpected_keys == []
     assert loaded.featurizer.hydrogens.value == "explicit" and not loaded.featurizer.fingerprint

@@ -21,8 +21,15 @@ TINY_ENCODER = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "pro
 
 def test_profile_settings_fill_the_defaults_and_keep_other_values() -> None:
     cfg = FinetuneConfig(task="bbbp", profile="hu2020")
-    assert (cfg.encoder_lr, cfg.head_lr, cfg.weight_decay, cfg.batch_size, cfg.dropout,
-            cfg.head_layers, cfg.protocol) == (1e-3, 1e-3, 0.0, 32, 0.5, 1, "joint")  # fmt: skip
+    assert (
+        cfg.encoder_lr,
+        cfg.head_lr,
+        cfg.weight_decay,
+        cfg.batch_size,
+        cfg.dropout,
+        cfg.head_layers,
+        cfg.protocol,
+    ) == (1e-3, 1e-3, 0.0, 32, 0.5, 1, "joint")
     assert run._settings(cfg, "roc_auc").epochs == 100 and run.molecule_cap(cfg) in (None, 0)
     assert FinetuneConfig(task="bbbp", profile="hu2020", dropout=0.2).dropout == 0.2
     full = FinetuneConfig(task="bbbp", profile="full")
@@ -31,8 +38,9 @@ def test_profile_settings_fill_the_defaults_and_keep_other_values() -> None:
 
 def test_settings_reach_optimizer_model_and_result(tmp_path: Path, tpsa_table, monkeypatch):
     part = tpsa_table.iloc[:60]
-    labels = pd.DataFrame({"smiles": part["smiles"], "a": part["polar"].astype(float),
-                           "b": 1.0 - part["polar"]})  # fmt: skip
+    labels = pd.DataFrame(
+        {"smiles": part["smiles"], "a": part["polar"].astype(float), "b": 1.0 - part["polar"]}
+    )
     labels.loc[::3, "b"] = np.nan
     csv = tmp_path / "two.csv"
     labels.to_csv(csv, index=False)
@@ -52,9 +60,16 @@ def test_settings_reach_optimizer_model_and_result(tmp_path: Path, tpsa_table, m
 
     monkeypatch.setattr(training.torch.optim, "Adam", spy_adam)
     monkeypatch.setattr(run, "train_model", spy_train)
-    cfg = FinetuneConfig(csv=str(csv), targets=["a", "b"], task_type="classification",
-                         profile="hu2020", epochs=2, encoder=TINY_ENCODER, device="cpu",
-                         out_dir=str(tmp_path / "run"))  # fmt: skip
+    cfg = FinetuneConfig(
+        csv=str(csv),
+        targets=["a", "b"],
+        task_type="classification",
+        profile="hu2020",
+        epochs=2,
+        encoder=TINY_ENCODER,
+        device="cpu",
+        out_dir=str(tmp_path / "run"),
+    )
     result = finetune(cfg)
     assert seen["groups"] == [{"lr": 1e-3}, {"lr": 1e-3}] and seen["weight_decay"] == 0.0
     model = seen["model"]

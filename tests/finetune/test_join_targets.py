@@ -65,8 +65,9 @@ def test_join_with_nothing_left_trains_nothing(tmp_path, three_targets, monkeypa
     assert counting.calls == 0
 
 
-def test_leader_waits_for_a_target_held_elsewhere(tmp_path, three_targets, whole, monkeypatch,
-                                                  caplog):  # fmt: skip
+def test_leader_waits_for_a_target_held_elsewhere(
+    tmp_path, three_targets, whole, monkeypatch, caplog
+):
     """The leader trains the free targets, waits for the held one; the holder here dies
     without a record, so the leader trains that target itself after the wait."""
     out = tmp_path / "wait"
@@ -204,10 +205,25 @@ def test_cli_join_then_lead(tmp_path, three_targets, capsys):
     from molssl.cli import main
 
     out = tmp_path / "cli"
-    args = ["finetune", "--csv", three_targets, "--targets", ",".join(TARGETS),
-            "--task-type", "regression", "--protocol", "molclr", "--epochs", "2",
-            "--device", "cpu", "--out", str(out),
-            "--set", "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}"]  # fmt: skip
+    args = [
+        "finetune",
+        "--csv",
+        three_targets,
+        "--targets",
+        ",".join(TARGETS),
+        "--task-type",
+        "regression",
+        "--protocol",
+        "molclr",
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--set",
+        "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}",
+    ]
     assert main([*args, "--join"]) == 0
     assert "trained 3 target(s) for the run in" in capsys.readouterr().out
     assert main([*args, "--join"]) == 0

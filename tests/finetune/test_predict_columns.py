@@ -25,9 +25,18 @@ def model_dir(tmp_path_factory, tpsa_table) -> Path:
     csv = root / "tpsa.csv"
     tpsa_table[["smiles", "tpsa"]].iloc[:60].to_csv(csv, index=False)
     torch.set_num_threads(1)
-    finetune(FinetuneConfig(csv=str(csv), task_type="regression", targets=["tpsa"], epochs=1,
-                            encoder=TINY_ENCODER, device="cpu", conformal=0.9,
-                            out_dir=str(root / "run")))  # fmt: skip
+    finetune(
+        FinetuneConfig(
+            csv=str(csv),
+            task_type="regression",
+            targets=["tpsa"],
+            epochs=1,
+            encoder=TINY_ENCODER,
+            device="cpu",
+            conformal=0.9,
+            out_dir=str(root / "run"),
+        )
+    )
     return root / "run"
 
 
@@ -77,8 +86,15 @@ def test_a_taken_input_name_gets_the_next_free_suffix(model_dir, tmp_path) -> No
 
 def test_cli_says_in_one_line_which_column_was_kept(model_dir, tmp_path, caplog) -> None:
     src = _input(tmp_path, tpsa=[1.0, 2.0, 3.0])
-    argv = ["predict", "--model", str(model_dir), "--input", str(src), "-o",
-            str(tmp_path / "o.csv")]  # fmt: skip
+    argv = [
+        "predict",
+        "--model",
+        str(model_dir),
+        "--input",
+        str(src),
+        "-o",
+        str(tmp_path / "o.csv"),
+    ]
     with caplog.at_level("WARNING"):
         assert main(argv) == 0
     lines = [r.getMessage() for r in caplog.records if "kept as" in r.getMessage()]

@@ -22,8 +22,17 @@ def tiny_model(tmp_path_factory, tpsa_table) -> tuple[Path, list[str]]:
     csv = root / "tpsa.csv"
     tpsa_table[["smiles", "logtpsa"]].iloc[:60].to_csv(csv, index=False)
     torch.set_num_threads(1)
-    finetune(FinetuneConfig(csv=str(csv), targets=["logtpsa"], task_type="regression", epochs=2,
-                            encoder=TINY_ENCODER, device="cpu", out_dir=str(root / "run")))  # fmt: skip
+    finetune(
+        FinetuneConfig(
+            csv=str(csv),
+            targets=["logtpsa"],
+            task_type="regression",
+            epochs=2,
+            encoder=TINY_ENCODER,
+            device="cpu",
+            out_dir=str(root / "run"),
+        )
+    )
     return root / "run" / "model.pt", list(tpsa_table["smiles"].iloc[:5])
 
 
@@ -58,9 +67,25 @@ def test_benchmark_refuses_bad_weights_before_any_cell(tmp_path, tiny_data_dir, 
     if weights == "unreadable":
         path.write_bytes(b"not a checkpoint")
     out = tmp_path / "bench"
-    code = main(["benchmark", "--tasks", "esol", "--methods", f"random-init,ckpt:{path}",
-                 "--seeds", "0", "--out", str(out), "--data-dir", str(tiny_data_dir),
-                 "--device", "cpu", "--set", "epochs=1"])  # fmt: skip
+    code = main(
+        [
+            "benchmark",
+            "--tasks",
+            "esol",
+            "--methods",
+            f"random-init,ckpt:{path}",
+            "--seeds",
+            "0",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(tiny_data_dir),
+            "--device",
+            "cpu",
+            "--set",
+            "epochs=1",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(path) in err[0]

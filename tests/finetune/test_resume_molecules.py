@@ -10,9 +10,17 @@ TINY_ENCODER = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "pro
 
 
 def _config(csv, out, **kwargs) -> FinetuneConfig:
-    return FinetuneConfig(csv=str(csv), targets=["tpsa"], task_type="regression", epochs=2,
-                          split="random", encoder=TINY_ENCODER, device="cpu", out_dir=str(out),
-                          **kwargs)  # fmt: skip
+    return FinetuneConfig(
+        csv=str(csv),
+        targets=["tpsa"],
+        task_type="regression",
+        epochs=2,
+        split="random",
+        encoder=TINY_ENCODER,
+        device="cpu",
+        out_dir=str(out),
+        **kwargs,
+    )
 
 
 def test_resume_after_the_molecules_changed_trains_on_the_new_ones(tmp_path, tpsa_table):
@@ -28,5 +36,7 @@ def test_resume_after_the_molecules_changed_trains_on_the_new_ones(tmp_path, tps
     resumed = finetune(_config(csv, tmp_path / "run", resume=True))
     fresh = finetune(_config(csv, tmp_path / "fresh"))
     assert resumed.value == fresh.value
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "run" / "test_predictions.csv"),
-                                  pd.read_csv(tmp_path / "fresh" / "test_predictions.csv"))  # fmt: skip
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "run" / "test_predictions.csv"),
+        pd.read_csv(tmp_path / "fresh" / "test_predictions.csv"),
+    )

@@ -25,9 +25,16 @@ TINY_ENCODER = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "pro
 
 
 def _config(csv: Path, out: Path | None, **kwargs) -> FinetuneConfig:
-    base = {"csv": str(csv), "task_type": "regression", "targets": ["tpsa", "logtpsa"],
-            "epochs": 2, "batch_size": 16, "encoder": TINY_ENCODER, "device": "cpu",
-            "out_dir": None if out is None else str(out)}  # fmt: skip
+    base = {
+        "csv": str(csv),
+        "task_type": "regression",
+        "targets": ["tpsa", "logtpsa"],
+        "epochs": 2,
+        "batch_size": 16,
+        "encoder": TINY_ENCODER,
+        "device": "cpu",
+        "out_dir": None if out is None else str(out),
+    }
     return FinetuneConfig(**{**base, **kwargs})
 
 
@@ -75,8 +82,9 @@ def test_predict_reproduces_the_runs_own_test_predictions(regression_run, tmp_pa
     summary = predict_file(out / "model.pt", tmp_path / "in.csv", tmp_path / "pred.csv")
     pred = pd.read_csv(tmp_path / "pred.csv")
     assert summary.rows == len(test) and summary.failed == 0
-    np.testing.assert_array_equal(pred[["tpsa", "logtpsa"]].to_numpy(),
-                                  test[["tpsa", "logtpsa"]].to_numpy())  # fmt: skip
+    np.testing.assert_array_equal(
+        pred[["tpsa", "logtpsa"]].to_numpy(), test[["tpsa", "logtpsa"]].to_numpy()
+    )
 
 
 def test_rows_keep_order_columns_and_failures(regression_run, tmp_path) -> None:
@@ -91,12 +99,14 @@ def test_rows_keep_order_columns_and_failures(regression_run, tmp_path) -> None:
     assert bad.tolist() == [False, True, False, True, False, True]
     assert pred.loc[bad, ["tpsa", "logtpsa"]].isna().all().all()
     alone = predict_smiles([load_model(out / "model.pt")], ["CCO", "c1ccccc1O", "CC(=O)N"])
-    np.testing.assert_allclose(pred.loc[~bad, ["tpsa", "logtpsa"]].to_numpy(), alone.mean,
-                               rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        pred.loc[~bad, ["tpsa", "logtpsa"]].to_numpy(), alone.mean, rtol=1e-6
+    )
     table = api.predict(out / "model.pt", smiles)  # the Python side of the same
     assert table["smiles"].tolist() == smiles and table["error"].ne("").tolist() == bad.tolist()
-    np.testing.assert_allclose(table[["tpsa", "logtpsa"]].to_numpy(),
-                               pred[["tpsa", "logtpsa"]].to_numpy(), rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        table[["tpsa", "logtpsa"]].to_numpy(), pred[["tpsa", "logtpsa"]].to_numpy(), rtol=1e-6
+    )
 
 
 def test_ensemble_of_two_gives_mean_and_std(tmp_path, tpsa_table) -> None:
@@ -107,11 +117,25 @@ def test_ensemble_of_two_gives_mean_and_std(tmp_path, tpsa_table) -> None:
     assert [m.seed for m in result.members] == [0, 1]
     smiles = tpsa_table["smiles"].iloc[60:70].tolist()
     pd.DataFrame({"smiles": smiles}).to_csv(tmp_path / "in.csv", index=False)
-    assert main(["predict", "--model", str(tmp_path / "ens"), "--input", str(tmp_path / "in.csv"),
-                 "-o", str(tmp_path / "pred.parquet")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(tmp_path / "ens"),
+                "--input",
+                str(tmp_path / "in.csv"),
+                "-o",
+                str(tmp_path / "pred.parquet"),
+            ]
+        )
+        == 0
+    )
     pred = pd.read_parquet(tmp_path / "pred.parquet")
-    members = [predict_smiles(load_ensemble(tmp_path / "ens" / f"member-{i}"), smiles).mean
-               for i in range(2)]  # fmt: skip
+    members = [
+        predict_smiles(load_ensemble(tmp_path / "ens" / f"member-{i}"), smiles).mean
+        for i in range(2)
+    ]
     assert ((pred["polar"] >= 0) & (pred["polar"] <= 1)).all()  # probabilities
     np.testing.assert_allclose(pred["polar"], np.mean(members, axis=0)[:, 0], rtol=1e-6)
     np.testing.assert_allclose(pred["polar_std"], np.std(members, axis=0)[:, 0], atol=1e-7)
@@ -203,17 +227,43 @@ def test_bad_input_is_one_line_before_any_work(regression_run, tmp_path, capsys)
     assert previous.read_text() == "kept\n"  # nothing already written is lost
     with pytest.raises(DataFormatError, match="--smiles-col"):
         predict_file(out, tmp_path / "in.csv", tmp_path / "p.csv", smiles_col="nope")
-    assert main(["predict", "--model", str(out), "--input", str(tmp_path / "in.csv"),
-                 "--smiles-col", "smi", "-o", str(previous)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(out),
+                "--input",
+                str(tmp_path / "in.csv"),
+                "--smiles-col",
+                "smi",
+                "-o",
+                str(previous),
+            ]
+        )
+        == 0
+    )
     assert pd.read_csv(previous)["id"].tolist() == [1]
 
 
 def test_cli_finetune_writes_model_by_default(tmp_path, tpsa_table, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     tpsa_table[["smiles", "polar"]].iloc[:40].to_csv(tmp_path / "p.csv", index=False)
-    args = ["finetune", "--csv", "p.csv", "--task-type", "classification", "--seed", "3",
-            "--epochs", "1", "--device", "cpu",
-            "--set", "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}"]  # fmt: skip
+    args = [
+        "finetune",
+        "--csv",
+        "p.csv",
+        "--task-type",
+        "classification",
+        "--seed",
+        "3",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--set",
+        "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     model = Path("runs") / "finetune" / "p-3" / "model.pt"
@@ -226,9 +276,23 @@ def test_cli_finetune_writes_model_by_default(tmp_path, tpsa_table, monkeypatch,
 def test_cli_ensemble_then_predict_on_the_folder(tmp_path, tpsa_table, capsys, caplog) -> None:
     tpsa_table[["smiles", "logtpsa"]].iloc[:36].to_csv(tmp_path / "t.csv", index=False)
     out = tmp_path / "ens"
-    args = ["finetune", "--csv", str(tmp_path / "t.csv"), "--task-type", "regression",
-            "--epochs", "1", "--device", "cpu", "--ensemble", "2", "--out", str(out),
-            "--set", "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}"]  # fmt: skip
+    args = [
+        "finetune",
+        "--csv",
+        str(tmp_path / "t.csv"),
+        "--task-type",
+        "regression",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--ensemble",
+        "2",
+        "--out",
+        str(out),
+        "--set",
+        "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}",
+    ]
     assert main(args) == 0
     assert f"molssl predict --model {out}" in capsys.readouterr().out
     assert sorted(p.parent.name for p in out.glob("*/model.pt")) == ["member-0", "member-1"]
@@ -238,11 +302,35 @@ def test_cli_ensemble_then_predict_on_the_folder(tmp_path, tpsa_table, capsys, c
         assert main([*args, "--resume"]) == 0
     assert caplog.text.count("(finished)") == 2  # finished members are loaded, not retrained
     pd.DataFrame({"smiles": ["CCO", "CCN"]}).to_csv(tmp_path / "in.csv", index=False)
-    assert main(["predict", "--model", str(out / "member-0" / "model.pt"),
-                 str(out / "member-1" / "model.pt"), "--input", str(tmp_path / "in.csv"),
-                 "-o", str(tmp_path / "a.csv")]) == 0  # fmt: skip
-    assert main(["predict", "--model", str(out), "--input", str(tmp_path / "in.csv"),
-                 "-o", str(tmp_path / "b.csv")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(out / "member-0" / "model.pt"),
+                str(out / "member-1" / "model.pt"),
+                "--input",
+                str(tmp_path / "in.csv"),
+                "-o",
+                str(tmp_path / "a.csv"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(out),
+                "--input",
+                str(tmp_path / "in.csv"),
+                "-o",
+                str(tmp_path / "b.csv"),
+            ]
+        )
+        == 0
+    )
     a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
     assert list(a.columns) == ["smiles", "logtpsa", "logtpsa_std", *DOMAIN_COLUMNS, "error"]
     pd.testing.assert_frame_equal(a, b)
@@ -287,14 +375,25 @@ def test_smi_header_ids_and_pubchem_layout_in_predict(regression_run, tmp_path) 
     assert pred["smiles"].tolist() == ["CCO", "", "c1ccccc1O"]
     cid = tmp_path / "CID-SMILES"
     cid.write_text("702\tCCO\n1001\tc1ccccc1O\n")
-    assert main(["predict", "--model", str(out), "--input", str(cid), "-o",
-                 str(tmp_path / "b.csv")]) == 0  # fmt: skip
+    assert (
+        main(["predict", "--model", str(out), "--input", str(cid), "-o", str(tmp_path / "b.csv")])
+        == 0
+    )
     pred = pd.read_csv(tmp_path / "b.csv")
     assert pred["id"].tolist() == [702, 1001] and pred["tpsa"].notna().all()
     weird = tmp_path / "molecules.dat"  # a name that says nothing: --format says
     weird.write_text("CCO\nCCN\n")
-    argv = ["predict", "--model", str(out), "--input", str(weird), "--format", "smi", "-o",
-            str(tmp_path / "c.csv")]  # fmt: skip
+    argv = [
+        "predict",
+        "--model",
+        str(out),
+        "--input",
+        str(weird),
+        "--format",
+        "smi",
+        "-o",
+        str(tmp_path / "c.csv"),
+    ]
     assert main(argv) == 0
     assert pd.read_csv(tmp_path / "c.csv")["smiles"].tolist() == ["CCO", "CCN"]
 
@@ -302,8 +401,17 @@ def test_smi_header_ids_and_pubchem_layout_in_predict(regression_run, tmp_path) 
 def test_predict_smiles_col_index_with_and_without_header(regression_run, tmp_path) -> None:
     _, out = regression_run
     (tmp_path / "h.csv").write_text("name,structure\nethanol,CCO\nphenol,c1ccccc1O\n")
-    argv = ["predict", "--model", str(out), "--input", str(tmp_path / "h.csv"), "--smiles-col",
-            "1", "-o", str(tmp_path / "h_pred.csv")]  # fmt: skip
+    argv = [
+        "predict",
+        "--model",
+        str(out),
+        "--input",
+        str(tmp_path / "h.csv"),
+        "--smiles-col",
+        "1",
+        "-o",
+        str(tmp_path / "h_pred.csv"),
+    ]
     assert main(argv) == 0
     pred = pd.read_csv(tmp_path / "h_pred.csv", keep_default_na=False)
     assert pred["name"].tolist() == ["ethanol", "phenol"] and not pred["error"].any()

@@ -25,8 +25,15 @@ TINY_ENCODER = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "pro
 def tiny_cfg(tmp_path: Path, tpsa_table: pd.DataFrame) -> FinetuneConfig:
     csv = tmp_path / "tiny.csv"
     tpsa_table[["smiles", "logtpsa"]].iloc[:60].to_csv(csv, index=False)
-    return FinetuneConfig(csv=str(csv), targets=["logtpsa"], task_type="regression", epochs=2,
-                          encoder=TINY_ENCODER, device="cpu", split="random")  # fmt: skip
+    return FinetuneConfig(
+        csv=str(csv),
+        targets=["logtpsa"],
+        task_type="regression",
+        epochs=2,
+        encoder=TINY_ENCODER,
+        device="cpu",
+        split="random",
+    )
 
 
 def _trials(out: Path) -> list[optuna.trial.FrozenTrial]:
@@ -123,8 +130,15 @@ def test_a_second_worker_waits_for_the_study_and_reuses_its_trials(tmp_path, cap
     def space(trial, info):
         return {"x": trial.suggest_float("x", 0.0, 1.0)}
 
-    kwargs = dict(task="t", method="m", metric="rmse", higher_is_better=False, n_trials=3,
-                  out_dir=tmp_path, identity={})  # fmt: skip
+    kwargs = dict(
+        task="t",
+        method="m",
+        metric="rmse",
+        higher_is_better=False,
+        n_trials=3,
+        out_dir=tmp_path,
+        identity={},
+    )
     results: dict = {}
 
     def worker(name: str) -> None:
@@ -162,8 +176,9 @@ def test_a_trial_left_running_by_a_killed_process_is_failed_and_run_again(tmp_pa
     assert "error" not in _trials(tmp_path)[2].user_attrs  # not a trial that failed on its own
 
 
-def test_search_then_finetune_refuses_a_finished_run_before_searching(tmp_path, tiny_cfg,
-                                                                        monkeypatch):  # fmt: skip
+def test_search_then_finetune_refuses_a_finished_run_before_searching(
+    tmp_path, tiny_cfg, monkeypatch
+):
     import dataclasses
 
     import molssl.finetune.search as search
@@ -215,16 +230,38 @@ def test_a_study_under_its_former_name_is_renamed_not_searched_again(tmp_path):
     def space(trial, info):
         return {"x": trial.suggest_float("x", 0.0, 1.0)}
 
-    common = {"task": "T", "method": "m", "metric": "rmse", "higher_is_better": False,
-              "out_dir": tmp_path}  # fmt: skip
+    common = {
+        "task": "T",
+        "method": "m",
+        "metric": "rmse",
+        "higher_is_better": False,
+        "out_dir": tmp_path,
+    }
     old = run_study(objective, space, {}, n_trials=3, identity={"data_dir": "/a"}, **common)
-    new = run_study(objective, space, {}, n_trials=3, identity={"data_dir": None},
-                    former_identities=[{"data_dir": "/a"}], **common)  # fmt: skip
+    new = run_study(
+        objective,
+        space,
+        {},
+        n_trials=3,
+        identity={"data_dir": None},
+        former_identities=[{"data_dir": "/a"}],
+        **common,
+    )
     assert len(calls) == 3 and new.study_name != old.study_name
     assert (new.best_params, new.best_value, new.best_trial) == (
-        old.best_params, old.best_value, old.best_trial)  # fmt: skip
+        old.best_params,
+        old.best_value,
+        old.best_trial,
+    )
     storage = f"sqlite:///{tmp_path / STUDY_FILE}"
     assert optuna.get_all_study_names(storage) == [new.study_name]
-    run_study(objective, space, {}, n_trials=4, identity={"data_dir": None},
-              former_identities=[{"data_dir": "/a"}], **common)  # fmt: skip
+    run_study(
+        objective,
+        space,
+        {},
+        n_trials=4,
+        identity={"data_dir": None},
+        former_identities=[{"data_dir": "/a"}],
+        **common,
+    )
     assert len(calls) == 4  # the renamed study resumes: one more trial

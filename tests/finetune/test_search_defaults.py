@@ -24,8 +24,15 @@ TINY_ENCODER = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "pro
 def tiny_cfg(tmp_path: Path, tpsa_table: pd.DataFrame) -> FinetuneConfig:
     csv = tmp_path / "tiny.csv"
     tpsa_table[["smiles", "logtpsa"]].iloc[:60].to_csv(csv, index=False)
-    return FinetuneConfig(csv=str(csv), targets=["logtpsa"], task_type="regression", epochs=3,
-                          encoder=TINY_ENCODER, device="cpu", split="random")  # fmt: skip
+    return FinetuneConfig(
+        csv=str(csv),
+        targets=["logtpsa"],
+        task_type="regression",
+        epochs=3,
+        encoder=TINY_ENCODER,
+        device="cpu",
+        split="random",
+    )
 
 
 def _trials(out: Path) -> list[optuna.trial.FrozenTrial]:
@@ -37,8 +44,15 @@ def _trials(out: Path) -> list[optuna.trial.FrozenTrial]:
 def test_trial_zero_is_the_default_run(tmp_path, tiny_cfg):
     result = search_finetune(tiny_cfg, 2, tmp_path)
     first = _trials(tmp_path)[0]
-    defaults = {"encoder_lr": 1e-4, "head_lr": 5e-4, "weight_decay": 1e-6, "dropout": 0.3,
-                "batch_size": 32, "epochs": 3, "pooling": "mean"}  # fmt: skip
+    defaults = {
+        "encoder_lr": 1e-4,
+        "head_lr": 5e-4,
+        "weight_decay": 1e-6,
+        "dropout": 0.3,
+        "batch_size": 32,
+        "epochs": 3,
+        "pooling": "mean",
+    }
     assert first.params == pytest.approx(defaults)
     default_run = molssl.finetune.run.finetune(tiny_cfg)  # what a run without --search gives
     assert first.value == pytest.approx(default_run.valid_value, rel=1e-6)
@@ -48,12 +62,16 @@ def test_trial_zero_is_the_default_run(tmp_path, tiny_cfg):
 
 
 def test_user_settings_outside_the_space_are_trial_zero_too(tmp_path, tiny_cfg):
-    cfg = dataclasses.replace(tiny_cfg, batch_size=24, encoder_lr=3e-3,
-                              encoder={**TINY_ENCODER, "pooling": "attention"})  # fmt: skip
+    cfg = dataclasses.replace(
+        tiny_cfg, batch_size=24, encoder_lr=3e-3, encoder={**TINY_ENCODER, "pooling": "attention"}
+    )
     search_finetune(cfg, 1, tmp_path)
     params = _trials(tmp_path)[0].params
     assert (params["batch_size"], params["encoder_lr"], params["pooling"]) == (
-        24, pytest.approx(3e-3), "attention")  # fmt: skip
+        24,
+        pytest.approx(3e-3),
+        "attention",
+    )
 
 
 def test_trials_stop_early_only_as_the_default_run_does(tmp_path, tiny_cfg, monkeypatch):
@@ -77,11 +95,35 @@ def test_record_and_summary_show_defaults_against_the_best(tmp_path, tiny_cfg, c
     from molssl.cli import main
 
     out = tmp_path / "run"
-    code = main(["finetune", "--csv", tiny_cfg.csv, "--targets", "logtpsa", "--task-type",
-                 "regression", "--search", "2", "--out", str(out), "--epochs", "3",
-                 "--device", "cpu", "--split", "random", "--set", "encoder.num_layers=2",
-                 "--set", "encoder.hidden_channels=16", "--set", "encoder.out_channels=16",
-                 "--set", "encoder.proj_dim=8"])  # fmt: skip
+    code = main(
+        [
+            "finetune",
+            "--csv",
+            tiny_cfg.csv,
+            "--targets",
+            "logtpsa",
+            "--task-type",
+            "regression",
+            "--search",
+            "2",
+            "--out",
+            str(out),
+            "--epochs",
+            "3",
+            "--device",
+            "cpu",
+            "--split",
+            "random",
+            "--set",
+            "encoder.num_layers=2",
+            "--set",
+            "encoder.hidden_channels=16",
+            "--set",
+            "encoder.out_channels=16",
+            "--set",
+            "encoder.proj_dim=8",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     entry = json.loads((out / "search.json").read_text())["tasks"]["tiny"]["random"]
@@ -93,8 +135,9 @@ def test_record_and_summary_show_defaults_against_the_best(tmp_path, tiny_cfg, c
     assert entry["worse_than_defaults"] is False
 
 
-def test_retrained_runs_worse_than_the_defaults_are_flagged(tmp_path, tiny_cfg, monkeypatch,
-                                                             caplog):  # fmt: skip
+def test_retrained_runs_worse_than_the_defaults_are_flagged(
+    tmp_path, tiny_cfg, monkeypatch, caplog
+):
     real = molssl.finetune.run.finetune
 
     def worse_on_other_seeds(cfg):

@@ -49,8 +49,9 @@ def test_interrupted_run_resumes_after_finished_targets(tmp_path, three_targets,
     assert resumed.best_epoch == whole.best_epoch
     assert resumed.seconds >= record["seconds"]  # earlier targets' time is counted
     same = pd.read_csv(out / "test_predictions.csv")
-    pd.testing.assert_frame_equal(same, pd.read_csv(tmp_path / "whole" / "test_predictions.csv"),
-                                  rtol=1e-5)  # fmt: skip
+    pd.testing.assert_frame_equal(
+        same, pd.read_csv(tmp_path / "whole" / "test_predictions.csv"), rtol=1e-5
+    )
 
 
 def test_record_of_changed_labels_is_not_reused(tmp_path, three_targets, monkeypatch):
@@ -68,8 +69,9 @@ def test_record_of_changed_labels_is_not_reused(tmp_path, three_targets, monkeyp
     assert second.per_target["half"] != pytest.approx(first.per_target["half"])
 
 
-def test_finished_targets_keep_no_weights_and_stale_ones_restart(tmp_path, three_targets,
-                                                                 monkeypatch):  # fmt: skip
+def test_finished_targets_keep_no_weights_and_stale_ones_restart(
+    tmp_path, three_targets, monkeypatch
+):
     out = tmp_path / "run"
     first = finetune(_config(three_targets, out))
     assert _records(out) == ["target-0.json", "target-1.json", "target-2.json"]
@@ -136,8 +138,7 @@ def test_records_refused_without_resume(tmp_path, three_targets):
         finetune(_config(three_targets, out))
 
 
-def test_benchmark_keep_cells_resumes_a_cell_target_by_target(tmp_path, three_targets,
-                                                              monkeypatch):  # fmt: skip
+def test_benchmark_keep_cells_resumes_a_cell_target_by_target(tmp_path, three_targets, monkeypatch):
     cfg = _suite(three_targets, tmp_path / "bench")
     monkeypatch.setattr(run_module, "train_model", _Counting(fail_on=2))
     with pytest.raises(KeyboardInterrupt):  # a kill, not a failing cell: the suite stops
@@ -182,11 +183,30 @@ def test_cli_keep_cells(tmp_path, three_targets, capsys):
     from molssl.cli import main
 
     out = tmp_path / "bench"
-    args = ["benchmark", "--csv", three_targets, "--targets", ",".join(TARGETS),
-            "--task-type", "regression", "--methods", "random-init", "--seeds", "0",
-            "--out", str(out), "--device", "cpu", "--keep-cells", "--set", "epochs=1",
-            "--set", "protocol=molclr",
-            "--set", "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}"]  # fmt: skip
+    args = [
+        "benchmark",
+        "--csv",
+        three_targets,
+        "--targets",
+        ",".join(TARGETS),
+        "--task-type",
+        "regression",
+        "--methods",
+        "random-init",
+        "--seeds",
+        "0",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--keep-cells",
+        "--set",
+        "epochs=1",
+        "--set",
+        "protocol=molclr",
+        "--set",
+        "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}",
+    ]
     assert main(args) == 0
     (cell,) = (out / "cells").iterdir()
     assert sorted(p.name for p in cell.glob("target-*.json")) == [

@@ -25,13 +25,17 @@ TRAIN, VALID, TEST = list(range(0, 70)), list(range(70, 80)), list(range(80, 100
 
 def _labels(n: int = 100) -> list[str]:
     """Temporal-style split: the last rows are test. Mixed case and padding, as users write."""
-    names = {**{r: " Train" for r in TRAIN}, **{r: "VALID " for r in VALID},
-             **{r: "test" for r in TEST}}  # fmt: skip
+    names = {
+        **{r: " Train" for r in TRAIN},
+        **{r: "VALID " for r in VALID},
+        **{r: "test" for r in TEST},
+    }
     return [names[r] for r in range(n)]
 
 
-def _csv(tmp_path: Path, table: pd.DataFrame, fold: list[str] | None = None,
-         name: str = "task.csv") -> str:  # fmt: skip
+def _csv(
+    tmp_path: Path, table: pd.DataFrame, fold: list[str] | None = None, name: str = "task.csv"
+) -> str:
     frame = table[["smiles", "tpsa"]].iloc[:100].copy()
     frame["fold"] = _labels() if fold is None else fold
     path = tmp_path / name
@@ -46,8 +50,14 @@ def _split_file(tmp_path: Path, data: object, name: str = "split.json") -> str:
 
 
 def _config(csv: str, **kwargs) -> FinetuneConfig:
-    fields = {"csv": csv, "targets": ["tpsa"], "task_type": "regression", "epochs": 1,
-              "encoder": TINY_ENCODER, "device": "cpu"}  # fmt: skip
+    fields = {
+        "csv": csv,
+        "targets": ["tpsa"],
+        "task_type": "regression",
+        "epochs": 1,
+        "encoder": TINY_ENCODER,
+        "device": "cpu",
+    }
     return FinetuneConfig(**{**fields, **kwargs})
 
 
@@ -100,14 +110,16 @@ def test_column_and_file_forms_give_the_same_run(tmp_path, tpsa_table):
 
 
 @pytest.mark.parametrize("splitter", [None, "random"])
-def test_train_test_only_carves_validation_out_of_train(tmp_path, tpsa_table, caplog, capsys,
-                                                        splitter):  # fmt: skip
+def test_train_test_only_carves_validation_out_of_train(
+    tmp_path, tpsa_table, caplog, capsys, splitter
+):
     fold = ["train" if r < 80 else "test" for r in range(100)]
     csv = _csv(tmp_path, tpsa_table, fold)
     out = tmp_path / "run"
     with caplog.at_level(logging.INFO, logger="molssl.finetune.tasks"):
-        result = finetune(_config(csv, split="column:fold", valid_splitter=splitter,
-                                  out_dir=str(out)))  # fmt: skip
+        result = finetune(
+            _config(csv, split="column:fold", valid_splitter=splitter, out_dir=str(out))
+        )
     assert result.split_source["valid_from_train"] == (splitter or "scaffold")
     assert "no validation rows" in caplog.text
     valid = _rows(out, "valid_predictions.csv")
@@ -119,10 +131,31 @@ def test_train_test_only_carves_validation_out_of_train(tmp_path, tpsa_table, ca
 
 def test_cli_says_validation_was_carved(tmp_path, tpsa_table, capsys):
     csv = _csv(tmp_path, tpsa_table, ["train" if r < 80 else "test" for r in range(100)])
-    code = main(["finetune", "--csv", csv, "--targets", "tpsa", "--task-type", "regression",
-                 "--split", "column:fold", "--valid-splitter", "random", "--epochs", "1",
-                 "--device", "cpu", "--out", str(tmp_path / "run"),
-                 "--set", "encoder.num_layers=2", "--set", "encoder.hidden_channels=16"])  # fmt: skip
+    code = main(
+        [
+            "finetune",
+            "--csv",
+            csv,
+            "--targets",
+            "tpsa",
+            "--task-type",
+            "regression",
+            "--split",
+            "column:fold",
+            "--valid-splitter",
+            "random",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "run"),
+            "--set",
+            "encoder.num_layers=2",
+            "--set",
+            "encoder.hidden_channels=16",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "column:fold split" in printed
@@ -136,8 +169,9 @@ def test_invalid_smiles_row_is_dropped_from_its_set_and_reported(tmp_path, tpsa_
     frame.to_csv(tmp_path / "task.csv", index=False)
     out = tmp_path / "run"
     with caplog.at_level(logging.WARNING):
-        result = finetune(_config(str(tmp_path / "task.csv"), split="column:fold",
-                                  out_dir=str(out)))  # fmt: skip
+        result = finetune(
+            _config(str(tmp_path / "task.csv"), split="column:fold", out_dir=str(out))
+        )
     assert result.split_source["dropped_rows"] == {"test": [85]}
     assert "dropped from their sets: test [85]" in caplog.text
     assert sorted(_rows(out, "test_predictions.csv")) == [r for r in TEST if r != 85]
@@ -171,17 +205,23 @@ def test_malformed_split_column_is_refused_in_one_line(tmp_path, tpsa_table, no_
 
 _BAD_FILES = {
     "repeated row": ({"train": [*TRAIN, 3], "valid": VALID, "test": TEST}, "row 3 is twice in"),
-    "row in two sets": ({"train": TRAIN, "valid": VALID, "test": [*TEST, 5]},
-                        "row 5 is in 'train' and in 'test'"),
-    "out of range": ({"train": TRAIN, "valid": VALID, "test": [*TEST, 100]},
-                     "test row 100 is past the end of the data (100 rows"),
+    "row in two sets": (
+        {"train": TRAIN, "valid": VALID, "test": [*TEST, 5]},
+        "row 5 is in 'train' and in 'test'",
+    ),
+    "out of range": (
+        {"train": TRAIN, "valid": VALID, "test": [*TEST, 100]},
+        "test row 100 is past the end of the data (100 rows",
+    ),
     "empty train": ({"train": [], "valid": VALID, "test": TEST}, "the train set is empty"),
-    "unknown key": ({"train": TRAIN, "validation": VALID, "test": TEST},
-                    "unknown set 'validation'"),
+    "unknown key": (
+        {"train": TRAIN, "validation": VALID, "test": TEST},
+        "unknown set 'validation'",
+    ),
     "bad json": ('{"train": [0, 1,', "not a JSON split file"),
     "several splits": ([{"train": TRAIN, "test": TEST}] * 2, "a list of 2 splits"),
     "negative row": ({"train": [-1, *TRAIN[1:]], "test": TEST}, "has row -1"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", sorted(_BAD_FILES))
@@ -196,13 +236,27 @@ def test_malformed_split_file_is_refused_in_one_line(tmp_path, tpsa_table, no_tr
 
 
 @pytest.mark.parametrize("case", ["repeated row", "out of range", "bad json", "unknown value"])
-def test_cli_refuses_a_malformed_split_in_one_line(tmp_path, tpsa_table, capsys, no_training,
-                                                   case):  # fmt: skip
-    args = ["finetune", "--targets", "tpsa", "--task-type", "regression", "--epochs", "1",
-            "--device", "cpu", "--out", str(tmp_path / "run")]  # fmt: skip
+def test_cli_refuses_a_malformed_split_in_one_line(tmp_path, tpsa_table, capsys, no_training, case):
+    args = [
+        "finetune",
+        "--targets",
+        "tpsa",
+        "--task-type",
+        "regression",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     if case in _BAD_FILES:
-        args += ["--csv", _csv(tmp_path, tpsa_table),
-                 "--split-file", _split_file(tmp_path, _BAD_FILES[case][0])]  # fmt: skip
+        args += [
+            "--csv",
+            _csv(tmp_path, tpsa_table),
+            "--split-file",
+            _split_file(tmp_path, _BAD_FILES[case][0]),
+        ]
         expected = _BAD_FILES[case][1]
     else:
         make, expected = _BAD_COLUMNS[case]
@@ -245,10 +299,19 @@ def test_predefined_split_ignores_the_profile_cap(tmp_path, tpsa_table):
 
 def test_benchmark_csv_records_the_predefined_split(tmp_path, tpsa_table):
     csv = _csv(tmp_path, tpsa_table)
-    cfg = BenchmarkConfig(tasks=[], csv=csv, targets=["tpsa"], task_type="regression",
-                          methods=["ecfp-rf"], seeds=[0], rf_estimators=5, progress=False,
-                          out_dir=str(tmp_path / "bench"), device="cpu",
-                          split="column:fold")  # fmt: skip
+    cfg = BenchmarkConfig(
+        tasks=[],
+        csv=csv,
+        targets=["tpsa"],
+        task_type="regression",
+        methods=["ecfp-rf"],
+        seeds=[0],
+        rf_estimators=5,
+        progress=False,
+        out_dir=str(tmp_path / "bench"),
+        device="cpu",
+        split="column:fold",
+    )
     result = benchmark(cfg)
     assert result.failed == 0
     task = json.loads((tmp_path / "bench" / "protocol.json").read_text())["tasks"]["task"]
@@ -262,9 +325,17 @@ def test_benchmark_csv_records_the_predefined_split(tmp_path, tpsa_table):
 def test_benchmark_refuses_a_malformed_split_before_any_cell(tmp_path, tpsa_table):
     csv = _csv(tmp_path, tpsa_table)
     path = _split_file(tmp_path, {"train": TRAIN, "test": [*TEST, 7]})
-    cfg = BenchmarkConfig(tasks=[], csv=csv, targets=["tpsa"], task_type="regression",
-                          methods=["ecfp-rf"], seeds=[0], progress=False,
-                          out_dir=str(tmp_path / "bench"), split_file=path)  # fmt: skip
+    cfg = BenchmarkConfig(
+        tasks=[],
+        csv=csv,
+        targets=["tpsa"],
+        task_type="regression",
+        methods=["ecfp-rf"],
+        seeds=[0],
+        progress=False,
+        out_dir=str(tmp_path / "bench"),
+        split_file=path,
+    )
     with pytest.raises(InvalidSplitError, match="row 7 is in 'train' and in 'test'"):
         benchmark(cfg)
     assert not (tmp_path / "bench" / "results.csv").exists()
@@ -274,8 +345,9 @@ def test_benchmark_predefined_split_needs_the_csv_task():
     with pytest.raises(ConfigError, match="add --csv FILE"):
         BenchmarkConfig(tasks=["bbbp"], split="column:fold")
     with pytest.raises(ConfigError, match="not as a fine-tuning override"):
-        BenchmarkConfig(tasks=[], csv="x.csv", task_type="regression",
-                        finetune={"split": "column:fold"})  # fmt: skip
+        BenchmarkConfig(
+            tasks=[], csv="x.csv", task_type="regression", finetune={"split": "column:fold"}
+        )
 
 
 def test_search_trials_use_the_predefined_split(tmp_path, tpsa_table, monkeypatch):
@@ -346,17 +418,34 @@ def test_predict_on_a_test_file_needs_no_split(tmp_path, tpsa_table):
     finetune(_config(csv, split="column:fold", out_dir=str(out), save_model=True))
     test = tpsa_table[["smiles"]].iloc[TEST]
     test.to_csv(tmp_path / "test.csv", index=False)  # no split column, no labels
-    summary = predict_file([str(out / "model.pt")], str(tmp_path / "test.csv"),
-                           str(tmp_path / "pred.csv"))  # fmt: skip
+    summary = predict_file(
+        [str(out / "model.pt")], str(tmp_path / "test.csv"), str(tmp_path / "pred.csv")
+    )
     assert summary.rows == 20 and summary.failed == 0
     assert np.isfinite(pd.read_csv(tmp_path / "pred.csv")["tpsa"]).all()
 
 
 def test_benchmark_cli_refuses_a_malformed_split_in_one_line(tmp_path, tpsa_table, capsys):
     csv = _csv(tmp_path, tpsa_table, _BAD_COLUMNS["unknown value"][0](_labels()))
-    code = main(["benchmark", "--csv", csv, "--targets", "tpsa", "--task-type", "regression",
-                 "--methods", "ecfp-rf", "--seeds", "0", "--split", "column:fold",
-                 "--out", str(tmp_path / "bench")])  # fmt: skip
+    code = main(
+        [
+            "benchmark",
+            "--csv",
+            csv,
+            "--targets",
+            "tpsa",
+            "--task-type",
+            "regression",
+            "--methods",
+            "ecfp-rf",
+            "--seeds",
+            "0",
+            "--split",
+            "column:fold",
+            "--out",
+            str(tmp_path / "bench"),
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert "row 5 has 'validation' (did you mean 'valid'?)" in err and len(err.splitlines()) == 1

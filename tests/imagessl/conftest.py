@@ -44,8 +44,21 @@ def pretrain_digits() -> Callable[..., str]:
     from imagessl.cli import main
 
     def run(out: Path, method: str, limit: int = 512, batch_size: int = 64) -> str:
-        args = ["pretrain", "--method", method, "--data", "digits", "--epochs", "1",
-                "--batch-size", str(batch_size), "--out", str(out), "--set", f"data.limit={limit}"]  # fmt: skip
+        args = [
+            "pretrain",
+            "--method",
+            method,
+            "--data",
+            "digits",
+            "--epochs",
+            "1",
+            "--batch-size",
+            str(batch_size),
+            "--out",
+            str(out),
+            "--set",
+            f"data.limit={limit}",
+        ]
         assert main(args + TINY) == 0
         return str(out / "last.pt")
 

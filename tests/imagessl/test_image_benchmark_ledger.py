@@ -13,8 +13,15 @@ SETTINGS = {"encoder": "resnet18", "max_steps": 30, "batch_size": 128}
 
 
 def _row(method: str, seed: int, protocol: str, acc: float, steps: int | str = "") -> dict:
-    return {"method": method, "seed": seed, "protocol": protocol, "accuracy": acc, "eval_s": 1.0,
-            "pretrain_steps": steps, "pretrain_s": 10.0 if steps != "" else ""}  # fmt: skip
+    return {
+        "method": method,
+        "seed": seed,
+        "protocol": protocol,
+        "accuracy": acc,
+        "eval_s": 1.0,
+        "pretrain_steps": steps,
+        "pretrain_s": 10.0 if steps != "" else "",
+    }
 
 
 def test_a_new_ledger_resumes_with_the_scores_written_so_far(tmp_path: Path) -> None:

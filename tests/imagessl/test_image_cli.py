@@ -11,8 +11,18 @@ import torch
 from imagessl.cli import main
 from molssl.contrastive.io.checkpoint import load_checkpoint
 
-METHODS = ["simclr", "rotation", "relpatch", "jigsaw", "inpainting", "colorization", "cpc",
-           "moco", "byol", "swav"]  # fmt: skip
+METHODS = [
+    "simclr",
+    "rotation",
+    "relpatch",
+    "jigsaw",
+    "inpainting",
+    "colorization",
+    "cpc",
+    "moco",
+    "byol",
+    "swav",
+]
 SMALL = ["--data", "digits", "--batch-size", "16", "--device", "cpu", "--set", "data.limit=64"]
 
 
@@ -20,15 +30,25 @@ SMALL = ["--data", "digits", "--batch-size", "16", "--device", "cpu", "--set", "
 def test_pretrain_one_epoch_every_method(method: str, tmp_path: Path, tiny_args: list[str]) -> None:
     extra = {
         "relpatch": ["--set", "relpatch.resize=48", "--set", "relpatch.hidden_dim=32"],
-        "jigsaw": ["--set", "jigsaw.candidates=2000", "--set", "jigsaw.hidden_dim=32",
-                   "--set", "jigsaw.resize=48"],
+        "jigsaw": [
+            "--set",
+            "jigsaw.candidates=2000",
+            "--set",
+            "jigsaw.hidden_dim=32",
+            "--set",
+            "jigsaw.resize=48",
+        ],
         "cpc": ["--set", "encoder.norm=layer", "--set", "cpc.context_dim=16"],
         "moco": ["--set", "moco.queue_size=24"],
         "swav": ["--set", "swav.queue_size=32", "--set", "swav.num_prototypes=10"],
-    }.get(method, [])  # fmt: skip
+    }.get(method, [])
     out = tmp_path / method
-    code = main(["pretrain", "--method", method, "--epochs", "1", "--out", str(out)]
-                + SMALL + tiny_args + extra)  # fmt: skip
+    code = main(
+        ["pretrain", "--method", method, "--epochs", "1", "--out", str(out)]
+        + SMALL
+        + tiny_args
+        + extra
+    )
     assert code == 0
     ckpt = load_checkpoint(out / "last.pt")
     assert ckpt["step"] == 4 and ckpt["config"]["method"] == method

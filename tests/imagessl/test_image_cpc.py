@@ -69,19 +69,25 @@ def test_patch_grid_and_patch_augmentation() -> None:
     assert torch.equal(grid[1, 2, 5], x[1, :, 8:16, 20:28])
     plain = CPCConfig(jitter=0, flip=0.0, channel_drop=0.0)
     assert torch.equal(augmented_patches(x, enc, plain, torch.Generator().manual_seed(0)), grid)
-    jittered = augmented_patches(x, enc, CPCConfig(jitter=2, flip=0.0, channel_drop=0.0),
-                                 torch.Generator().manual_seed(1))  # fmt: skip
+    jittered = augmented_patches(
+        x, enc, CPCConfig(jitter=2, flip=0.0, channel_drop=0.0), torch.Generator().manual_seed(1)
+    )
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="reflect")
     for r, c in [(0, 0), (3, 4), (6, 6)]:
-        windows = [padded[0, :, 4 * r + dy : 4 * r + dy + 8, 4 * c + dx : 4 * c + dx + 8]
-                   for dy in range(5) for dx in range(5)]  # fmt: skip
+        windows = [
+            padded[0, :, 4 * r + dy : 4 * r + dy + 8, 4 * c + dx : 4 * c + dx + 8]
+            for dy in range(5)
+            for dx in range(5)
+        ]
         assert any(torch.equal(jittered[0, r, c], w) for w in windows)
-    dropped = augmented_patches(x, enc, CPCConfig(jitter=0, flip=0.0, channel_drop=1.0),
-                                torch.Generator().manual_seed(2))  # fmt: skip
+    dropped = augmented_patches(
+        x, enc, CPCConfig(jitter=0, flip=0.0, channel_drop=1.0), torch.Generator().manual_seed(2)
+    )
     kept = (dropped != 0).flatten(4).any(-1).sum(-1)
     assert torch.all(kept == 1)  # one colour channel per patch
-    flipped = augmented_patches(x, enc, CPCConfig(jitter=0, flip=1.0, channel_drop=0.0),
-                                torch.Generator().manual_seed(3))  # fmt: skip
+    flipped = augmented_patches(
+        x, enc, CPCConfig(jitter=0, flip=1.0, channel_drop=0.0), torch.Generator().manual_seed(3)
+    )
     assert torch.equal(flipped, grid.flip(-1))
 
 
@@ -120,8 +126,21 @@ def test_loss_starts_near_chance_and_evaluation_pools_patch_latents(
     enc = built.model.encoder.eval()
     assert torch.allclose(enc(x), enc.encode_patches(enc.cut(x)).mean(dim=(2, 3)))
     out = tmp_path / "cpc"
-    argv = ["pretrain", "--method", "cpc", "--data", "digits", "--epochs", "1", "--batch-size",
-            "16", "--out", str(out), "--set", "data.limit=32"]  # fmt: skip
+    argv = [
+        "pretrain",
+        "--method",
+        "cpc",
+        "--data",
+        "digits",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--out",
+        str(out),
+        "--set",
+        "data.limit=32",
+    ]
     assert main(argv + tiny_args + ["--set", "encoder.norm=layer"]) == 0
     capsys.readouterr()
     ckpt = str(out / "last.pt")

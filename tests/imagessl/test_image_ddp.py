@@ -40,10 +40,16 @@ def _worker(rank: int, port: int, root: str, cache: str) -> None:
         data=DataConfig("digits", limit=64),
         encoder=EncoderConfig("convnet", width=4, num_stages=2),
         trainer=TrainerConfig(
-            epochs=1, max_steps=2, batch_size=8, device="cpu", warmup_epochs=0,
-            out_dir=root, progress=False, log_every=1,
+            epochs=1,
+            max_steps=2,
+            batch_size=8,
+            device="cpu",
+            warmup_epochs=0,
+            out_dir=root,
+            progress=False,
+            log_every=1,
         ),
-    )  # fmt: skip
+    )
     assert cfg.simclr.gather_distributed
     result = pretrain(cfg)
     assert result.step == 2

@@ -48,15 +48,23 @@ def test_finetuning_learns_digits_and_leaves_the_encoder_alone():
     encoder = build_encoder(EncoderConfig("convnet", width=8, num_stages=2))
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     mean, std = train.channel_stats()
-    cfg = EvalConfig("finetune", finetune_epochs=5, batch_size=32, crop_padding=2,
-                     finetune_lr=3e-3, encoder_lr_scale=1.0)  # fmt: skip
-    acc = finetune_accuracy(encoder, Normalize(mean, std), train.images, train.labels,
-                            test.images, test.labels, cfg)  # fmt: skip
+    cfg = EvalConfig(
+        "finetune",
+        finetune_epochs=5,
+        batch_size=32,
+        crop_padding=2,
+        finetune_lr=3e-3,
+        encoder_lr_scale=1.0,
+    )
+    acc = finetune_accuracy(
+        encoder, Normalize(mean, std), train.images, train.labels, test.images, test.labels, cfg
+    )
     assert acc > 0.3, acc  # chance is 0.1 (359 test images: sd 0.016); 80 steps from scratch
     for key, value in encoder.state_dict().items():
         assert torch.equal(value, before[key]), key
-    again = finetune_accuracy(encoder, Normalize(mean, std), train.images, train.labels,
-                              test.images, test.labels, cfg)  # fmt: skip
+    again = finetune_accuracy(
+        encoder, Normalize(mean, std), train.images, train.labels, test.images, test.labels, cfg
+    )
     assert again == acc  # seeded: head init, order and augmentation
 
 
@@ -72,8 +80,27 @@ def test_cli_finetune_protocol(
 ) -> None:
     ckpt = pretrain_digits(tmp_path / "run", "rotation", limit=512, batch_size=64)
     capsys.readouterr()
-    assert main(["eval", "--checkpoint", ckpt, "--protocol", "finetune", "--epochs", "5",
-                 "--batch-size", "32", "--lr", "3e-3", "--encoder-lr-scale", "1", "--json"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "--checkpoint",
+                ckpt,
+                "--protocol",
+                "finetune",
+                "--epochs",
+                "5",
+                "--batch-size",
+                "32",
+                "--lr",
+                "3e-3",
+                "--encoder-lr-scale",
+                "1",
+                "--json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["protocol"] == "finetune" and result["num_train"] == 512
     assert result["accuracy"] > 0.25, result  # 80 steps on 512 images; chance 0.1 (sd 0.016)

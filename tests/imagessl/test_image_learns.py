@@ -52,10 +52,19 @@ def test_short_run_beats_random_init(method: str, tmp_path: Path) -> None:
     cfg = default_config(method)
     cfg.data = DataConfig("digits", limit=640)
     cfg.encoder = EncoderConfig("convnet", width=8, num_stages=2, norm=cfg.encoder.norm)
-    cfg = apply_overrides(cfg, {**overrides, "trainer.epochs": steps * batch // 640,
-                                "trainer.batch_size": batch, "trainer.lr": lr,
-                                "trainer.probe_every": None, "trainer.progress": False,
-                                "trainer.device": "cpu", "trainer.out_dir": str(tmp_path)})  # fmt: skip
+    cfg = apply_overrides(
+        cfg,
+        {
+            **overrides,
+            "trainer.epochs": steps * batch // 640,
+            "trainer.batch_size": batch,
+            "trainer.lr": lr,
+            "trainer.probe_every": None,
+            "trainer.progress": False,
+            "trainer.device": "cpu",
+            "trainer.out_dir": str(tmp_path),
+        },
+    )
     seed_everything(0)
     result = pretrain(cfg)
     assert result.step == steps
@@ -74,10 +83,19 @@ def _train_losses(method: str, tmp_path: Path, steps: int, batch: int, overrides
     cfg = default_config(method)
     cfg.data = DataConfig("digits", limit=320)
     cfg.encoder = EncoderConfig("convnet", width=8, num_stages=2, norm=cfg.encoder.norm)
-    cfg = apply_overrides(cfg, {**overrides, "trainer.epochs": steps * batch // 320,
-                                "trainer.batch_size": batch, "trainer.log_every": 5,
-                                "trainer.probe_every": None, "trainer.progress": False,
-                                "trainer.device": "cpu", "trainer.out_dir": str(tmp_path)})  # fmt: skip
+    cfg = apply_overrides(
+        cfg,
+        {
+            **overrides,
+            "trainer.epochs": steps * batch // 320,
+            "trainer.batch_size": batch,
+            "trainer.log_every": 5,
+            "trainer.probe_every": None,
+            "trainer.progress": False,
+            "trainer.device": "cpu",
+            "trainer.out_dir": str(tmp_path),
+        },
+    )
     seed_everything(0)
     assert pretrain(cfg).step == steps
     with open(tmp_path / "metrics.csv", newline="") as handle:

@@ -12,10 +12,27 @@ from imagessl.methods import METHODS
 
 def test_probe_rows_in_metrics_csv(tmp_path: Path, tiny_args: list[str]) -> None:
     out = tmp_path / "run"
-    argv = ["pretrain", "--method", "rotation", "--epochs", "1", "--batch-size", "32",
-            "--out", str(out), "--set", "data.limit=128", "--set", "trainer.probe_every=2",
-            "--set", "probe.train_limit=200", "--set", "probe.test_limit=100",
-            "--set", "probe.linear=true"]  # fmt: skip
+    argv = [
+        "pretrain",
+        "--method",
+        "rotation",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--out",
+        str(out),
+        "--set",
+        "data.limit=128",
+        "--set",
+        "trainer.probe_every=2",
+        "--set",
+        "probe.train_limit=200",
+        "--set",
+        "probe.test_limit=100",
+        "--set",
+        "probe.linear=true",
+    ]
     assert main(argv + tiny_args) == 0
     with open(out / "metrics.csv", newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if r["split"] == "probe"]

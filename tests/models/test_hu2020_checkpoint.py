@@ -25,9 +25,13 @@ def _hu_layout_state(num_layers: int = 2, d: int = 8) -> dict[str, torch.Tensor]
         state[f"gnns.{k}.linear.bias"] = torch.randn(d)
         state[f"gnns.{k}.edge_embedding1.weight"] = torch.randn(6, d)
         state[f"gnns.{k}.edge_embedding2.weight"] = torch.randn(3, d)
-        for name, value in (("weight", torch.rand(d) + 0.5), ("bias", torch.randn(d)),
-                            ("running_mean", torch.randn(d)), ("running_var", torch.rand(d) + 0.5),
-                            ("num_batches_tracked", torch.tensor(7))):  # fmt: skip
+        for name, value in (
+            ("weight", torch.rand(d) + 0.5),
+            ("bias", torch.randn(d)),
+            ("running_mean", torch.randn(d)),
+            ("running_var", torch.rand(d) + 0.5),
+            ("num_batches_tracked", torch.tensor(7)),
+        ):
             state[f"batch_norms.{k}.{name}"] = value
     return state
 
@@ -38,8 +42,14 @@ def test_layout_maps_onto_the_featurizer_vocabulary(tmp_path) -> None:
     torch.save(state, path)
     model, report = load_foreign_checkpoint(path, "hu2020-gcn")
     assert report.config == EncoderConfig.from_featurizer(
-        MolGraphFeaturizer(), conv="gcn-norm", num_layers=2, hidden_channels=8,
-        out_channels=8, proj_dim=8, head=False)  # fmt: skip
+        MolGraphFeaturizer(),
+        conv="gcn-norm",
+        num_layers=2,
+        hidden_channels=8,
+        out_channels=8,
+        proj_dim=8,
+        head=False,
+    )
     assert report.missing_keys == [] and report.unexpected_keys == []
     loaded = model.state_dict()
     atoms = loaded["atom_encoder.embeddings.0.weight"]
@@ -68,12 +78,16 @@ def test_the_math_is_the_papers_on_a_small_molecule(tmp_path) -> None:
     h = state["x_embedding1.weight"][graph.x[:, 0]] + state["x_embedding2.weight"][graph.x[:, 1]]
     for k in range(2):
         lin = h @ state[f"gnns.{k}.linear.weight"].T + state[f"gnns.{k}.linear.bias"]
-        e = (state[f"gnns.{k}.edge_embedding1.weight"][attr[:, 0]]
-             + state[f"gnns.{k}.edge_embedding2.weight"][attr[:, 1]])  # fmt: skip
+        e = (
+            state[f"gnns.{k}.edge_embedding1.weight"][attr[:, 0]]
+            + state[f"gnns.{k}.edge_embedding2.weight"][attr[:, 1]]
+        )
         msg = (lin[src] + e) / torch.sqrt(deg[src] * deg[dst]).unsqueeze(1)
         out = torch.zeros(n, lin.size(1)).index_add_(0, dst, msg)
-        bn = {name: state[f"batch_norms.{k}.{name}"] for name in ("weight", "bias", "running_mean",
-                                                                   "running_var")}  # fmt: skip
+        bn = {
+            name: state[f"batch_norms.{k}.{name}"]
+            for name in ("weight", "bias", "running_mean", "running_var")
+        }
         h = (out - bn["running_mean"]) / torch.sqrt(bn["running_var"] + 1e-5) * bn["weight"]
         h = h + bn["bias"]
         h = torch.relu(h) if k == 0 else h
@@ -84,8 +98,9 @@ def test_the_math_is_the_papers_on_a_small_molecule(tmp_path) -> None:
 
 
 def test_without_head_h_is_pooled_and_project_is_the_identity() -> None:
-    enc = MolEncoder(conv="gcn-norm", num_layers=2, hidden_channels=8, out_channels=8,
-                     proj_dim=8, head=False).eval()  # fmt: skip
+    enc = MolEncoder(
+        conv="gcn-norm", num_layers=2, hidden_channels=8, out_channels=8, proj_dim=8, head=False
+    ).eval()
     batch = Batch.from_data_list([MolGraphFeaturizer()(s) for s in ("CCO", "c1ccccc1")])
     with torch.no_grad():
         out = enc.forward_batch(batch)
@@ -103,8 +118,10 @@ def test_a_file_of_another_source_names_the_kind_to_write(tmp_path) -> None:
     with pytest.raises(CheckpointError, match=f"write hu2020-gcn:{path}"):
         load_foreign_checkpoint(path, "molclr-gcn")
     molclr = MolEncoder(conv="gin", num_layers=2, hidden_channels=8, out_channels=8, proj_dim=4)
-    state = {k.replace("atom_encoder.embeddings.0", "x_embedding1"): v
-             for k, v in molclr.state_dict().items()}  # fmt: skip
+    state = {
+        k.replace("atom_encoder.embeddings.0", "x_embedding1"): v
+        for k, v in molclr.state_dict().items()
+    }
     torch.save(state, path)
     with pytest.raises(CheckpointError, match="write molclr-gin:"):
         load_foreign_checkpoint(path, "hu2020-gcn")

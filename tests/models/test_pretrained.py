@@ -56,8 +56,9 @@ def test_missing_files_name_the_grammar(tmp_path: Path) -> None:
 
 def _checkpoint(tmp_path: Path, state: dict, **config) -> Path:
     featurizer = MolGraphFeaturizer(fingerprint=True)
-    return save_checkpoint(tmp_path / "best.pt", state, config=config,
-                           metadata={"featurizer": featurizer.to_dict()})  # fmt: skip
+    return save_checkpoint(
+        tmp_path / "best.pt", state, config=config, metadata={"featurizer": featurizer.to_dict()}
+    )
 
 
 def test_bare_path_and_ckpt_load_the_same_weights_in_eval_mode(tmp_path: Path) -> None:

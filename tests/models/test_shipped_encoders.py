@@ -37,10 +37,21 @@ from molssl.models.shipped import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY = [
-    "--set", "encoder.num_layers=2", "--set", "encoder.hidden_channels=16",
-    "--set", "encoder.out_channels=16", "--set", "encoder.proj_dim=8",
-    "--set", "trainer.warmup_epochs=1", "--set", "trainer.progress=false", "--device", "cpu",
-]  # fmt: skip
+    "--set",
+    "encoder.num_layers=2",
+    "--set",
+    "encoder.hidden_channels=16",
+    "--set",
+    "encoder.out_channels=16",
+    "--set",
+    "encoder.proj_dim=8",
+    "--set",
+    "trainer.warmup_epochs=1",
+    "--set",
+    "trainer.progress=false",
+    "--device",
+    "cpu",
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +60,22 @@ def pretrained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("tiny_pretrain")
     corpus = root / "corpus.smi"
     corpus.write_text("\n".join(embedded_smiles_path().read_text().splitlines()[:64]) + "\n")
-    argv = ["pretrain", "--data", str(corpus), "--out", str(root / "run"), "--batch-size", "16",
-            "--max-steps", "2", "--epochs", "2", "--set", "data.valid_size=0.1", *TINY]  # fmt: skip
+    argv = [
+        "pretrain",
+        "--data",
+        str(corpus),
+        "--out",
+        str(root / "run"),
+        "--batch-size",
+        "16",
+        "--max-steps",
+        "2",
+        "--epochs",
+        "2",
+        "--set",
+        "data.valid_size=0.1",
+        *TINY,
+    ]
     assert main(argv) == 0
     return root / "run" / "last.pt", corpus
 
@@ -60,8 +85,17 @@ def releases(pretrained: tuple[Path, Path], tmp_path_factory: pytest.TempPathFac
     """A releases folder with ``tiny-gin`` (float16) and ``tiny-gin32`` (float32)."""
     last, corpus = pretrained
     out = tmp_path_factory.mktemp("releases")
-    common = [str(last), "--out", str(out), "--corpus", str(corpus), "--machine", "test CPU",
-              "--wall-time-s", "3.5"]  # fmt: skip
+    common = [
+        str(last),
+        "--out",
+        str(out),
+        "--corpus",
+        str(corpus),
+        "--machine",
+        "test CPU",
+        "--wall-time-s",
+        "3.5",
+    ]
     assert release_main([*common, "--name", "tiny-gin"]) == 0
     assert release_main([*common, "--name", "tiny-gin32", "--float32"]) == 0
     return out
@@ -102,8 +136,11 @@ def test_the_release_holds_encoder_weights_only_and_a_complete_card(pretrained, 
     assert header["weights"]["sha256"] == file_sha256(releases / "tiny-gin.pt")
     assert header["weights"]["source_checkpoint_sha256"] == file_sha256(last)
     assert header["objective"]["name"] == "molclr"
-    assert header["corpus"] == {**header["corpus"], "file": "corpus.smi",
-                                "sha256": file_sha256(corpus)}  # fmt: skip
+    assert header["corpus"] == {
+        **header["corpus"],
+        "file": "corpus.smi",
+        "sha256": file_sha256(corpus),
+    }
     assert header["molecule_passes"] == 2 * 16 and header["schedule"]["steps"] == 2
     assert header["machine"] == "test CPU" and header["wall_time_s"] == 3.5
     assert card_gaps(card) == ["benchmark"]  # pasted from a ledger once it is measured
@@ -130,8 +167,20 @@ def test_a_flipped_byte_is_refused_in_one_line_naming_both_hashes(damaged, capsy
     with pytest.raises(CorruptEncoderError) as caught:
         load_pretrained("molssl:tiny-gin")
     assert str(damaged) in str(caught.value)
-    assert main(["embed", "--checkpoint", "molssl:tiny-gin", "--input",
-                 str(embedded_smiles_path()), "-o", str(damaged.parent / "e.npy")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "embed",
+                "--checkpoint",
+                "molssl:tiny-gin",
+                "--input",
+                str(embedded_smiles_path()),
+                "-o",
+                str(damaged.parent / "e.npy"),
+            ]
+        )
+        == 2
+    )
     (line,) = _last_err_line(capsys)
     for part in (str(damaged), expected, file_sha256(damaged), "reinstall molssl"):
         assert part in line, part
@@ -157,8 +206,24 @@ def test_an_unknown_name_lists_the_shipped_ones(shipped, tmp_path, monkeypatch, 
     assert "molssl:tiny-gin, molssl:tiny-gin32" in str(caught.value)
     csv = tmp_path / "t.csv"
     csv.write_text("smiles,y\nCCO,1\n")
-    assert main(["finetune", "--csv", str(csv), "--targets", "y", "--task-type", "regression",
-                 "--init", "molssl:nope", "--out", str(tmp_path / "ft")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "finetune",
+                "--csv",
+                str(csv),
+                "--targets",
+                "y",
+                "--task-type",
+                "regression",
+                "--init",
+                "molssl:nope",
+                "--out",
+                str(tmp_path / "ft"),
+            ]
+        )
+        == 2
+    )
     (line,) = _last_err_line(capsys)
     assert "no released encoder molssl:nope" in line and "molssl:tiny-gin32" in line
     monkeypatch.setenv(ENV_DIR, str(tmp_path / "empty"))
@@ -168,8 +233,9 @@ def test_an_unknown_name_lists_the_shipped_ones(shipped, tmp_path, monkeypatch, 
         load_pretrained("molssl:")
 
 
-def test_molssl_models_lists_each_release_or_says_none(shipped, tmp_path, monkeypatch,
-                                                        capsys) -> None:  # fmt: skip
+def test_molssl_models_lists_each_release_or_says_none(
+    shipped, tmp_path, monkeypatch, capsys
+) -> None:
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines] == ["molssl:tiny-gin", "molssl:tiny-gin32"]
@@ -181,11 +247,18 @@ def test_molssl_models_lists_each_release_or_says_none(shipped, tmp_path, monkey
 
 
 def test_molssl_models_imports_no_torch(shipped) -> None:
-    code = ("import sys\nfrom molssl.cli import main\nstatus = main(['models'])\n"
-            "print(status, [m for m in ('torch', 'rdkit', 'numpy') if m in sys.modules])")  # fmt: skip
+    code = (
+        "import sys\nfrom molssl.cli import main\nstatus = main(['models'])\n"
+        "print(status, [m for m in ('torch', 'rdkit', 'numpy') if m in sys.modules])"
+    )
     path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": path}, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": path},
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     last = done.stdout.strip().splitlines()
     assert last[0].startswith("molssl:tiny-gin") and last[-1] == "0 []"
@@ -210,17 +283,39 @@ def test_benchmark_methods_accept_a_release(shipped, capsys) -> None:
         check_weights([parse_method("molssl:nope")])
 
 
-def test_finetune_init_and_estimators_accept_a_release(shipped, tpsa_table, tmp_path,
-                                                       capsys) -> None:  # fmt: skip
+def test_finetune_init_and_estimators_accept_a_release(
+    shipped, tpsa_table, tmp_path, capsys
+) -> None:
     from molssl.finetune.estimators import MolPropertyRegressor
     from molssl.finetune.saved import ModelFileError, load_model
 
     csv = tmp_path / "tpsa.csv"
     tpsa_table.iloc[:60][["smiles", "logtpsa"]].to_csv(csv, index=False)
     out = tmp_path / "ft"
-    assert main(["finetune", "--csv", str(csv), "--targets", "logtpsa", "--task-type",
-                 "regression", "--init", "molssl:tiny-gin", "--epochs", "1", "--split",
-                 "random", "--device", "cpu", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "finetune",
+                "--csv",
+                str(csv),
+                "--targets",
+                "logtpsa",
+                "--task-type",
+                "regression",
+                "--init",
+                "molssl:tiny-gin",
+                "--epochs",
+                "1",
+                "--split",
+                "random",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "(molssl:tiny-gin, seed 0" in capsys.readouterr().out
     assert load_model(out / "model.pt").info["init"] == "molssl:tiny-gin"
     smiles, y = tpsa_table["smiles"].iloc[:24].tolist(), tpsa_table["logtpsa"].iloc[:24]
@@ -232,36 +327,66 @@ def test_finetune_init_and_estimators_accept_a_release(shipped, tpsa_table, tmp_
 
 def _ledger(folder: Path) -> Path:
     rows = [
-        ("BBBP", "tiny", 0, 0.70), ("BBBP", "tiny", 1, 0.80),
-        ("BBBP", "random-init", 0, 0.60), ("BBBP", "random-init", 1, 0.62),
-        ("ESOL", "tiny", 0, 1.10), ("ESOL", "random-init", 0, 1.30),
-    ]  # fmt: skip
+        ("BBBP", "tiny", 0, 0.70),
+        ("BBBP", "tiny", 1, 0.80),
+        ("BBBP", "random-init", 0, 0.60),
+        ("BBBP", "random-init", 1, 0.62),
+        ("ESOL", "tiny", 0, 1.10),
+        ("ESOL", "random-init", 0, 1.30),
+    ]
     metric = {"BBBP": "roc_auc", "ESOL": "rmse"}
     folder.mkdir()
-    pd.DataFrame([{"task": t, "method": m, "seed": s, "metric": metric[t], "value": v,
-                   "status": "ok"} for t, m, s, v in rows]).to_csv(folder / "results.csv",
-                                                                   index=False)  # fmt: skip
+    pd.DataFrame(
+        [
+            {"task": t, "method": m, "seed": s, "metric": metric[t], "value": v, "status": "ok"}
+            for t, m, s, v in rows
+        ]
+    ).to_csv(folder / "results.csv", index=False)
     return folder
 
 
-def test_the_benchmark_table_is_pasted_from_a_ledger(releases, tmp_path, monkeypatch,
-                                                     capsys) -> None:  # fmt: skip
+def test_the_benchmark_table_is_pasted_from_a_ledger(
+    releases, tmp_path, monkeypatch, capsys
+) -> None:
     copy = tmp_path / "rel"
     shutil.copytree(releases, copy)
     ledger = _ledger(tmp_path / "ledger")
     bench = ledger_benchmark(
         ledger, "tiny", command="molssl benchmark --methods tiny=molssl:tiny-gin"
     )
-    assert bench["rows"][0] == {"task": "BBBP", "metric": "roc_auc", "mean": 0.75,
-                                "std": 0.0707, "n": 2, "baseline_mean": 0.61,
-                                "baseline_std": 0.0141}  # fmt: skip
-    assert bench["summary"] == ("mean ROC-AUC 0.750 over 1 tasks (random-init 0.610); "
-                                "mean RMSE 1.100 over 1 tasks (random-init 1.300)")  # fmt: skip
+    assert bench["rows"][0] == {
+        "task": "BBBP",
+        "metric": "roc_auc",
+        "mean": 0.75,
+        "std": 0.0707,
+        "n": 2,
+        "baseline_mean": 0.61,
+        "baseline_std": 0.0141,
+    }
+    assert bench["summary"] == (
+        "mean ROC-AUC 0.750 over 1 tasks (random-init 0.610); "
+        "mean RMSE 1.100 over 1 tasks (random-init 1.300)"
+    )
     with pytest.raises(ConfigError, match="did you mean 'tiny'"):
         ledger_benchmark(ledger, "tinny")
     weights = file_sha256(copy / "tiny-gin.pt")
-    assert release_main(["--name", "tiny-gin", "--out", str(copy), "--ledger", str(ledger),
-                         "--method", "tiny", "--command", "molssl benchmark ..."]) == 0  # fmt: skip
+    assert (
+        release_main(
+            [
+                "--name",
+                "tiny-gin",
+                "--out",
+                str(copy),
+                "--ledger",
+                str(ledger),
+                "--method",
+                "tiny",
+                "--command",
+                "molssl benchmark ...",
+            ]
+        )
+        == 0
+    )
     text = (copy / "tiny-gin.md").read_text()
     assert "| BBBP | roc_auc | 0.750 ± 0.071 (n=2) | 0.610 ± 0.014 |" in text
     monkeypatch.setenv(ENV_DIR, str(copy))
@@ -294,8 +419,9 @@ def test_the_package_ships_at_most_12_mb_each_release_with_a_verified_card() -> 
         assert card.weights_sha256 == file_sha256(card.weights_path), card.card_path
     package_data = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert {"pretrained/*.pt", "pretrained/*.md"} <= set(package_data["package-data"]["molssl"])
-    ignored = subprocess.run(["git", "check-ignore", "-q", "molssl/pretrained/x.pt"],
-                             cwd=REPO_ROOT, capture_output=True)  # fmt: skip
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "molssl/pretrained/x.pt"], cwd=REPO_ROOT, capture_output=True
+    )
     assert ignored.returncode == 1, "git ignores molssl/pretrained/*.pt"
 
 
@@ -305,8 +431,7 @@ def test_the_help_texts_name_the_release_kind() -> None:
 
     assert "molssl:NAME" in GRAMMAR
     subparsers = build_parser()._subparsers._group_actions[0].choices
-    for command, dest in (("finetune", "init"), ("embed", "checkpoint"),
-                          ("benchmark", "methods")):  # fmt: skip
+    for command, dest in (("finetune", "init"), ("embed", "checkpoint"), ("benchmark", "methods")):
         (action,) = [a for a in subparsers[command]._actions if a.dest == dest]
         assert "molssl:NAME" in action.help, command
     assert "molssl:NAME" in subparsers["models"].description

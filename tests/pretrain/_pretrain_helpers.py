@@ -13,15 +13,23 @@ N_GOOD = 240
 #: (position in the file, SMILES) of the rows that cannot be featurized.
 BAD_ROWS = ((3, "notasmiles"), (57, "C1CC"), (150, "c1cccc1"))
 TINY = [
-    "--set", "encoder.num_layers=2",
-    "--set", "encoder.hidden_channels=32",
-    "--set", "encoder.out_channels=32",
-    "--set", "encoder.proj_dim=16",
-    "--set", "trainer.warmup_epochs=1",
-    "--set", "trainer.log_every=2",
-    "--set", "trainer.progress=false",
-    "--device", "cpu",
-]  # fmt: skip
+    "--set",
+    "encoder.num_layers=2",
+    "--set",
+    "encoder.hidden_channels=32",
+    "--set",
+    "encoder.out_channels=32",
+    "--set",
+    "encoder.proj_dim=16",
+    "--set",
+    "trainer.warmup_epochs=1",
+    "--set",
+    "trainer.log_every=2",
+    "--set",
+    "trainer.progress=false",
+    "--device",
+    "cpu",
+]
 
 
 def small_smiles() -> list[str]:

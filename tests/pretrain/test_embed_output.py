@@ -19,8 +19,11 @@ def test_output_that_is_the_input_is_refused(tiny_checkpoint: Path, tmp_path: Pa
     src = tmp_path / "mols.csv"
     pd.DataFrame({"name": ["a", "b", "c"], "smiles": small_smiles()[:3]}).to_csv(src, index=False)
     before = src.read_bytes()
-    output = {"same": src, "dotted": tmp_path / "." / "sub" / ".." / "mols.csv",
-              "hardlink": tmp_path / "link.csv"}[alias]  # fmt: skip
+    output = {
+        "same": src,
+        "dotted": tmp_path / "." / "sub" / ".." / "mols.csv",
+        "hardlink": tmp_path / "link.csv",
+    }[alias]
     (tmp_path / "sub").mkdir()
     if alias == "hardlink":
         os.link(src, output)

@@ -33,9 +33,27 @@ def test_auto_task_is_bbbp_when_found(moleculenet_dir: Path, monkeypatch) -> Non
 
 def test_pretrain_logs_probe_rows(store_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    argv = ["pretrain", "--data", str(store_dir), "--out", str(out), "--batch-size", "32",
-            "--max-steps", "4", "--epochs", "1", "--set", "trainer.probe_every=2",
-            "--set", "probe.task=tpsa", "--set", "probe.limit=120", "--set", "probe.linear=true"]  # fmt: skip
+    argv = [
+        "pretrain",
+        "--data",
+        str(store_dir),
+        "--out",
+        str(out),
+        "--batch-size",
+        "32",
+        "--max-steps",
+        "4",
+        "--epochs",
+        "1",
+        "--set",
+        "trainer.probe_every=2",
+        "--set",
+        "probe.task=tpsa",
+        "--set",
+        "probe.limit=120",
+        "--set",
+        "probe.linear=true",
+    ]
     assert main([*argv, *TINY]) == 0
     with open(out / "metrics.csv", newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if r["split"] == "probe"]

@@ -23,9 +23,11 @@ from molssl.pretrain import PretrainConfig
 
 SMALL = ["--set", "data.limit=52", "--set", "data.valid_size=0.1", "--batch-size", "16"]
 COMPOSED = [
-    "--set", "objective.name=imolclr+attrmask+descriptors",
-    "--set", "objective.weights=1,1,0.5",
-]  # fmt: skip
+    "--set",
+    "objective.name=imolclr+attrmask+descriptors",
+    "--set",
+    "objective.weights=1,1,0.5",
+]
 
 
 def _pretrain(data: Path, out: Path, *extra: str) -> int:

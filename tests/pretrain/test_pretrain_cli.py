@@ -136,9 +136,16 @@ def test_a_run_folder_in_use_is_refused_in_one_line(
     out = tmp_path / "run"
     out.mkdir()
     holder = subprocess.Popen(
-        [PYTHON, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | "
-         "os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(120)",
-         str(out / LOCK_FILE)], stdout=subprocess.PIPE, text=True)  # fmt: skip
+        [
+            PYTHON,
+            "-c",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | "
+            "os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(120)",
+            str(out / LOCK_FILE),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         assert _pretrain(store_dir, out, "--max-steps", "1", "--resume") == 2

@@ -25,14 +25,21 @@ def subprocess_env() -> dict[str, str]:
 
 
 TINY = [
-    "--set", "encoder.num_layers=2",
-    "--set", "encoder.hidden_channels=16",
-    "--set", "encoder.out_channels=16",
-    "--set", "encoder.proj_dim=8",
-    "--set", "trainer.warmup_epochs=1",
-    "--set", "trainer.progress=false",
-    "--device", "cpu",
-]  # fmt: skip
+    "--set",
+    "encoder.num_layers=2",
+    "--set",
+    "encoder.hidden_channels=16",
+    "--set",
+    "encoder.out_channels=16",
+    "--set",
+    "encoder.proj_dim=8",
+    "--set",
+    "trainer.warmup_epochs=1",
+    "--set",
+    "trainer.progress=false",
+    "--device",
+    "cpu",
+]
 
 
 def tiny_checkpoint(directory: Path) -> Path:

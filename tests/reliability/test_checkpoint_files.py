@@ -81,9 +81,19 @@ def test_truncated_and_flipped_checkpoints(good_checkpoint: Path, tmp_path: Path
         {"format_version": "1", "state_dict": {}},
         {"format_version": 1.0, "state_dict": {}},
     ],
-    ids=["list", "tensor", "int", "plain-state-dict", "list-state-dict", "version-0",
-         "version-negative", "version-bool", "version-str", "version-float"],
-)  # fmt: skip
+    ids=[
+        "list",
+        "tensor",
+        "int",
+        "plain-state-dict",
+        "list-state-dict",
+        "version-0",
+        "version-negative",
+        "version-bool",
+        "version-str",
+        "version-float",
+    ],
+)
 def test_non_checkpoint_pt_files_are_refused(payload, tmp_path: Path) -> None:
     path = tmp_path / "other.pt"
     torch.save(payload, path)
@@ -216,8 +226,17 @@ def test_resume_with_another_featurizer_is_one_line(stores, tmp_path: Path, caps
     from molssl.cli import main
 
     tiny = [f"--set=encoder.{k}={v}" for k, v in SMALL.items()]
-    common = ["--out", str(tmp_path), "--batch-size", "8", "--device", "cpu", *tiny,
-              "--set", "trainer.progress=false"]  # fmt: skip
+    common = [
+        "--out",
+        str(tmp_path),
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+        *tiny,
+        "--set",
+        "trainer.progress=false",
+    ]
     assert main(["pretrain", "--data", str(stores["molclr"]), "--max-steps", "1", *common]) == 0
     before = (tmp_path / "last.pt").read_bytes()
     argv = ["pretrain", "--data", str(stores["rich"]), "--max-steps", "2", "--resume", *common]

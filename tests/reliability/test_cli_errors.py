@@ -15,13 +15,19 @@ import pytest
 from molssl.data import embedded_smiles_path
 
 TINY = [
-    "--set", "encoder.num_layers=1",
-    "--set", "encoder.hidden_channels=8",
-    "--set", "encoder.out_channels=8",
-    "--set", "encoder.proj_dim=4",
-    "--set", "trainer.progress=false",
-    "--max-steps", "1",
-]  # fmt: skip
+    "--set",
+    "encoder.num_layers=1",
+    "--set",
+    "encoder.hidden_channels=8",
+    "--set",
+    "encoder.out_channels=8",
+    "--set",
+    "encoder.proj_dim=4",
+    "--set",
+    "trainer.progress=false",
+    "--max-steps",
+    "1",
+]
 
 
 def run_cli(main: Callable[[list[str]], int], argv: list[str], capsys) -> tuple[int, str]:
@@ -115,27 +121,49 @@ def test_malformed_yaml_config_is_one_line(tmp_path, capsys) -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["embed", "--checkpoint", "x.pt", "--input", "x.smi", "-o", "e.npy", "--batch-size", "0"],
-         "--batch-size"),
+        (
+            [
+                "embed",
+                "--checkpoint",
+                "x.pt",
+                "--input",
+                "x.smi",
+                "-o",
+                "e.npy",
+                "--batch-size",
+                "0",
+            ],
+            "--batch-size",
+        ),
         (["featurize", "x.smi", "-o", "S", "--workers", "0"], "--workers"),
         (["featurize", "x.smi", "-o", "S", "--shard-size", "-1"], "--shard-size"),
         (["finetune", "--task", "bbbp", "--epochs", "0"], "--epochs"),
         (["finetune", "--task", "bbbbp"], "did you mean 'bbbp'?"),
         (["finetune", "--task", "bbbp", "--set", "epoch=1"], "did you mean 'epochs'?"),
-        (["benchmark", "--tasks", "bbbp", "--methods", "random-init,ecfp-f"],
-         "did you mean 'ecfp-rf'?"),
+        (
+            ["benchmark", "--tasks", "bbbp", "--methods", "random-init,ecfp-f"],
+            "did you mean 'ecfp-rf'?",
+        ),
         (["featurize", "x.smi", "-o", "S", "--featurizer", "rihc"], "did you mean 'rich'?"),
-        (["finetune", "--task", "bbbp", "--init", "molclr-gcm:x.pth"],
-         "did you mean 'molclr-gcn'?"),
-        (["finetune", "--task", "esol", "--profle", "full"],
-         "molssl finetune: error: unrecognized argument: --profle (did you mean --profile?)"),
-        (["predict", "--modle", "m.pt"],  # before "the following arguments are required"
-         "unrecognized argument: --modle (did you mean --model?)"),
-        (["finetune", "--task", "esol", "--sed=3", "--bogus"],
-         "unrecognized arguments: --sed (did you mean --seed?), --bogus"),
+        (
+            ["finetune", "--task", "bbbp", "--init", "molclr-gcm:x.pth"],
+            "did you mean 'molclr-gcn'?",
+        ),
+        (
+            ["finetune", "--task", "esol", "--profle", "full"],
+            "molssl finetune: error: unrecognized argument: --profle (did you mean --profile?)",
+        ),
+        (
+            ["predict", "--modle", "m.pt"],  # before "the following arguments are required"
+            "unrecognized argument: --modle (did you mean --model?)",
+        ),
+        (
+            ["finetune", "--task", "esol", "--sed=3", "--bogus"],
+            "unrecognized arguments: --sed (did you mean --seed?), --bogus",
+        ),
         (["featurize", "x.smi", "y.smi", "-o", "S"], "molssl featurize: error: unrecognized"),
     ],
-)  # fmt: skip
+)
 def test_molssl_usage_mistakes(argv, expected, tmp_path, capsys, monkeypatch) -> None:
     from molssl.cli import main
 
@@ -165,8 +193,19 @@ def test_imagessl_usage_mistakes(argv, expected, tmp_path, capsys) -> None:
     from imagessl.cli import main
 
     if argv[0] == "pretrain":  # should it start anyway, one step on a tiny encoder
-        argv = [*argv, "--out", str(tmp_path), "--max-steps", "1", "--device", "cpu",
-                "--set", "encoder.name=convnet", "--set", "encoder.width=4"]  # fmt: skip
+        argv = [
+            *argv,
+            "--out",
+            str(tmp_path),
+            "--max-steps",
+            "1",
+            "--device",
+            "cpu",
+            "--set",
+            "encoder.name=convnet",
+            "--set",
+            "encoder.width=4",
+        ]
     code, line = run_cli(main, argv, capsys)
     assert code == 2 and expected in line, line
     assert not (tmp_path / "last.pt").exists()

@@ -22,8 +22,13 @@ def _heavy_after(argv: list[str]) -> tuple[int, list[str], str]:
         "print(status, [m for m in ('torch', 'torch_geometric', 'rdkit') if m in sys.modules])\n"
     )
     path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": path}, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": path},
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     status, _, modules = result.stdout.strip().splitlines()[-1].partition(" ")
     return int(status), ast.literal_eval(modules), result.stderr
@@ -42,18 +47,42 @@ def _cases(tmp_path: Path, table: Path) -> list[tuple[list[str], str]]:
     model.write_bytes(b"x")  # exists: the input is what is wrong
     out = str(tmp_path / "o.csv")
     return [
-        (["predict", "--model", str(tmp_path / "none.pt"), "--input", str(table), "-o", out],
-         "none.pt"),
+        (
+            ["predict", "--model", str(tmp_path / "none.pt"), "--input", str(table), "-o", out],
+            "none.pt",
+        ),
         (["predict", "--model", str(model), "--input", missing, "-o", out], "missing.csv"),
-        (["predict", "--model", str(model), "--input", str(table), "-o", out, "--smiles-col",
-          "SMILES_X"], "SMILES_X"),
-        (["embed", "--checkpoint", str(model), "--input", missing, "-o", str(tmp_path / "e.npy")],
-         "missing.csv"),
+        (
+            [
+                "predict",
+                "--model",
+                str(model),
+                "--input",
+                str(table),
+                "-o",
+                out,
+                "--smiles-col",
+                "SMILES_X",
+            ],
+            "SMILES_X",
+        ),
+        (
+            [
+                "embed",
+                "--checkpoint",
+                str(model),
+                "--input",
+                missing,
+                "-o",
+                str(tmp_path / "e.npy"),
+            ],
+            "missing.csv",
+        ),
         (["finetune", "--csv", missing, "--targets", "logp"], "missing.csv"),
         (["finetune", "--csv", str(table), "--targets", "logP"], "logP"),
         (["finetune", "--csv", str(table), "--targets", "logp", "--smiles-col", "smi"], "smi"),
         (["featurize", missing, "-o", str(tmp_path / "S")], "missing.csv"),
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.parametrize("case", range(8))

@@ -85,22 +85,43 @@ def no_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
         ("molssl", ["pretrain", "--device", "cuda"]),
         ("molssl", ["finetune", "--task", "bbbp", "--device", "cuda"]),
         ("molssl", ["benchmark", "--tasks", "bbbp", "--device", "cuda"]),
-        ("molssl", ["embed", "--checkpoint", "x.pt", "--input", "x.smi", "-o", "e.npy",
-                    "--device", "cuda"]),
-        ("molssl", ["embed", "--checkpoint", "x.pt", "--input", "x.smi", "-o", "e.npy",
-                    "--device", "gpu"]),
+        (
+            "molssl",
+            [
+                "embed",
+                "--checkpoint",
+                "x.pt",
+                "--input",
+                "x.smi",
+                "-o",
+                "e.npy",
+                "--device",
+                "cuda",
+            ],
+        ),
+        (
+            "molssl",
+            ["embed", "--checkpoint", "x.pt", "--input", "x.smi", "-o", "e.npy", "--device", "gpu"],
+        ),
         ("imagessl", ["pretrain", "--device", "cuda"]),
         ("imagessl", ["eval", "--checkpoint", "x.pt", "--device", "cuda"]),
     ],
-)  # fmt: skip
-def test_cuda_without_cuda_fails_before_any_work(program, argv, no_cuda, tmp_path, capsys,
-                                                 monkeypatch) -> None:  # fmt: skip
+)
+def test_cuda_without_cuda_fails_before_any_work(
+    program, argv, no_cuda, tmp_path, capsys, monkeypatch
+) -> None:
     import importlib
 
     monkeypatch.chdir(tmp_path)
     main = importlib.import_module(f"{program}.cli").main
-    assert main([*argv, "--out", "out"] if "--out" not in argv and argv[0] in (
-        "pretrain", "finetune", "benchmark") else argv) == 2  # fmt: skip
+    assert (
+        main(
+            [*argv, "--out", "out"]
+            if "--out" not in argv and argv[0] in ("pretrain", "finetune", "benchmark")
+            else argv
+        )
+        == 2
+    )
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line.startswith(f"{program} {argv[0]}: error: --device"), line
     assert "cpu" in line

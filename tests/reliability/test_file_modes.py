@@ -36,8 +36,11 @@ def _write_predictions(path: Path) -> Path:
 def _download(path: Path) -> Path:
     from molssl.data.locate import download_file
 
-    return download_file("https://example.invalid/x.csv", path,
-                         downloader=lambda url, dest, timeout: dest.write_text("smiles\nCCO\n"))  # fmt: skip
+    return download_file(
+        "https://example.invalid/x.csv",
+        path,
+        downloader=lambda url, dest, timeout: dest.write_text("smiles\nCCO\n"),
+    )
 
 
 def _write_protocol(path: Path) -> Path:
@@ -51,10 +54,22 @@ def _write_protocol(path: Path) -> Path:
 def _write_search_record(path: Path) -> Path:
     from molssl.finetune.study import RECORD_FILE, SearchResult, record_search
 
-    result = SearchResult(task="t", method="m", metric="rmse", direction="minimize",
-                          best_params={}, best_value=1.0, best_trial=0, n_trials=1,
-                          search_seconds=1.0, seconds=1.0, study_name="s", storage="study.db",
-                          sampler_seed=0, trial_seed=0)  # fmt: skip
+    result = SearchResult(
+        task="t",
+        method="m",
+        metric="rmse",
+        direction="minimize",
+        best_params={},
+        best_value=1.0,
+        best_trial=0,
+        n_trials=1,
+        search_seconds=1.0,
+        seconds=1.0,
+        study_name="s",
+        storage="study.db",
+        sampler_seed=0,
+        trial_seed=0,
+    )
     record_search(path.parent, result)
     return path.parent / RECORD_FILE
 

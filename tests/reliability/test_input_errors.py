@@ -54,26 +54,65 @@ def made(tmp_path_factory: pytest.TempPathFactory, tpsa_table: pd.DataFrame) -> 
     corpus = root / "corpus.smi"
     corpus.write_text("".join(embedded_smiles_path().read_text().splitlines(True)[:40]))
     assert main(["featurize", str(corpus), "-o", str(root / "store")]) == 0
-    argv = ["pretrain", "--data", str(root / "store"), "--out", str(root / "pre"), "--device",
-            "cpu", "--batch-size", "8", *TINY]  # fmt: skip
+    argv = [
+        "pretrain",
+        "--data",
+        str(root / "store"),
+        "--out",
+        str(root / "pre"),
+        "--device",
+        "cpu",
+        "--batch-size",
+        "8",
+        *TINY,
+    ]
     assert main(argv) == 0
     table = root / "tpsa.csv"
     tpsa_table[["smiles", "tpsa"]].iloc[:60].to_csv(table, index=False)
     assert main([*_finetune(table), "--out", str(root / "ft")]) == 0
     molecules = root / "in.csv"
     molecules.write_text("smiles\nCCO\nc1ccccc1\n")
-    return {"corpus": corpus, "store": root / "store", "pre": root / "pre", "table": table,
-            "ft": root / "ft", "in": molecules}  # fmt: skip
+    return {
+        "corpus": corpus,
+        "store": root / "store",
+        "pre": root / "pre",
+        "table": table,
+        "ft": root / "ft",
+        "in": molecules,
+    }
 
 
 def _finetune(table: Path) -> list[str]:
-    return ["finetune", "--csv", str(table), "--targets", "tpsa", "--task-type", "regression",
-            "--epochs", "1", "--device", "cpu", "--set", ENCODER]  # fmt: skip
+    return [
+        "finetune",
+        "--csv",
+        str(table),
+        "--targets",
+        "tpsa",
+        "--task-type",
+        "regression",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--set",
+        ENCODER,
+    ]
 
 
 def _pretrain(store: Path, out: Path) -> list[str]:
-    return ["pretrain", "--data", str(store), "--out", str(out), "--device", "cpu",
-            "--batch-size", "8", *TINY]  # fmt: skip
+    return [
+        "pretrain",
+        "--data",
+        str(store),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--batch-size",
+        "8",
+        *TINY,
+    ]
 
 
 def assert_one_line(capsys, argv: list[str], *expected: str) -> str:
@@ -101,19 +140,32 @@ def assert_one_line(capsys, argv: list[str], *expected: str) -> str:
     ("name", "content", "expected"),
     [
         ("latin1.csv", b"smiles,name\nCCO,caf\xe9\n", ("is not UTF-8", "iconv")),
-        ("comment.csv", b"# exported by ChemDraw\nsmiles\nCCO\n",
-         ("starts with a comment line", "delete the leading '#'")),
+        (
+            "comment.csv",
+            b"# exported by ChemDraw\nsmiles\nCCO\n",
+            ("starts with a comment line", "delete the leading '#'"),
+        ),
         ("empty.csv", b"", ("is empty", "header line")),
-        ("cut.csv.gz", gzip.compress(b"smiles\n" + b"CCO\n" * 5000)[:60],
-         ("truncated or damaged", "compress it again")),
+        (
+            "cut.csv.gz",
+            gzip.compress(b"smiles\n" + b"CCO\n" * 5000)[:60],
+            ("truncated or damaged", "compress it again"),
+        ),
         ("molecules.dat", b"smiles\nCCO\n", ("cannot tell the format", "--format")),
     ],
-)  # fmt: skip
+)
 def test_predict_unreadable_inputs(name, content, expected, made, tmp_path, capsys) -> None:
     bad = tmp_path / name
     bad.write_bytes(content)
-    argv = ["predict", "--model", str(made["ft"]), "--input", str(bad), "-o",
-            str(tmp_path / "out.csv")]  # fmt: skip
+    argv = [
+        "predict",
+        "--model",
+        str(made["ft"]),
+        "--input",
+        str(bad),
+        "-o",
+        str(tmp_path / "out.csv"),
+    ]
     line = assert_one_line(capsys, argv, str(bad), *expected)
     assert line.startswith("molssl predict: error:")
     assert not (tmp_path / "out.csv").exists()
@@ -121,8 +173,16 @@ def test_predict_unreadable_inputs(name, content, expected, made, tmp_path, caps
 
 def test_predict_same_model_twice_is_not_an_ensemble(made, tmp_path, capsys) -> None:
     model = made["ft"] / "model.pt"
-    argv = ["predict", "--model", str(model), str(made["ft"]), "--input", str(made["in"]),
-            "-o", str(tmp_path / "out.csv")]  # fmt: skip
+    argv = [
+        "predict",
+        "--model",
+        str(model),
+        str(made["ft"]),
+        "--input",
+        str(made["in"]),
+        "-o",
+        str(tmp_path / "out.csv"),
+    ]
     assert_one_line(capsys, argv, "names", "twice", "give each one once")
 
 
@@ -132,8 +192,15 @@ def test_predict_damaged_ensemble_record(made, tmp_path, capsys) -> None:
         (folder / member).mkdir(parents=True)
         shutil.copy(made["ft"] / "model.pt", folder / member / "model.pt")
     (folder / "ensemble.json").write_text("{oops")
-    argv = ["predict", "--model", str(folder), "--input", str(made["in"]), "-o",
-            str(tmp_path / "out.csv")]  # fmt: skip
+    argv = [
+        "predict",
+        "--model",
+        str(folder),
+        "--input",
+        str(made["in"]),
+        "-o",
+        str(tmp_path / "out.csv"),
+    ]
     assert_one_line(capsys, argv, str(folder / "ensemble.json"), "is damaged", "delete it")
 
 
@@ -143,14 +210,28 @@ def test_predict_damaged_ensemble_record(made, tmp_path, capsys) -> None:
 def _commands(made: dict[str, Path], out: Path) -> dict[str, list[str]]:
     """Each writing command with its output at ``out`` (a file path or a folder)."""
     return {
-        "predict": ["predict", "--model", str(made["ft"]), "--input", str(made["in"]), "-o",
-                    str(out / "pred.csv")],
-        "embed": ["embed", "--checkpoint", str(made["pre"] / "last.pt"), "--input",
-                  str(made["corpus"]), "-o", str(out / "emb.npy")],
+        "predict": [
+            "predict",
+            "--model",
+            str(made["ft"]),
+            "--input",
+            str(made["in"]),
+            "-o",
+            str(out / "pred.csv"),
+        ],
+        "embed": [
+            "embed",
+            "--checkpoint",
+            str(made["pre"] / "last.pt"),
+            "--input",
+            str(made["corpus"]),
+            "-o",
+            str(out / "emb.npy"),
+        ],
         "featurize": ["featurize", str(made["corpus"]), "-o", str(out / "store")],
         "pretrain": _pretrain(made["store"], out / "run"),
         "finetune": [*_finetune(made["table"]), "--out", str(out / "run")],
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize("command", ["predict", "embed", "featurize", "pretrain", "finetune"])
@@ -231,8 +312,12 @@ def test_read_only_output_folder_is_refused_before_work(
         monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != folder and real(p, mode))
     try:
         argv = _commands(made, folder)[command]
-        assert_one_line(capsys, argv, f"cannot write {folder}: Permission denied",
-                        "choose a folder you can write to")  # fmt: skip
+        assert_one_line(
+            capsys,
+            argv,
+            f"cannot write {folder}: Permission denied",
+            "choose a folder you can write to",
+        )
         assert list(folder.iterdir()) == []
     finally:
         folder.chmod(0o755)
@@ -248,8 +333,9 @@ def test_read_only_file_system_is_refused_before_work(made, tmp_path, capsys, mo
 
     monkeypatch.setattr(os, "statvfs", read_only)
     argv = _commands(made, tmp_path)["predict"]
-    assert_one_line(capsys, argv, f"cannot write {tmp_path}", "Read-only file system",
-                    "write to another disk")  # fmt: skip
+    assert_one_line(
+        capsys, argv, f"cannot write {tmp_path}", "Read-only file system", "write to another disk"
+    )
 
 
 def test_unreadable_input_is_not_blamed_on_the_output() -> None:
@@ -293,8 +379,21 @@ def test_damaged_protocol_record(made, tmp_path, capsys) -> None:
     out = tmp_path / "bench"
     out.mkdir()
     (out / "protocol.json").write_text("[1, 2")
-    argv = ["benchmark", "--csv", str(made["table"]), "--targets", "tpsa", "--task-type",
-            "regression", "--methods", "ecfp-rf", "--seeds", "0", "--out", str(out)]  # fmt: skip
+    argv = [
+        "benchmark",
+        "--csv",
+        str(made["table"]),
+        "--targets",
+        "tpsa",
+        "--task-type",
+        "regression",
+        "--methods",
+        "ecfp-rf",
+        "--seeds",
+        "0",
+        "--out",
+        str(out),
+    ]
     assert_one_line(capsys, argv, f"{out / 'protocol.json'} is damaged", "delete it")
     assert not (out / "results.csv").exists()
 
@@ -315,8 +414,7 @@ def test_damaged_study_database(made, tmp_path, capsys) -> None:
     out.mkdir()
     (out / "study.db").write_bytes(b"this is not an SQLite database" * 50)
     argv = [*_finetune(made["table"]), "--out", str(out), "--search", "1"]
-    assert_one_line(capsys, argv, f"{out / 'study.db'} is not a readable Optuna study",
-                    "delete it")  # fmt: skip
+    assert_one_line(capsys, argv, f"{out / 'study.db'} is not a readable Optuna study", "delete it")
 
 
 # --- settings --------------------------------------------------------------------------------------
@@ -329,28 +427,58 @@ def test_search_needs_a_trial(value, made, tmp_path, capsys) -> None:
 
 
 def test_seeds_must_be_integers(made, tmp_path, capsys) -> None:
-    argv = ["benchmark", "--csv", str(made["table"]), "--targets", "tpsa", "--seeds", "a,b",
-            "--out", str(tmp_path / "b")]  # fmt: skip
+    argv = [
+        "benchmark",
+        "--csv",
+        str(made["table"]),
+        "--targets",
+        "tpsa",
+        "--seeds",
+        "a,b",
+        "--out",
+        str(tmp_path / "b"),
+    ]
     assert_one_line(capsys, argv, "--seeds 'a,b'", "e.g. --seeds 0,1,2")
     assert not (tmp_path / "b").exists()
 
 
 def test_embed_output_suffix(made, tmp_path, capsys) -> None:
-    argv = ["embed", "--checkpoint", str(made["pre"] / "last.pt"), "--input",
-            str(made["corpus"]), "-o", str(tmp_path / "x.txt")]  # fmt: skip
+    argv = [
+        "embed",
+        "--checkpoint",
+        str(made["pre"] / "last.pt"),
+        "--input",
+        str(made["corpus"]),
+        "-o",
+        str(tmp_path / "x.txt"),
+    ]
     assert_one_line(capsys, argv, "x.txt", ".npy", str(tmp_path / "x.npy"))
 
 
 @pytest.mark.parametrize("command", ["pretrain", "finetune"])
 def test_config_folder(command, tmp_path, capsys) -> None:
     (tmp_path / "molclr.yaml").write_text("{}\n")
-    assert_one_line(capsys, [command, "--config", str(tmp_path)],
-                    f"--config {tmp_path} is a folder", str(tmp_path / "molclr.yaml"))  # fmt: skip
+    assert_one_line(
+        capsys,
+        [command, "--config", str(tmp_path)],
+        f"--config {tmp_path} is a folder",
+        str(tmp_path / "molclr.yaml"),
+    )
 
 
 def test_valid_size_out_of_range_before_building_a_store(made, tmp_path, capsys) -> None:
-    argv = ["pretrain", "--data", str(made["corpus"]), "--out", str(tmp_path / "run"),
-            "--batch-size", "8", "--set", "data.valid_size=1.5", *TINY]  # fmt: skip
+    argv = [
+        "pretrain",
+        "--data",
+        str(made["corpus"]),
+        "--out",
+        str(tmp_path / "run"),
+        "--batch-size",
+        "8",
+        "--set",
+        "data.valid_size=1.5",
+        *TINY,
+    ]
     assert_one_line(capsys, argv, "data.valid_size", "[0, 1)", "1.5")
     assert not (tmp_path / "run").exists()
 
@@ -374,22 +502,41 @@ def test_finetune_learning_rate_must_be_finite(made, tmp_path, capsys) -> None:
 
 def test_molclr_kind_on_a_molssl_checkpoint(made, tmp_path, capsys) -> None:
     ckpt = made["pre"] / "last.pt"
-    argv = [*_finetune(made["table"]), "--out", str(tmp_path / "run"), "--init",
-            f"molclr-gcn:{ckpt}"]  # fmt: skip
+    argv = [
+        *_finetune(made["table"]),
+        "--out",
+        str(tmp_path / "run"),
+        "--init",
+        f"molclr-gcn:{ckpt}",
+    ]
     assert_one_line(capsys, argv, f"{ckpt} is a molssl checkpoint", f"write ckpt:{ckpt}")
 
 
 def test_ckpt_kind_on_released_weights(made, tmp_path, capsys) -> None:
     plain = tmp_path / "model.pth"
     torch.save({"gnns.0.mlp.0.weight": torch.zeros(2, 2)}, plain)
-    argv = ["embed", "--checkpoint", str(plain), "--input", str(made["corpus"]), "-o",
-            str(tmp_path / "e.npy")]  # fmt: skip
+    argv = [
+        "embed",
+        "--checkpoint",
+        str(plain),
+        "--input",
+        str(made["corpus"]),
+        "-o",
+        str(tmp_path / "e.npy"),
+    ]
     assert_one_line(capsys, argv, f"molclr-gcn:{plain}", f"molclr-gin:{plain}")
 
 
 def test_checkpoint_folder_names_its_files(made, tmp_path, capsys) -> None:
-    argv = ["embed", "--checkpoint", str(made["pre"]), "--input", str(made["corpus"]), "-o",
-            str(tmp_path / "e.npy")]  # fmt: skip
+    argv = [
+        "embed",
+        "--checkpoint",
+        str(made["pre"]),
+        "--input",
+        str(made["corpus"]),
+        "-o",
+        str(tmp_path / "e.npy"),
+    ]
     assert_one_line(capsys, argv, f"{made['pre']} is a folder", str(made["pre"] / "last.pt"))
 
 
@@ -397,7 +544,14 @@ def test_damaged_fine_tuned_model_hint_names_no_missing_file(made, tmp_path, cap
     folder = tmp_path / "ft"
     folder.mkdir()
     (folder / "model.pt").write_bytes(b"garbage" * 10)
-    argv = ["predict", "--model", str(folder), "--input", str(made["in"]), "-o",
-            str(tmp_path / "o.csv")]  # fmt: skip
+    argv = [
+        "predict",
+        "--model",
+        str(folder),
+        "--input",
+        str(made["in"]),
+        "-o",
+        str(tmp_path / "o.csv"),
+    ]
     line = assert_one_line(capsys, argv, str(folder / "model.pt"))
     assert "best.pt" not in line, line

@@ -71,8 +71,21 @@ def test_cli_refuses_a_linked_run_lock_in_one_line(tmp_path, tpsa_table, capsys)
     csv = tmp_path / "task.csv"
     tpsa_table[["smiles", "tpsa"]].iloc[:40].to_csv(csv, index=False)
     victim = _planted(tmp_path / "run", LOCK_FILE, tmp_path)
-    argv = ["finetune", "--csv", str(csv), "--targets", "tpsa", "--task-type", "regression",
-            "--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "run")]  # fmt: skip
+    argv = [
+        "finetune",
+        "--csv",
+        str(csv),
+        "--targets",
+        "tpsa",
+        "--task-type",
+        "regression",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "symbolic link" in err and LOCK_FILE in err

@@ -12,7 +12,8 @@ def test_model_format_version_below_one_is_refused(version, tmp_path: Path) -> N
     from molssl.contrastive.io.checkpoint import save_checkpoint
     from molssl.finetune.saved import MODEL_KEY, ModelFileError, load_model
 
-    path = save_checkpoint(tmp_path / "model.pt", {}, config={},
-                           metadata={MODEL_KEY: {"format_version": version}})  # fmt: skip
+    path = save_checkpoint(
+        tmp_path / "model.pt", {}, config={}, metadata={MODEL_KEY: {"format_version": version}}
+    )
     with pytest.raises(ModelFileError, match="no molssl writes"):
         load_model(path)

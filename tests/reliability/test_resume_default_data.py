@@ -21,14 +21,21 @@ from molssl.data import embedded_smiles_path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY = [
-    "--set", "encoder.num_layers=2",
-    "--set", "encoder.hidden_channels=32",
-    "--set", "encoder.out_channels=32",
-    "--set", "encoder.proj_dim=16",
-    "--set", "trainer.warmup_epochs=1",
-    "--set", "trainer.progress=false",
-    "--device", "cpu",
-]  # fmt: skip
+    "--set",
+    "encoder.num_layers=2",
+    "--set",
+    "encoder.hidden_channels=32",
+    "--set",
+    "encoder.out_channels=32",
+    "--set",
+    "encoder.proj_dim=16",
+    "--set",
+    "trainer.warmup_epochs=1",
+    "--set",
+    "trainer.progress=false",
+    "--device",
+    "cpu",
+]
 # Runs `molssl pretrain ARGS` with the embedded corpus replaced by the file named in argv[1].
 _DRIVER = """
 import sys

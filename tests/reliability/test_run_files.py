@@ -25,8 +25,18 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     corpus = root / "corpus.smi"
     corpus.write_text("".join(embedded_smiles_path().read_text().splitlines(True)[:40]))
     assert main(["featurize", str(corpus), "-o", str(root / "store")]) == 0
-    argv = ["pretrain", "--data", str(root / "store"), "--out", str(root / "pre"), "--device",
-            "cpu", "--batch-size", "8", *TINY]  # fmt: skip
+    argv = [
+        "pretrain",
+        "--data",
+        str(root / "store"),
+        "--out",
+        str(root / "pre"),
+        "--device",
+        "cpu",
+        "--batch-size",
+        "8",
+        *TINY,
+    ]
     assert main(argv) == 0
     return {"corpus": corpus, "store": root / "store", "pre": root / "pre"}
 
@@ -59,18 +69,40 @@ def test_encoder_missing_half_its_tensors_needs_allow_partial(run, tmp_path, cap
     ckpt = load_checkpoint(run["pre"] / "last.pt")
     encoder = sorted(ckpt["state_dict"])  # the encoder's tensors (no objective parameters)
     kept = {k: v for k, v in ckpt["state_dict"].items() if k not in encoder[::2]}
-    extra = {k: v for k, v in ckpt.items() if k not in ("state_dict", "config", "format_version",
-                                                        "versions", "weights_sha256", "optimizer",
-                                                        "scheduler", "step", "epoch",
-                                                        "best_metric", "rng", "trainer")}  # fmt: skip
+    extra = {
+        k: v
+        for k, v in ckpt.items()
+        if k
+        not in (
+            "state_dict",
+            "config",
+            "format_version",
+            "versions",
+            "weights_sha256",
+            "optimizer",
+            "scheduler",
+            "step",
+            "epoch",
+            "best_metric",
+            "rng",
+            "trainer",
+        )
+    }
     partial = tmp_path / "partial.pt"
     save_checkpoint(partial, kept, config=ckpt["config"], metadata=extra)
     with pytest.raises(CheckpointError, match="--allow-partial"):
         load_pretrained(f"ckpt:{partial}")
     loaded = load_pretrained(f"ckpt:{partial}", allow_partial=True)
     assert len(loaded.missing_keys) == len(encoder[::2])
-    argv = ["embed", "--checkpoint", str(partial), "--input", str(run["corpus"]), "-o",
-            str(tmp_path / "e.npy")]  # fmt: skip
+    argv = [
+        "embed",
+        "--checkpoint",
+        str(partial),
+        "--input",
+        str(run["corpus"]),
+        "-o",
+        str(tmp_path / "e.npy"),
+    ]
     code, line = _cli(argv, capsys)
     assert code == 2 and "pass --allow-partial" in line, line
     code, _ = _cli([*argv, "--allow-partial"], capsys)
@@ -85,8 +117,21 @@ def test_resume_removes_temporary_files_of_a_killed_write(run, tmp_path, capsys)
         path.write_bytes(b"half a file")
     keep = out / ".notes.tmp"  # not a name the atomic writer makes
     keep.write_text("mine")
-    argv = ["pretrain", "--data", str(run["store"]), "--out", str(out), "--device", "cpu",
-            "--batch-size", "8", "--resume", *TINY[:-2], "--max-steps", "2"]  # fmt: skip
+    argv = [
+        "pretrain",
+        "--data",
+        str(run["store"]),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--batch-size",
+        "8",
+        "--resume",
+        *TINY[:-2],
+        "--max-steps",
+        "2",
+    ]
     code, line = _cli(argv, capsys)
     assert code == 0, line
     assert not any(p.exists() for p in stale) and keep.read_text() == "mine"
@@ -98,8 +143,18 @@ def test_pretrain_into_another_commands_folder_is_refused(marker, run, tmp_path,
     out.mkdir()
     (out / marker).write_bytes(b"x")
     (out / "config.yaml").write_text("task: bbbp\n")
-    argv = ["pretrain", "--data", str(run["store"]), "--out", str(out), "--device", "cpu",
-            "--batch-size", "8", *TINY]  # fmt: skip
+    argv = [
+        "pretrain",
+        "--data",
+        str(run["store"]),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--batch-size",
+        "8",
+        *TINY,
+    ]
     code, line = _cli(argv, capsys)
     assert code == 2 and f"{out} holds another kind of run ({marker}" in line, line
     assert (out / "config.yaml").read_text() == "task: bbbp\n"
@@ -109,13 +164,31 @@ def test_torn_ledger_row_is_dropped_with_the_next_append(tmp_path) -> None:
     from molssl.benchmark.ledger import append_row, read_ledger
 
     path = tmp_path / "results.csv"
-    append_row(path, {"task": "esol", "method": "ecfp-rf", "seed": 0, "status": "ok",
-                      "value": 1.0, "config_hash": "a"})  # fmt: skip
+    append_row(
+        path,
+        {
+            "task": "esol",
+            "method": "ecfp-rf",
+            "seed": 0,
+            "status": "ok",
+            "value": 1.0,
+            "config_hash": "a",
+        },
+    )
     text = path.read_text()
     path.write_text(text + "esol,random-init,0,scaffold,rmse,1.5\n")  # cut off while written
     assert read_ledger(path)["method"].tolist() == ["ecfp-rf"]
-    frame = append_row(path, {"task": "esol", "method": "random-init", "seed": 0,
-                              "status": "ok", "value": 1.4, "config_hash": "a"})  # fmt: skip
+    frame = append_row(
+        path,
+        {
+            "task": "esol",
+            "method": "random-init",
+            "seed": 0,
+            "status": "ok",
+            "value": 1.4,
+            "config_hash": "a",
+        },
+    )
     assert frame["method"].tolist() == ["ecfp-rf", "random-init"]
     assert frame["value"].tolist() == [1.0, 1.4]
     assert "1.5" not in path.read_text()
@@ -141,9 +214,23 @@ def test_finetune_resume_removes_temporary_files(tpsa_table, tmp_path, capsys) -
     table = tmp_path / "tpsa.csv"
     tpsa_table[["smiles", "tpsa"]].iloc[:60].to_csv(table, index=False)
     out = tmp_path / "ft"
-    argv = ["finetune", "--csv", str(table), "--targets", "tpsa", "--task-type", "regression",
-            "--epochs", "1", "--device", "cpu", "--out", str(out), "--set",
-            "encoder={num_layers: 1, hidden_channels: 8, out_channels: 8, proj_dim: 4}"]  # fmt: skip
+    argv = [
+        "finetune",
+        "--csv",
+        str(table),
+        "--targets",
+        "tpsa",
+        "--task-type",
+        "regression",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--set",
+        "encoder={num_layers: 1, hidden_channels: 8, out_channels: 8, proj_dim: 4}",
+    ]
     code, _ = _cli(argv, capsys)
     assert code == 0
     stale = out / ".train_state.pt.0123456789ab.tmp"

@@ -34,8 +34,9 @@ time.sleep(120)
 def held_elsewhere(folder: Path) -> Iterator[int]:
     """Another process holds ``folder``'s run lock; yields its pid."""
     folder.mkdir(parents=True, exist_ok=True)
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(folder / LOCK_FILE)],
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(folder / LOCK_FILE)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         yield holder.pid
@@ -63,9 +64,23 @@ def test_finetune_into_a_folder_in_use_is_one_line_and_writes_nothing(
     csv = tmp_path / "t.csv"
     tpsa_table[["smiles", "tpsa"]].iloc[:40].to_csv(csv, index=False)
     out = tmp_path / "run"
-    argv = ["finetune", "--csv", str(csv), "--targets", "tpsa", "--task-type", "regression",
-            "--epochs", "1", "--out", str(out), "--device", "cpu",
-            "--set", "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}"]  # fmt: skip
+    argv = [
+        "finetune",
+        "--csv",
+        str(csv),
+        "--targets",
+        "tpsa",
+        "--task-type",
+        "regression",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--set",
+        "encoder={num_layers: 2, hidden_channels: 16, out_channels: 16}",
+    ]
     with held_elsewhere(out) as pid:
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()

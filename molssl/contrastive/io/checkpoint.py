@@ -312,8 +312,11 @@ def read_torch_file(
         raise FileNotFoundError(f"checkpoint {path} does not exist; check the path or out_dir")
     if fix is None:
         others = sorted(p.name for p in path.parent.glob("*.pt") if p.name != path.name)
-        fix = (f"use another checkpoint of {path.parent} ({', '.join(others)})" if others
-               else "write it again (rerun the command that made it)")  # fmt: skip
+        fix = (
+            f"use another checkpoint of {path.parent} ({', '.join(others)})"
+            if others
+            else "write it again (rerun the command that made it)"
+        )
     try:
         with warnings.catch_warnings(record=True) as caught:  # re-emitted only for a good file
             warnings.simplefilter("always")
@@ -378,8 +381,11 @@ def load_checkpoint(
     recorded = ckpt.get("weights_sha256")  # absent in files written before it was recorded
     if recorded is not None and recorded != weights_digest(ckpt["state_dict"]):
         others = sorted(p.name for p in path.parent.glob("*.pt") if p.name != path.name)
-        fix = (f"use another checkpoint of {path.parent} ({', '.join(others)})" if others
-               else "write it again (rerun the command that made it)")  # fmt: skip
+        fix = (
+            f"use another checkpoint of {path.parent} ({', '.join(others)})"
+            if others
+            else "write it again (rerun the command that made it)"
+        )
         raise CheckpointError(
             f"{path}: its weights do not match the checksum recorded when it was written (the "
             f"file was altered or damaged on disk); {fix}"

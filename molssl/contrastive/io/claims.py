@@ -85,8 +85,9 @@ class CellClaims:
         path = self._path(key)
         try:
             data = json.loads(path.read_text())
-            claim = Claim(int(data["pid"]), str(data["host"]), float(data["started"]),
-                          data.get("start_time"))  # fmt: skip
+            claim = Claim(
+                int(data["pid"]), str(data["host"]), float(data["started"]), data.get("start_time")
+            )
         except (OSError, ValueError, KeyError, TypeError):
             return None
         if (claim.pid, claim.host) == (self.me.pid, self.me.host):
@@ -111,9 +112,17 @@ class CellClaims:
         self.dir.mkdir(parents=True, exist_ok=True)
         path = self._path(key)
         tmp = path.with_suffix(f".{self.me.pid}.tmp")
-        tmp.write_text(json.dumps({"key": key, "pid": self.me.pid, "host": self.me.host,
-                                   "started": time.time(),
-                                   "start_time": self.me.start_time}))  # fmt: skip
+        tmp.write_text(
+            json.dumps(
+                {
+                    "key": key,
+                    "pid": self.me.pid,
+                    "host": self.me.host,
+                    "started": time.time(),
+                    "start_time": self.me.start_time,
+                }
+            )
+        )
         os.replace(tmp, path)
         return None
 

@@ -67,8 +67,12 @@ class ResultsLedger:
             rows = list(csv.DictReader(handle))
         whole = [row for row in rows if None not in row.values()]
         if len(whole) < len(rows):  # fewer cells than the header: cut off while written
-            logger.warning("%s: dropping %d torn row(s) with fewer cells than the header; their "
-                           "units of work run again", self.path, len(rows) - len(whole))  # fmt: skip
+            logger.warning(
+                "%s: dropping %d torn row(s) with fewer cells than the header; their "
+                "units of work run again",
+                self.path,
+                len(rows) - len(whole),
+            )
         return [{c: row.get(c) or "" for c in self.columns} for row in whole]
 
     def keys(self, rows: Sequence[Mapping[str, Any]] | None = None) -> set[tuple[str, ...]]:

@@ -112,8 +112,11 @@ class TrainerConfig:
             if value is not None and value < 1:
                 off = " (0 also turns the probe off)" if name == "probe_every" else ""
                 raise ValueError(f"TrainerConfig.{name} must be >= 1 or None{off}, got {value}")
-        if not (0 < self.lr < math.inf and 0 <= self.min_lr < math.inf
-                and 0 <= self.weight_decay < math.inf):  # fmt: skip
+        if not (
+            0 < self.lr < math.inf
+            and 0 <= self.min_lr < math.inf
+            and 0 <= self.weight_decay < math.inf
+        ):
             raise ValueError(
                 f"need a finite lr > 0, min_lr >= 0, weight_decay >= 0; got lr={self.lr}, "
                 f"min_lr={self.min_lr}, weight_decay={self.weight_decay}"

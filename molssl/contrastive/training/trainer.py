@@ -283,8 +283,11 @@ class Trainer:
         if self._ctx.is_main:  # under the run lock: no other process writes here
             stale = remove_stale_temps(self.out_dir)
             if stale:
-                logger.info("removed %d temporary file(s) an interrupted write left in %s",
-                            len(stale), self.out_dir)  # fmt: skip
+                logger.info(
+                    "removed %d temporary file(s) an interrupted write left in %s",
+                    len(stale),
+                    self.out_dir,
+                )
         if not path.exists():
             logger.info("resume=True but %s does not exist; starting a new run", path)
             return
