@@ -268,11 +268,9 @@ def _embed_args(parser: argparse.ArgumentParser) -> None:
 
 @command("embed", "graph embeddings h of a pretrained encoder for a SMILES file", _embed_args)
 def _embed(args: argparse.Namespace) -> int:
-    from molssl.preflight import require_columns, require_file
+    from molssl.preflight import require_smiles_input
 
-    require_file(args.input, "input", "give a .smi/.txt/.csv file of SMILES")
-    if args.smiles_col is not None:
-        require_columns(args.input, [args.smiles_col], "--smiles-col")
+    require_smiles_input(args.input, args.smiles_col, "give a .smi/.txt/.csv file of SMILES")
     from molssl.embed import embed_file
 
     summary = embed_file(
@@ -609,13 +607,13 @@ def _predict_args(parser: argparse.ArgumentParser) -> None:
 
 @command("predict", "predict properties of molecules with fine-tuned model(s)", _predict_args)
 def _predict(args: argparse.Namespace) -> int:
-    from molssl.preflight import require_columns, require_file
+    from molssl.preflight import require_file, require_smiles_input
 
     for path in args.model:
         require_file(path, "model", "give the model.pt written by `molssl finetune` or its folder")
-    require_file(args.input, "input", "give a .csv/.tsv/.parquet/.smi file of molecules")
-    if args.smiles_col is not None:
-        require_columns(args.input, [args.smiles_col], "--smiles-col")
+    require_smiles_input(
+        args.input, args.smiles_col, "give a .csv/.tsv/.parquet/.smi file of molecules"
+    )
     from molssl.finetune.predictor import predict_file
 
     summary = predict_file(

@@ -51,3 +51,15 @@ def require_columns(path: str | Path, columns: Sequence[str], flag: str) -> None
         if column and not str(column).isdigit() and column not in header:
             shown = ", ".join(header[:10])
             raise ConfigError(f"{path} has no column {column!r} (columns: {shown}); fix {flag}")
+
+
+def require_smiles_input(path: str | Path, smiles_column: str | None, fix: str) -> None:
+    """Check a command's molecule ``input`` file and, when one is named, its ``--smiles-col``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist (the message ends with ``fix``).
+        ConfigError: ``smiles_column`` is not in ``path``'s header.
+    """
+    require_file(path, "input", fix)
+    if smiles_column is not None:
+        require_columns(path, [smiles_column], "--smiles-col")

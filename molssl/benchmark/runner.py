@@ -77,7 +77,7 @@ from molssl.finetune import (
     join_finetune,
     load_task,
 )
-from molssl.finetune.config import load_finetune_config, portable_settings
+from molssl.finetune.config import data_settings, load_finetune_config, portable_settings
 
 logger = logging.getLogger(__name__)
 
@@ -295,27 +295,7 @@ def _baseline_settings(kind: str, cfg: BenchmarkConfig) -> dict[str, Any]:
 def _baseline_hash(
     ft: FinetuneConfig, kind: str, cfg: BenchmarkConfig, *, portable: bool = True
 ) -> str:
-    data = {
-        k: v
-        for k, v in to_dict(ft).items()
-        if k
-        in (
-            "task",
-            "csv",
-            "smiles_col",
-            "targets",
-            "task_type",
-            "data_dir",
-            "profile",
-            "split",
-            "split_sizes",
-            "split_seed",
-            "max_molecules",
-        )
-    }
-    for key in ("split_file", "valid_splitter"):  # a predefined split's (absent otherwise)
-        if getattr(ft, key) is not None:
-            data[key] = getattr(ft, key)
+    data = data_settings(ft)
     if portable:  # as config_hash(portable=True): the files are pinned by protocol.json
         data = portable_settings(data)
     data.update(_baseline_settings(kind, cfg))

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from molssl.benchmark.methods import BASELINES, METHOD_KINDS, Method, finetune_config
-from molssl.contrastive.config import to_dict
 from molssl.finetune.study import SearchResult, Space, best_settings, record_search, run_study
 
 logger = logging.getLogger(__name__)
@@ -83,7 +82,7 @@ def search_ecfp_rf(
     from molssl.benchmark.baselines import ecfp_rf
     from molssl.featurize import MolGraphFeaturizer
     from molssl.finetune import load_task
-    from molssl.finetune.config import portable_settings
+    from molssl.finetune.config import data_settings, portable_settings
     from molssl.metrics import get_metric
 
     task = load_task(cfg, MolGraphFeaturizer())
@@ -94,24 +93,8 @@ def search_ecfp_rf(
         res = ecfp_rf(task, split, seed=cfg.seed, n_jobs=n_jobs, **params)
         return res.valid_value, {}
 
-    keep = (
-        "task",
-        "csv",
-        "smiles_col",
-        "targets",
-        "task_type",
-        "data_dir",
-        "profile",
-        "split",
-        "split_sizes",
-        "split_seed",
-        "max_molecules",
-    )
     info = {"defaults": {**RF_DEFAULTS, **(defaults or {})}}
-    identity = {**{k: v for k, v in to_dict(cfg).items() if k in keep}, **info}
-    for key in ("split_file", "valid_splitter"):  # a predefined split's (absent otherwise)
-        if getattr(cfg, key) is not None:
-            identity[key] = getattr(cfg, key)
+    identity = {**data_settings(cfg), **info}
     return run_study(
         objective,
         RF_SPACE,

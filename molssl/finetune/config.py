@@ -281,6 +281,35 @@ def config_hash(cfg: FinetuneConfig, *, portable: bool = False) -> str:
     return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
 
 
+_DATA_KEYS = (
+    "task",
+    "csv",
+    "smiles_col",
+    "targets",
+    "task_type",
+    "data_dir",
+    "profile",
+    "split",
+    "split_sizes",
+    "split_seed",
+    "max_molecules",
+)
+
+
+def data_settings(cfg: FinetuneConfig) -> dict[str, Any]:
+    """The settings of ``cfg`` that choose its molecules, targets and split.
+
+    ``split_file`` and ``valid_splitter`` are included only when set, so identities computed
+    before they existed stay the same. Fine-tuning-free runs on the same data (the benchmark's
+    baselines, the forest search) are identified by these.
+    """
+    data = {k: v for k, v in to_dict(cfg).items() if k in _DATA_KEYS}
+    for key in ("split_file", "valid_splitter"):
+        if getattr(cfg, key) is not None:
+            data[key] = getattr(cfg, key)
+    return data
+
+
 def portable_settings(data: dict[str, Any]) -> dict[str, Any]:
     """Settings (a :func:`~molssl.contrastive.config.to_dict` of a config, or part of one) with files named
     by content: ``data_dir`` dropped, ``csv`` by file name, ``init``'s checkpoint and a

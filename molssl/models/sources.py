@@ -78,25 +78,23 @@ _HU_MOLCLR_KEYS: tuple[KeyRule, ...] = (  # both groups name the embedding table
     ),
 )
 
+
+def _molclr_source(conv: str, marker: str) -> ForeignSource:
+    """The entry for MolCLR's released ``model.pth`` trained with ``conv``."""
+    return ForeignSource(
+        name=f"molclr-{conv}",
+        conv=conv,
+        marker=marker,
+        head=True,
+        origin=f"the {conv.upper()} model.pth released with MolCLR",
+        reference="Wang et al. 2022, Nat. Mach. Intell. (MolCLR)",
+        key_rules=_HU_MOLCLR_KEYS,
+    )
+
+
 FOREIGN_SOURCES: dict[str, ForeignSource] = {
-    "molclr-gcn": ForeignSource(
-        name="molclr-gcn",
-        conv="gcn",
-        marker="gnns.0.weight",
-        head=True,
-        origin="the GCN model.pth released with MolCLR",
-        reference="Wang et al. 2022, Nat. Mach. Intell. (MolCLR)",
-        key_rules=_HU_MOLCLR_KEYS,
-    ),
-    "molclr-gin": ForeignSource(
-        name="molclr-gin",
-        conv="gin",
-        marker="gnns.0.mlp.0.weight",
-        head=True,
-        origin="the GIN model.pth released with MolCLR",
-        reference="Wang et al. 2022, Nat. Mach. Intell. (MolCLR)",
-        key_rules=_HU_MOLCLR_KEYS,
-    ),
+    "molclr-gcn": _molclr_source("gcn", marker="gnns.0.weight"),
+    "molclr-gin": _molclr_source("gin", marker="gnns.0.mlp.0.weight"),
     "hu2020-gcn": ForeignSource(
         name="hu2020-gcn",
         conv="gcn-norm",

@@ -382,6 +382,24 @@ def forward_views(
     return out, TwoViewForward(view_a, view_b, out, batch.num_graphs)
 
 
+class TwoViewObjective:
+    """Base of the two-view objectives: :meth:`__call__` is :meth:`call_with_views` without
+    the views. Subclasses implement :meth:`call_with_views`."""
+
+    def __call__(
+        self, model: nn.Module, batch: Batch, generator: torch.Generator
+    ) -> tuple[Tensor, Mapping[str, float]]:
+        loss, metrics, _ = self.call_with_views(model, batch, generator)
+        return loss, metrics
+
+    def call_with_views(
+        self, model: nn.Module, batch: Batch, generator: torch.Generator
+    ) -> tuple[Tensor, dict[str, float], TwoViewForward]:
+        """The loss and metrics of :meth:`__call__`, and the forward of the two views for the
+        pretext terms composed with this objective."""
+        raise NotImplementedError
+
+
 def forward_two_views(
     model: nn.Module, augment: TwoViewTransform, batch: Batch, generator: torch.Generator
 ) -> tuple[Any, int]:

@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
@@ -22,13 +20,14 @@ from molssl.fingerprints import count_tanimoto_matrix
 from molssl.objectives.base import (
     ObjectiveConfig,
     TwoViewForward,
+    TwoViewObjective,
     forward_views,
     register_objective,
 )
 from molssl.objectives.compose import core_model
 
 
-class ContrastiveObjective:
+class ContrastiveObjective(TwoViewObjective):
     """Two augmented views -> encoder -> (weighted) NT-Xent [+ fragment NT-Xent].
 
     Args:
@@ -81,12 +80,6 @@ class ContrastiveObjective:
                 "(default extras)."
             )
         return tanimoto_weights(sim, self.lambda_1)
-
-    def __call__(
-        self, model: nn.Module, batch: Batch, generator: torch.Generator
-    ) -> tuple[Tensor, Mapping[str, float]]:
-        loss, metrics, _ = self.call_with_views(model, batch, generator)
-        return loss, metrics
 
     def call_with_views(
         self, model: nn.Module, batch: Batch, generator: torch.Generator

@@ -19,8 +19,6 @@ records that prefix (``encoder_prefix``) so ``molssl embed`` and fine-tuning loa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
@@ -37,6 +35,7 @@ from molssl.objectives.base import (
     MoCoConfig,
     ObjectiveConfig,
     TwoViewForward,
+    TwoViewObjective,
     forward_views,
     register_objective,
 )
@@ -57,7 +56,7 @@ MOMENTUM_PRESETS: dict[str, dict[str, float]] = {
 }
 
 
-class MomentumObjective:
+class MomentumObjective(TwoViewObjective):
     """Two views -> online encoder (+ predictor) and momentum target -> BYOL or MoCo loss.
 
     Args:
@@ -145,12 +144,6 @@ class MomentumObjective:
             )
         sim = tanimoto_similarity(batch.fp, queue.extra("fp"))
         return tanimoto_weights(sim, self.lambda_1)
-
-    def __call__(
-        self, model: nn.Module, batch: Batch, generator: torch.Generator
-    ) -> tuple[Tensor, Mapping[str, float]]:
-        loss, metrics, _ = self.call_with_views(model, batch, generator)
-        return loss, metrics
 
     def call_with_views(
         self, model: nn.Module, batch: Batch, generator: torch.Generator

@@ -34,7 +34,7 @@ encodes the un-augmented batch itself.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,7 @@ from torch_geometric.data import Batch
 from molssl.augment import TwoViewTransform
 from molssl.objectives.base import (
     AttrMaskConfig,
+    Builder,
     DescriptorsConfig,
     ObjectiveConfig,
     TwoViewForward,
@@ -360,24 +361,32 @@ class DescriptorObjective:
         return loss, {"descriptors_finite": float(torch.isfinite(target).float().mean())}
 
 
-@register_objective(
+def _register_pretext(name: str, description: str, config: type) -> Callable[[Builder], Builder]:
+    """:func:`register_objective` for a pretext term; alone it has no faulty-negative or
+    fragment loss, so ``lambda_1`` and ``lambda_2`` default to 0."""
+    return register_objective(
+        name,
+        preset={"lambda_1": 0.0, "lambda_2": 0.0},
+        description=description,
+        pretext=True,
+        config=config,
+    )
+
+
+@_register_pretext(
     "attrmask",
-    preset={"lambda_1": 0.0, "lambda_2": 0.0},
-    description="Hu et al.'s attribute masking: predict masked atom and bond types",
-    pretext=True,
-    config=AttrMaskConfig,
+    "Hu et al.'s attribute masking: predict masked atom and bond types",
+    AttrMaskConfig,
 )
 def _build_attrmask(config: ObjectiveConfig, augment: TwoViewTransform) -> AttrMaskObjective:
     del augment
     return AttrMaskObjective(config.attrmask.mask_rate)
 
 
-@register_objective(
+@_register_pretext(
     "descriptors",
-    preset={"lambda_1": 0.0, "lambda_2": 0.0},
-    description="regress robustly standardised RDKit 2D descriptors (CheMeleon)",
-    pretext=True,
-    config=DescriptorsConfig,
+    "regress robustly standardised RDKit 2D descriptors (CheMeleon)",
+    DescriptorsConfig,
 )
 def _build_descriptors(config: ObjectiveConfig, augment: TwoViewTransform) -> DescriptorObjective:
     del augment

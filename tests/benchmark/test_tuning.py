@@ -17,23 +17,12 @@ from molssl.featurize import MolGraphFeaturizer
 from molssl.finetune import FinetuneConfig, load_task, task_split
 from molssl.finetune.search import search_finetune
 from molssl.finetune.study import STUDY_FILE, load_search_record, record_search
-
-TINY_ENCODER = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "proj_dim": 8}
+from tests.finetune.search_helpers import TINY_ENCODER, tiny_search_config
 
 
 @pytest.fixture
 def tiny_cfg(tmp_path: Path, tpsa_table: pd.DataFrame) -> FinetuneConfig:
-    csv = tmp_path / "tiny.csv"
-    tpsa_table[["smiles", "logtpsa"]].iloc[:60].to_csv(csv, index=False)
-    return FinetuneConfig(
-        csv=str(csv),
-        targets=["logtpsa"],
-        task_type="regression",
-        epochs=2,
-        encoder=TINY_ENCODER,
-        device="cpu",
-        split="random",
-    )
+    return tiny_search_config(tmp_path, tpsa_table, epochs=2)
 
 
 def test_rf_search_and_record(tmp_path, tiny_cfg):

@@ -17,29 +17,12 @@ from molssl.finetune.study import (
     best_settings,
     load_search_record,
 )
-
-TINY_ENCODER = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "proj_dim": 8}
+from tests.finetune.search_helpers import study_trials, tiny_search_config
 
 
 @pytest.fixture
 def tiny_cfg(tmp_path: Path, tpsa_table: pd.DataFrame) -> FinetuneConfig:
-    csv = tmp_path / "tiny.csv"
-    tpsa_table[["smiles", "logtpsa"]].iloc[:60].to_csv(csv, index=False)
-    return FinetuneConfig(
-        csv=str(csv),
-        targets=["logtpsa"],
-        task_type="regression",
-        epochs=2,
-        encoder=TINY_ENCODER,
-        device="cpu",
-        split="random",
-    )
-
-
-def _trials(out: Path) -> list[optuna.trial.FrozenTrial]:
-    storage = f"sqlite:///{out / STUDY_FILE}"
-    (summary,) = optuna.get_all_study_summaries(storage)
-    return optuna.load_study(study_name=summary.study_name, storage=storage).get_trials()
+    return tiny_search_config(tmp_path, tpsa_table, epochs=2)
 
 
 def test_interrupted_search_resumes_to_the_same_result(tmp_path, tiny_cfg, monkeypatch):
@@ -47,7 +30,7 @@ def test_interrupted_search_resumes_to_the_same_result(tmp_path, tiny_cfg, monke
 
     part = tmp_path / "part"
     first = search_finetune(tiny_cfg, 2, part)
-    assert first.n_trials == 2 and len(_trials(part)) == 2
+    assert first.n_trials == 2 and len(study_trials(part)) == 2
 
     real = molssl.finetune.run.finetune
 
@@ -60,21 +43,21 @@ def test_interrupted_search_resumes_to_the_same_result(tmp_path, tiny_cfg, monke
     monkeypatch.setattr(molssl.finetune.run, "finetune", real)
     resumed = search_finetune(tiny_cfg, 3, part)
 
-    states = [t.state.name for t in _trials(part)]
+    states = [t.state.name for t in study_trials(part)]
     assert states == ["COMPLETE", "COMPLETE", "FAIL", "COMPLETE"]  # the cut trial is redone
     assert resumed.n_trials == 3
-    done = [t for t in _trials(part) if t.state.name == "COMPLETE"]
-    assert [t.params for t in done] == [t.params for t in _trials(tmp_path / "whole")]
+    done = [t for t in study_trials(part) if t.state.name == "COMPLETE"]
+    assert [t.params for t in done] == [t.params for t in study_trials(tmp_path / "whole")]
     assert resumed.best_params == whole.best_params
     assert resumed.best_value == pytest.approx(whole.best_value, rel=1e-6)
     assert search_finetune(tiny_cfg, 3, part).n_trials == 3  # nothing left to run
-    assert len(_trials(part)) == 4
+    assert len(study_trials(part)) == 4
 
 
 def test_two_then_three_trials_gives_three(tmp_path, tiny_cfg):
     search_finetune(tiny_cfg, 2, tmp_path)
     result = search_finetune(tiny_cfg, 3, tmp_path)
-    trials = _trials(tmp_path)
+    trials = study_trials(tmp_path)
     assert len(trials) == 3 and result.n_trials == 3
     assert result.direction == "minimize" and result.metric == "rmse"
     assert result.best_value == min(t.value for t in trials)
@@ -108,7 +91,7 @@ def test_failing_trials_and_bad_budget(tmp_path, tiny_cfg, monkeypatch):
     monkeypatch.setattr(molssl.finetune.run, "finetune", broken)
     with pytest.raises(SearchError, match="all 2 search trials failed.*diverged"):
         search_finetune(tiny_cfg, 2, tmp_path)
-    assert len(_trials(tmp_path)) == 2  # failures count towards the budget: no endless retry
+    assert len(study_trials(tmp_path)) == 2  # failures count towards the budget: no endless retry
     assert load_search_record(tmp_path / "absent") == {"format_version": 1, "tasks": {}}
 
 
@@ -168,12 +151,17 @@ def test_a_trial_left_running_by_a_killed_process_is_failed_and_run_again(tmp_pa
     storage = f"sqlite:///{tmp_path / STUDY_FILE}"
     (summary,) = optuna.get_all_study_summaries(storage)
     optuna.load_study(study_name=summary.study_name, storage=storage).ask()  # then SIGKILL
-    assert [t.state.name for t in _trials(tmp_path)] == ["COMPLETE", "COMPLETE", "RUNNING"]
+    assert [t.state.name for t in study_trials(tmp_path)] == ["COMPLETE", "COMPLETE", "RUNNING"]
 
     result = search_finetune(tiny_cfg, 3, tmp_path)
-    assert [t.state.name for t in _trials(tmp_path)] == ["COMPLETE", "COMPLETE", "FAIL", "COMPLETE"]
+    assert [t.state.name for t in study_trials(tmp_path)] == [
+        "COMPLETE",
+        "COMPLETE",
+        "FAIL",
+        "COMPLETE",
+    ]
     assert result.n_trials == 3
-    assert "error" not in _trials(tmp_path)[2].user_attrs  # not a trial that failed on its own
+    assert "error" not in study_trials(tmp_path)[2].user_attrs  # not a trial that failed on its own
 
 
 def test_search_then_finetune_refuses_a_finished_run_before_searching(

@@ -6,7 +6,6 @@ import dataclasses
 import json
 from pathlib import Path
 
-import optuna
 import pandas as pd
 import pytest
 
@@ -15,35 +14,18 @@ import molssl.finetune.run
 from molssl.benchmark.tuning import search_ecfp_rf
 from molssl.finetune import FinetuneConfig
 from molssl.finetune.search import search_finetune, search_then_finetune
-from molssl.finetune.study import STUDY_FILE, best_settings
-
-TINY_ENCODER = {"num_layers": 2, "hidden_channels": 16, "out_channels": 16, "proj_dim": 8}
+from molssl.finetune.study import best_settings
+from tests.finetune.search_helpers import TINY_ENCODER, study_trials, tiny_search_config
 
 
 @pytest.fixture
 def tiny_cfg(tmp_path: Path, tpsa_table: pd.DataFrame) -> FinetuneConfig:
-    csv = tmp_path / "tiny.csv"
-    tpsa_table[["smiles", "logtpsa"]].iloc[:60].to_csv(csv, index=False)
-    return FinetuneConfig(
-        csv=str(csv),
-        targets=["logtpsa"],
-        task_type="regression",
-        epochs=3,
-        encoder=TINY_ENCODER,
-        device="cpu",
-        split="random",
-    )
-
-
-def _trials(out: Path) -> list[optuna.trial.FrozenTrial]:
-    storage = f"sqlite:///{out / STUDY_FILE}"
-    (summary,) = optuna.get_all_study_summaries(storage)
-    return optuna.load_study(study_name=summary.study_name, storage=storage).get_trials()
+    return tiny_search_config(tmp_path, tpsa_table, epochs=3)
 
 
 def test_trial_zero_is_the_default_run(tmp_path, tiny_cfg):
     result = search_finetune(tiny_cfg, 2, tmp_path)
-    first = _trials(tmp_path)[0]
+    first = study_trials(tmp_path)[0]
     defaults = {
         "encoder_lr": 1e-4,
         "head_lr": 5e-4,
@@ -66,7 +48,7 @@ def test_user_settings_outside_the_space_are_trial_zero_too(tmp_path, tiny_cfg):
         tiny_cfg, batch_size=24, encoder_lr=3e-3, encoder={**TINY_ENCODER, "pooling": "attention"}
     )
     search_finetune(cfg, 1, tmp_path)
-    params = _trials(tmp_path)[0].params
+    params = study_trials(tmp_path)[0].params
     assert (params["batch_size"], params["encoder_lr"], params["pooling"]) == (
         24,
         pytest.approx(3e-3),
@@ -155,7 +137,7 @@ def test_retrained_runs_worse_than_the_defaults_are_flagged(
 
 def test_rf_search_starts_from_the_forest_defaults(tmp_path, tiny_cfg):
     found = search_ecfp_rf(tiny_cfg, 2, tmp_path, defaults={"n_estimators": 100})
-    first = _trials(tmp_path)[0]
+    first = study_trials(tmp_path)[0]
     assert first.params == {"n_estimators": 100, "max_features": None, "min_samples_leaf": 1}
     assert found.extra["defaults"]["value"] == pytest.approx(first.value)
     assert found.best_value <= first.value

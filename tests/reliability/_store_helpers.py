@@ -51,3 +51,16 @@ def tiny_checkpoint(directory: Path) -> Path:
     argv = ["pretrain", "--data", str(corpus), "--out", str(directory / "run")]
     assert main([*argv, "--batch-size", "8", "--max-steps", "1", *TINY]) == 0
     return directory / "run" / "last.pt"
+
+
+def pretrained_store(root: Path, tiny: list[str]) -> dict[str, Path]:
+    """Under ``root``: ``corpus.smi`` (40 bundled molecules), its store ``store`` and a 1-step
+    pretraining run ``pre`` on it with the model/trainer arguments ``tiny``."""
+    from molssl.cli import main
+
+    corpus = root / "corpus.smi"
+    corpus.write_text("".join(embedded_smiles_path().read_text().splitlines(True)[:40]))
+    assert main(["featurize", str(corpus), "-o", str(root / "store")]) == 0
+    argv = ["pretrain", "--data", str(root / "store"), "--out", str(root / "pre")]
+    assert main([*argv, "--device", "cpu", "--batch-size", "8", *tiny]) == 0
+    return {"corpus": corpus, "store": root / "store", "pre": root / "pre"}

@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from _store_helpers import pretrained_store
 
-from molssl.data import embedded_smiles_path
 from tests.reliability.test_cli_errors import TINY
 
 ENCODER = "encoder={num_layers: 1, hidden_channels: 8, out_channels: 8, proj_dim: 4}"
@@ -51,31 +51,14 @@ def made(tmp_path_factory: pytest.TempPathFactory, tpsa_table: pd.DataFrame) -> 
     """A 40-molecule corpus and store, a 1-step pretraining run, a 1-epoch fine-tuned model."""
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("made")
-    corpus = root / "corpus.smi"
-    corpus.write_text("".join(embedded_smiles_path().read_text().splitlines(True)[:40]))
-    assert main(["featurize", str(corpus), "-o", str(root / "store")]) == 0
-    argv = [
-        "pretrain",
-        "--data",
-        str(root / "store"),
-        "--out",
-        str(root / "pre"),
-        "--device",
-        "cpu",
-        "--batch-size",
-        "8",
-        *TINY,
-    ]
-    assert main(argv) == 0
+    made = pretrained_store(root, TINY)
     table = root / "tpsa.csv"
     tpsa_table[["smiles", "tpsa"]].iloc[:60].to_csv(table, index=False)
     assert main([*_finetune(table), "--out", str(root / "ft")]) == 0
     molecules = root / "in.csv"
     molecules.write_text("smiles\nCCO\nc1ccccc1\n")
     return {
-        "corpus": corpus,
-        "store": root / "store",
-        "pre": root / "pre",
+        **made,
         "table": table,
         "ft": root / "ft",
         "in": molecules,

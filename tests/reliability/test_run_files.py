@@ -9,36 +9,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from _store_helpers import pretrained_store
 
 from molssl.contrastive.io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from molssl.data import embedded_smiles_path
 from tests.reliability.test_cli_errors import TINY
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A 40-molecule store and a 1-step pretraining run on it."""
-    from molssl.cli import main
-
     torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("run")
-    corpus = root / "corpus.smi"
-    corpus.write_text("".join(embedded_smiles_path().read_text().splitlines(True)[:40]))
-    assert main(["featurize", str(corpus), "-o", str(root / "store")]) == 0
-    argv = [
-        "pretrain",
-        "--data",
-        str(root / "store"),
-        "--out",
-        str(root / "pre"),
-        "--device",
-        "cpu",
-        "--batch-size",
-        "8",
-        *TINY,
-    ]
-    assert main(argv) == 0
-    return {"corpus": corpus, "store": root / "store", "pre": root / "pre"}
+    return pretrained_store(tmp_path_factory.mktemp("run"), TINY)
 
 
 def _cli(argv: list[str], capsys) -> tuple[int, str]:

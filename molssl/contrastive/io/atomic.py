@@ -68,18 +68,25 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", **kwargs: Any) -
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open writes a whole file: mode 'w' or 'wb', got {mode!r}")
     fd, tmp_name = create_temp_beside(path)
+    with _replacing(tmp_name, path), os.fdopen(fd, mode, **kwargs) as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+    fsync_dir(Path(path).parent)
+
+
+@contextlib.contextmanager
+def _replacing(tmp_name: str, path: str | os.PathLike[str]) -> Iterator[None]:
+    """Rename ``tmp_name`` to ``path`` when the block exits cleanly; otherwise remove it and
+    raise the error naming ``path`` (:func:`_name_destination`)."""
     try:
-        with os.fdopen(fd, mode, **kwargs) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield
         os.replace(tmp_name, path)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         _name_destination(exc, tmp_name, path)
         raise
-    fsync_dir(Path(path).parent)
 
 
 def _name_destination(exc: BaseException, tmp_name: str, path: str | os.PathLike[str]) -> None:
@@ -116,14 +123,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     fd, tmp_name = create_temp_beside(path)
     os.close(fd)
-    try:
+    with _replacing(tmp_name, path):
         yield Path(tmp_name)
-        os.replace(tmp_name, path)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        _name_destination(exc, tmp_name, path)
-        raise
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

@@ -78,8 +78,32 @@ def molclr_lr(
     return float(min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * t)))
 
 
+class _RelativeSchedule:
+    """An ``lr_lambda``: the learning rate :meth:`rate` of a step divided by ``base_lr``.
+
+    Subclasses are dataclasses with a ``base_lr`` field; the fields are checked on creation
+    (``base_lr > 0``, then ``rate(0)`` raises ``ValueError`` for the others).
+    """
+
+    base_lr: float
+
+    def rate(self, step: int) -> float:
+        """The learning rate of optimizer step ``step``."""
+        raise NotImplementedError
+
+    def __post_init__(self) -> None:
+        if self.base_lr <= 0:
+            raise ValueError(
+                f"base_lr must be > 0 for a multiplicative schedule, got {self.base_lr}"
+            )
+        self.rate(0)
+
+    def __call__(self, step: int) -> float:
+        return self.rate(step) / self.base_lr
+
+
 @dataclass
-class MolCLRSchedule:
+class MolCLRSchedule(_RelativeSchedule):
     """Picklable ``lr_lambda`` for :class:`torch.optim.lr_scheduler.LambdaLR`.
 
     Returns the multiplicative factor ``molclr_lr(step, ...) / base_lr``. Being a callable
@@ -100,24 +124,10 @@ class MolCLRSchedule:
     base_lr: float = 5e-4
     min_lr: float = 0.0
 
-    def __post_init__(self) -> None:
-        if self.base_lr <= 0:
-            raise ValueError(
-                f"base_lr must be > 0 for a multiplicative schedule, got {self.base_lr}"
-            )
-        molclr_lr(0, self.steps_per_epoch, self.epochs, self.warmup_epochs)
-
-    def __call__(self, step: int) -> float:
-        return (
-            molclr_lr(
-                step,
-                self.steps_per_epoch,
-                self.epochs,
-                self.warmup_epochs,
-                self.base_lr,
-                self.min_lr,
-            )
-            / self.base_lr
+    def rate(self, step: int) -> float:
+        """:func:`molclr_lr` of ``step`` with these fields."""
+        return molclr_lr(
+            step, self.steps_per_epoch, self.epochs, self.warmup_epochs, self.base_lr, self.min_lr
         )
 
 
@@ -154,7 +164,7 @@ def cosine_lr(
 
 
 @dataclass
-class CosineSchedule:
+class CosineSchedule(_RelativeSchedule):
     """Picklable ``lr_lambda`` of :func:`cosine_lr` (plain fields, resumable like MolCLR's).
 
     Attributes:
@@ -169,18 +179,9 @@ class CosineSchedule:
     base_lr: float = 5e-4
     min_lr: float = 0.0
 
-    def __post_init__(self) -> None:
-        if self.base_lr <= 0:
-            raise ValueError(
-                f"base_lr must be > 0 for a multiplicative schedule, got {self.base_lr}"
-            )
-        cosine_lr(0, self.total_steps, self.warmup_steps, self.base_lr, self.min_lr)
-
-    def __call__(self, step: int) -> float:
-        return (
-            cosine_lr(step, self.total_steps, self.warmup_steps, self.base_lr, self.min_lr)
-            / self.base_lr
-        )
+    def rate(self, step: int) -> float:
+        """:func:`cosine_lr` of ``step`` with these fields."""
+        return cosine_lr(step, self.total_steps, self.warmup_steps, self.base_lr, self.min_lr)
 
 
 def build_scheduler(
