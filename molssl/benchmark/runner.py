@@ -28,6 +28,7 @@ cells run with the best settings; ``search.json`` records them with the retraine
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -67,6 +68,7 @@ from molssl.benchmark.protocol import (
 )
 from molssl.benchmark.tuning import record_searches, searched_config
 from molssl.contrastive.config import ConfigError, save_yaml, to_dict
+from molssl.contrastive.io.atomic import atomic_open
 from molssl.contrastive.io.claims import CellClaims, Claim
 from molssl.data import dataset_names, get_dataset_spec
 from molssl.finetune import (
@@ -270,6 +272,8 @@ def _run_finetune(method: Method, task: str, seed: int, cfg: BenchmarkConfig) ->
     ft = finetune_config(method, task, seed, cfg)
     _forget_moved_paths(ft)
     result = finetune(ft)
+    if ft.out_dir is not None:
+        _portable_cell_files(ft)
     record = {
         k: v
         for k, v in result.to_dict().items()
@@ -582,26 +586,52 @@ def _run_cell(cell: Cell, cfg: BenchmarkConfig, results: Path, versions: str, ke
     return failed
 
 
-def portable_spec(method: Method, data_dir: str | None) -> str:
-    """The method's weights string as ``protocol.json`` records it, with no machine's paths.
+def portable_path(path: str, data_dir: str | None) -> str:
+    """``path`` as a ledger records it: relative to the data root (the parent of ``data_dir``,
+    where the shared data keeps ``moleculenet/`` beside ``checkpoints/``) when it lies there,
+    else relative to the working directory when it lies there, else as given."""
+    where = Path(path)
+    if not where.is_absolute():
+        return where.as_posix()
+    roots = [Path(data_dir).resolve().parent] if data_dir else []
+    for root in [*roots, Path.cwd().resolve()]:
+        try:
+            return where.resolve().relative_to(root).as_posix()
+        except ValueError:
+            continue
+    return where.as_posix()
 
-    A checkpoint under the data root (the parent of ``data_dir``, where the shared data keeps
-    ``moleculenet/`` beside ``checkpoints/``) is named relative to that root, one under the
-    working directory relative to it; another absolute path is kept as given (the cells name
-    checkpoints by content, so the record is for people, not for resuming).
-    """
+
+def portable_spec(method: Method, data_dir: str | None) -> str:
+    """The method's weights string as ``protocol.json`` records it, with no machine's paths
+    (:func:`portable_path`; the cells name checkpoints by content, so the record is for
+    people, not for resuming)."""
     if not method.arg or method.kind not in NEEDS_PATH:
         return f"{method.kind}:{method.arg}" if method.arg else method.kind
-    path = Path(method.arg)
-    if path.is_absolute():
-        roots = [Path(data_dir).resolve().parent] if data_dir else []
-        for root in [*roots, Path.cwd().resolve()]:
-            try:
-                path = path.resolve().relative_to(root)
-                break
-            except ValueError:
-                continue
-    return f"{method.kind}:{path.as_posix()}"
+    return f"{method.kind}:{portable_path(method.arg, data_dir)}"
+
+
+def _portable_cell_files(ft: FinetuneConfig) -> None:
+    """Rewrite a kept cell folder's ``config.yaml`` and ``result.json`` with the paths of
+    :func:`portable_path`, so a committed ledger names no machine's folders (a rerun elsewhere
+    resumes: :func:`_forget_moved_paths` replaces a config that differs only in paths)."""
+    folder = Path(ft.out_dir)
+    init_kind, sep, init_arg = ft.init.partition(":")
+    init = f"{init_kind}:{portable_path(init_arg, ft.data_dir)}" if sep and init_arg else ft.init
+    paths = {
+        "data_dir": Path(portable_path(ft.data_dir, ft.data_dir)).name if ft.data_dir else None,
+        "init": init,
+        "csv": portable_path(ft.csv, ft.data_dir) if ft.csv else None,
+        "out_dir": portable_path(ft.out_dir, ft.data_dir),
+    }
+    if (folder / "config.yaml").is_file():
+        save_yaml(dataclasses.replace(ft, **paths), folder / "config.yaml")
+    result = folder / "result.json"
+    if result.is_file():
+        record = json.loads(result.read_text(encoding="utf-8"))
+        record.update({k: v for k, v in paths.items() if k in record})
+        with atomic_open(result, "w") as f:
+            json.dump(record, f, indent=2)
 
 
 def build_protocol(cfg: BenchmarkConfig, tasks: list[str], methods: list[Method]) -> dict:

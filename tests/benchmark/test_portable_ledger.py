@@ -87,3 +87,31 @@ def test_ledger_of_path_based_identities_is_relabeled_not_rerun(tmp_path, tiny_d
     assert len(upgraded) == 2
     assert list(upgraded["config_hash"]) == list(portable["config_hash"])
     assert list(upgraded["value"]) == list(portable["value"])
+
+
+def test_kept_cells_name_no_absolute_paths_and_still_resume(tmp_path, tiny_data_dir, monkeypatch):
+    import json
+
+    import yaml
+
+    root = tiny_data_dir.parent  # the data root: moleculenet/ beside checkpoints/
+    ckpt = _checkpoint(root / "checkpoints" / "ours.pt", seed=0)
+    monkeypatch.chdir(tmp_path)
+    cfg = _suite(Path("bench"), tiny_data_dir, ckpt)
+    cfg.keep_cells = True
+    assert benchmark(cfg).ran == 2
+    (cell,) = [p for p in (tmp_path / "bench" / "cells").iterdir() if "ours" in p.name]
+    config = yaml.safe_load((cell / "config.yaml").read_text())
+    result = json.loads((cell / "result.json").read_text())
+    assert config["data_dir"] == "moleculenet"
+    assert config["init"] == "ckpt:checkpoints/ours.pt" == result["init"]
+    assert not Path(config["out_dir"]).is_absolute()
+    for text in [(cell / n).read_text() for n in ("config.yaml", "result.json")]:
+        assert str(tmp_path) not in text
+
+    # the results ledger lost: the kept cell folder is run again in place and rewritten
+    (tmp_path / "bench" / "results.csv").unlink()
+    clear_task_cache()
+    again = benchmark(cfg)
+    assert (again.ran, again.failed) == (2, 0)
+    assert yaml.safe_load((cell / "config.yaml").read_text())["data_dir"] == "moleculenet"
