@@ -318,6 +318,8 @@ def _parallel(
             else:  # workers still importing torch and RDKit (seconds): featurize this one here
                 yield _featurize(featurizer, start, rows, pack)
     except BrokenProcessPool:
+        for process in processes.values():  # a loaded machine reaps the dead ones late
+            process.join(timeout=10)
         if any(p.exitcode == _NO_MAIN_GUARD_EXIT for p in processes.values()):
             raise MainGuardError(_main_guard_message(workers, serial)) from None
         raise
