@@ -65,5 +65,5 @@ class CountingTrainModel:
     def __call__(self, *args, **kwargs):
         self.calls += 1
         if self.calls == self.fail_on:
-            raise KeyboardInterrupt("the session ended")
+            raise KeyboardInterrupt("the run was interrupted")
         return self.real(*args, **kwargs)
