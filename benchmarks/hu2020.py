@@ -13,9 +13,12 @@ script runs it, seeds 0, 1, 2, for:
   ``..._supervised_contextpred.pth`` of the shared data);
 - ``gin-scratch``: our GIN with Hu et al.'s sizes (5 layers, 300 hidden, mean pooling, the
   linear head on the pooled 300-dim representation);
+- ``imolclr-gin-moses-1m``: our pretrained GIN released in the package
+  (``molssl:imolclr-gin-moses-1m``: 5 layers, 300 hidden, mean pooling, its 512-dim
+  ``feat_lin`` output under the linear head; its architecture is its own);
 - ``ecfp-rf``: ECFP4 + class-balanced random forest (500 trees);
-- ``--methods-extra LABEL=WEIGHTS`` (repeatable): any other weights string, e.g. our best
-  pretrained GIN, ``ours=molssl:NAME``.
+- ``--methods-extra LABEL=WEIGHTS`` (repeatable): any other weights string, e.g.
+  ``ours=ckpt:PATH``.
 
 Tasks run smallest first: BBBP, BACE, ClinTox, SIDER, Tox21, ToxCast; HIV and MUV (41k and
 93k molecules) only when named in ``--tasks``. One suite call covers every method: the
@@ -79,6 +82,7 @@ METHODS: dict[str, str] = {
     "gcn-contextpred": "hu2020-gcn:{checkpoints}/hu2020_gcn_contextpred.pth",
     "gcn-supervised-contextpred": "hu2020-gcn:{checkpoints}/hu2020_gcn_supervised_contextpred.pth",
     "gin-scratch": "random:gin",
+    "imolclr-gin-moses-1m": "molssl:imolclr-gin-moses-1m",
     "ecfp-rf": "ecfp-rf",
 }
 """Method label -> weights string (``{checkpoints}``: the shared data's checkpoint folder)."""

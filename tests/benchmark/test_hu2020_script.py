@@ -38,7 +38,7 @@ def test_smoke_run_records_both_values_every_method_and_the_table(
     out = tmp_path / "ledger"
     args = hu2020.parse_args(["--smoke", "--out", str(out), "--tasks", "bbbp,bace"])
     result, table = hu2020.run_suite(args, encoder=TINY, finetune={"max_molecules": 200})
-    assert (result.ran, result.failed) == (5, 0)  # --smoke: the first task, the first seed
+    assert (result.ran, result.failed) == (len(hu2020.METHODS), 0)  # --smoke: 1 task, 1 seed
 
     rows = pd.read_csv(out / "results.csv")
     assert sorted(rows["method"]) == sorted(hu2020.METHODS)
@@ -71,6 +71,9 @@ def test_smoke_run_records_both_values_every_method_and_the_table(
             300,
         )
         assert encoder["head"] is False and encoder["pooling"] == "mean"
+    released = methods["imolclr-gin-moses-1m"]  # the package's release keeps its own sizes
+    assert released["spec"] == "molssl:imolclr-gin-moses-1m"
+    assert (released["encoder"]["conv"], released["encoder"]["hidden_channels"]) == ("gin", 300)
     assert "encoder" not in methods["ecfp-rf"] and methods["ecfp-rf"]["rf_estimators"] == 5
 
     text = table.read_text()
@@ -95,10 +98,11 @@ def test_smoke_run_records_both_values_every_method_and_the_table(
     table.unlink()
     hu2020.main(["--table-only", "--out", str(out), "--tasks", "bbbp", "--seeds", "0"])
     assert table.read_text() == text  # from the ledger alone, nothing run
-    assert len(pd.read_csv(out / "results.csv")) == 5
+    assert len(pd.read_csv(out / "results.csv")) == len(hu2020.METHODS)
     again, _ = hu2020.run_suite(args, encoder=TINY, finetune={"max_molecules": 200})
-    assert (again.ran, again.skipped) == (0, 5)  # resumed: every cell is in the ledger
-    assert len(pd.read_csv(out / "results.csv")) == 5
+    n_methods = len(hu2020.METHODS)
+    assert (again.ran, again.skipped) == (0, n_methods)  # resumed: every cell is in the ledger
+    assert len(pd.read_csv(out / "results.csv")) == len(hu2020.METHODS)
 
 
 def test_table_names_missing_seeds_and_leaves_an_incomplete_average_out(hu2020, tmp_path) -> None:
