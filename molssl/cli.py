@@ -284,10 +284,12 @@ def _embed(args: argparse.Namespace) -> int:
         fmt=args.format,
         allow_partial=args.allow_partial,
     )
-    print(
-        f"wrote {summary.rows} embeddings of width {summary.dim} to {summary.output}; "
+    failed = (
         f"{summary.failed} rows failed (listed in {summary.failures_path})"
+        if summary.failed
+        else f"every row embedded ({summary.failures_path} lists none)"
     )
+    print(f"wrote {summary.rows} embeddings of width {summary.dim} to {summary.output}; {failed}")
     return 0
 
 

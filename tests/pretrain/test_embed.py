@@ -83,6 +83,21 @@ def test_embed_cli_keeps_row_order_and_lists_failures(
     assert failures.set_index("row").loc[3, "smiles"] == "notasmiles"
 
 
+def test_embed_cli_without_failures_says_so(tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    src = tmp_path / "clean.smi"
+    src.write_text("CCO\nc1ccccc1O\n")
+    out = tmp_path / "emb.csv"
+    assert (
+        main(["embed", "--checkpoint", str(tiny_checkpoint), "--input", str(src), "-o", str(out)])
+        == 0
+    )
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("wrote 2 embeddings") and "every row embedded" in line, line
+    assert "rows failed" not in line
+    failures = pd.read_csv(out.with_name(out.name + ".failures.csv"))
+    assert list(failures.columns[:3]) == ["row", "smiles", "reason"] and failures.empty
+
+
 @pytest.mark.slow
 def test_featurization_workers_change_nothing(
     tiny_checkpoint: Path, reference: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
