@@ -269,6 +269,7 @@ def render_card(header: Mapping[str, Any]) -> str:
         "",
         "```python",
         "from molssl.api import load_pretrained",
+        "",  # ruff formats the code blocks of markdown files too
         f'encoder = load_pretrained("molssl:{name}").encoder',
         "```",
         "",

@@ -146,6 +146,12 @@ def test_the_release_holds_encoder_weights_only_and_a_complete_card(pretrained, 
     assert card_gaps(card) == ["benchmark"]  # pasted from a ledger once it is measured
     half = (releases / "tiny-gin.pt").stat().st_size
     assert half < 0.75 * (releases / "tiny-gin32.pt").stat().st_size
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff:  # the package's cards go through `make lint`, which formats their code blocks
+        done = subprocess.run(
+            [ruff, "format", "--check", str(card.card_path)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_molssl_name_loads_the_released_weights(pretrained, shipped) -> None:
