@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The long measurements behind benchmarks/RESULTS.md (uncertainty, search, budget curve,
-# MoleculeNet quick and full protocol), for one of two
-# single-thread processes at low priority that share the committed ledgers under
+# The long measurements behind benchmarks/RESULTS.md (Hu et al.'s protocol, the pretext
+# comparison, uncertainty, search, budget curve, MoleculeNet quick and full protocol), for one of
+# two single-thread processes at low priority that share the committed ledgers under
 # benchmarks/ledgers/ (cells are claimed while they run; finished cells, rows, snapshots and
 # search trials are skipped; the two split a per-target cell of the full protocol, such as
-# SIDER's 27 models, target by target). Every step has finished in the committed ledgers, so
-# this now reproduces them into ledger folders moved aside or deleted, or extends them after a
-# change of settings (new cells), with:
+# SIDER's 27 models, target by target). Open: Hu et al.'s protocol (part a, first) and the
+# pretext comparison (part b, first; its pretraining runs resume from PRETEXT_WORK, default
+# runs/budget_curve, at the last 50-step checkpoint). The later steps have finished in the
+# committed ledgers: they reproduce them into ledger folders moved aside or deleted, or extend
+# them after a change of settings (new cells). Run with:
 #
 #     nohup benchmarks/run_pending.sh a > runs/pending_a.log 2>&1 &
 #     nohup benchmarks/run_pending.sh b > runs/pending_b.log 2>&1 &
@@ -40,7 +42,11 @@ step() {
     [ "$rc" -eq 0 ] || echo "[$(date -u +%FT%TZ)] failed (exit $rc): $*"
 }
 
+pretext_work="${PRETEXT_WORK:-runs/budget_curve}"
+
 if [ "$part" = a ]; then
+    # Hu et al. 2020's fine-tuning on six datasets (HIV and MUV: add them to --tasks)
+    step benchmarks/hu2020.py --tasks bbbp,bace,clintox,sider,tox21,toxcast --threads 1
     # uncertainty (ESOL, FreeSolv, Lipophilicity), then half of the search
     step benchmarks/uncertainty.py --seeds 0,1,2 --members 3 --out benchmarks/ledgers/uncertainty
     step benchmarks/search.py --tasks esol,freesolv --out benchmarks/ledgers/search
@@ -55,6 +61,11 @@ if [ "$part" = a ]; then
     step benchmarks/moleculenet.py --full-protocol
     step benchmarks/moleculenet.py
 else
+    # the pretext comparison at 1M passes, one objective per call, each pretrained then its cells
+    for objective in imolclr imolclr+descriptors@0.5 imolclr+attrmask descriptors attrmask molclr; do
+        step benchmarks/budget_curve.py --schedule cosine --budgets 0,1000000 \
+            --corpus-size 200000 --objectives "$objective" --work "$pretext_work" --workers 1
+    done
     step benchmarks/search.py --tasks bbbp,bace --out benchmarks/ledgers/search
     step benchmarks/budget_curve.py --budgets 0,10000,100000 --workers 1
     # the 1M-pass snapshots (builds the MOSES store first on a new machine, 10-30 min). runs/ is
