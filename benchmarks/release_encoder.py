@@ -12,12 +12,15 @@ e.g. ``benchmarks/ledgers/moleculenet_quick``): ``--ledger DIR --method LABEL`` 
 method's finished cells, mean ± std over seeds per task, beside ``--baseline`` (default
 ``random-init``, when the ledger has it). Without a checkpoint, the table goes into the
 existing card of ``--name`` (an encoder is benchmarked as ``molssl:NAME`` after its release).
+``--notes FILE`` (markdown: how it was made, what the table means) goes into the card's
+``notes`` field, rendered after the table; pasting a table later keeps it, and ``--notes``
+without a checkpoint replaces it.
 
 Usage::
 
     python benchmarks/release_encoder.py runs/pretrain/last.pt --name molclr-gin-moses
         [--out molssl/pretrained] [--float32] [--corpus moses_train.smi.gz]
-        [--machine "1x NVIDIA H100"] [--wall-time-s 5400] [--overwrite]
+        [--machine "1x NVIDIA H100"] [--wall-time-s 5400] [--notes made.md] [--overwrite]
     python benchmarks/release_encoder.py --name molclr-gin-moses
         --ledger benchmarks/ledgers/release --method molclr-gin-moses
         --command "molssl benchmark --methods molclr-gin-moses=molssl:molclr-gin-moses ..."
@@ -146,6 +149,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="method shown beside it (default random-init; '' for none)",
     )
     parser.add_argument("--command", default=None, help="the command that wrote --ledger")
+    parser.add_argument(
+        "--notes",
+        default=None,
+        help="markdown file for the card's notes (how it was made, what the table means); "
+        "without a checkpoint it replaces the notes of the card of --name",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing release")
     return parser.parse_args(argv)
 
@@ -161,11 +170,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if (args.ledger is None) != (args.method is None):
             raise ConfigError("give --ledger DIR and --method LABEL together")
-        if args.checkpoint is None and args.ledger is None:
+        if args.checkpoint is None and args.ledger is None and args.notes is None:
             raise ConfigError(
                 "give a checkpoint to release, or --ledger and --method to paste a "
-                "benchmark table into the card of --name"
+                "benchmark table (or --notes FILE) into the card of --name"
             )
+        notes = None
+        if args.notes is not None:
+            if not Path(args.notes).is_file():
+                raise FileNotFoundError(
+                    f"--notes {args.notes} does not exist; give a markdown file"
+                )
+            notes = Path(args.notes).read_text(encoding="utf-8-sig")
         bench = None
         if args.ledger is not None:
             bench = ledger_benchmark(
@@ -175,8 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.checkpoint is None:
             from molssl.models.release import set_benchmark
 
-            card = set_benchmark(out / f"{args.name}.md", bench or {})
-            print(f"benchmark table of {args.method} from {args.ledger} written to {card}")
+            card = set_benchmark(out / f"{args.name}.md", bench, notes=notes)
+            what = [f"benchmark table of {args.method} from {args.ledger}"] if bench else []
+            what += [f"notes from {args.notes}"] if notes is not None else []
+            print(f"{' and '.join(what)} written to {card}")
             return 0
         from molssl.models.release import release_encoder
 
@@ -189,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             machine=args.machine,
             wall_time_s=args.wall_time_s,
             benchmark=bench,
+            notes=notes,
             overwrite=args.overwrite,
         )
     except (

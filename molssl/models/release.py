@@ -96,6 +96,7 @@ def release_encoder(
     machine: str | None = None,
     wall_time_s: float | None = None,
     benchmark: Mapping[str, Any] | None = None,
+    notes: str | None = None,
     overwrite: bool = False,
 ) -> Release:
     """Write ``NAME.pt`` and the card ``NAME.md`` from a pretraining checkpoint.
@@ -112,6 +113,9 @@ def release_encoder(
         wall_time_s: Pretraining wall time in seconds, for the card.
         benchmark: The card's ``benchmark`` section (``command``, ``ledger``, ``method``,
             ``summary``, ``rows``), e.g. from ``benchmarks/release_encoder.py --ledger``.
+        notes: Markdown for people (how it was made, what the table means), kept in the card's
+            front matter as ``notes`` and rendered after the benchmark table; a later
+            :func:`set_benchmark` keeps it.
         overwrite: Replace an existing release of that name.
 
     Returns:
@@ -190,6 +194,8 @@ def release_encoder(
         },
         "benchmark": dict(benchmark) if benchmark else None,
     }
+    if notes and notes.strip():
+        header["notes"] = notes.strip()
     write_text_atomic(card, render_card(header))
     total = sum(p.stat().st_size for p in out.glob("*.pt"))
     if total > SIZE_BUDGET_BYTES:
@@ -202,8 +208,11 @@ def release_encoder(
     return Release(weights, card, sha, size)
 
 
-def set_benchmark(card_path: str | Path, benchmark: Mapping[str, Any]) -> Path:
-    """Replace the ``benchmark`` section of a card (and its rendered table); other fields stay.
+def set_benchmark(
+    card_path: str | Path, benchmark: Mapping[str, Any] | None = None, *, notes: str | None = None
+) -> Path:
+    """Replace the ``benchmark`` section of a card (and its rendered table) and/or its
+    ``notes``; what is not given, and every other field, stays.
 
     Raises:
         FileNotFoundError: No such card.
@@ -213,7 +222,10 @@ def set_benchmark(card_path: str | Path, benchmark: Mapping[str, Any]) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"model card {path} does not exist; release the encoder first")
     header = parse_front_matter(path.read_text(encoding="utf-8"), path)
-    header["benchmark"] = dict(benchmark)
+    if benchmark is not None:
+        header["benchmark"] = dict(benchmark)
+    if notes is not None:
+        header["notes"] = notes.strip() or None
     write_text_atomic(path, render_card(header))
     return path
 
@@ -287,5 +299,7 @@ def render_card(header: Mapping[str, Any]) -> str:
             body += [str(bench["summary"]), ""]
     else:
         body += ["Not benchmarked yet.", ""]
+    if header.get("notes"):
+        body += [str(header["notes"]).strip(), ""]
     front = yaml.safe_dump(dict(header), sort_keys=False, allow_unicode=True)
     return f"---\n{front}---\n\n" + "\n".join(body)

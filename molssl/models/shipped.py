@@ -15,6 +15,7 @@ that programs read (:data:`CARD_FIELDS`); the rest is prose for people::
     wall_time_s: ...
     weights: {file: NAME.pt, sha256: ..., bytes: ..., dtype: float16}
     benchmark: {command: ..., ledger: ..., method: ..., summary: ..., rows: [...]}
+    notes: ...                           # optional markdown for people, shown after the table
     ---
 
 The SHA-256 in ``weights`` is checked on every load

@@ -441,3 +441,32 @@ def test_the_help_texts_name_the_release_kind() -> None:
         (action,) = [a for a in subparsers[command]._actions if a.dest == dest]
         assert "molssl:NAME" in action.help, command
     assert "molssl:NAME" in subparsers["models"].description
+
+
+def test_notes_are_rendered_and_survive_a_pasted_table(
+    pretrained, releases, tmp_path, monkeypatch
+) -> None:
+    last, corpus = pretrained
+    notes = tmp_path / "made.md"
+    notes.write_text("\ufeff## How it was made\n\n- two steps of 16 on 64 molecules\n")
+    out = tmp_path / "rel"
+    argv = [str(last), "--name", "noted", "--out", str(out), "--corpus", str(corpus)]
+    assert release_main([*argv, "--machine", "test CPU", "--notes", str(notes)]) == 0
+    card = out / "noted.md"
+    text = card.read_text().split("\n---\n", 1)[1]  # the body, after the front matter
+    assert text.index("Not benchmarked yet.") < text.index("## How it was made\n\n- two steps")
+    monkeypatch.setenv(ENV_DIR, str(out))
+    assert read_card("noted").header["notes"].startswith("## How it was made")  # no BOM
+
+    ledger = _ledger(tmp_path / "ledger")  # a table pasted later keeps the notes
+    paste = ["--name", "noted", "--out", str(out), "--ledger", str(ledger), "--method", "tiny"]
+    assert release_main(paste) == 0
+    text = card.read_text().split("\n---\n", 1)[1]
+    assert text.index("| BBBP | roc_auc | 0.750") < text.index("- two steps of 16 on 64 molecules")
+
+    notes.write_text("Replaced.\n")  # --notes alone replaces them and keeps the table
+    assert release_main(["--name", "noted", "--out", str(out), "--notes", str(notes)]) == 0
+    text = card.read_text()
+    assert "Replaced." in text and "two steps" not in text and "| BBBP | roc_auc" in text
+    assert release_main(["--name", "noted", "--out", str(out), "--notes", str(tmp_path / "x")]) == 2
+    assert read_card("noted").weights_sha256 == file_sha256(out / "noted.pt")
