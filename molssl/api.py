@@ -7,7 +7,8 @@ The CLI only parses arguments, builds these configs and calls these functions.
 - :func:`finetune_ensemble`: N members (seeds) into one folder (``molssl finetune --ensemble``).
 - :func:`search_then_finetune`: Optuna search on validation, then the best settings
   (``molssl finetune --search N``).
-- :func:`load_model` -> :class:`SavedModel`: a fine-tuned ``model.pt``; :func:`predict`
+- :func:`load_model` -> :class:`SavedModel`: a fine-tuned ``model.pt`` (``molssl:NAME``: the
+  released encoder, a :class:`LoadedEncoder`); :func:`predict`
   (SMILES -> DataFrame) and :func:`predict_file` (``molssl predict``), one model or an ensemble.
 - :class:`MolPropertyRegressor` / :class:`MolPropertyClassifier`: fine-tuning as scikit-learn
   estimators (``fit(smiles, y)``, ``predict``, ``predict_proba``).

@@ -612,7 +612,10 @@ def _predict(args: argparse.Namespace) -> int:
     from molssl.preflight import require_file, require_smiles_input
 
     for path in args.model:
-        require_file(path, "model", "give the model.pt written by `molssl finetune` or its folder")
+        if not str(path).startswith("molssl:"):  # a release name: predict_file says what it is
+            require_file(
+                path, "model", "give the model.pt written by `molssl finetune` or its folder"
+            )
     require_smiles_input(
         args.input, args.smiles_col, "give a .csv/.tsv/.parquet/.smi file of molecules"
     )

@@ -54,6 +54,7 @@ def model_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
 
     Raises:
         FileNotFoundError: A path does not exist, or a folder holds no model.
+        ModelFileError: A released encoder's name (``molssl:NAME``): it has no head.
     """
     paths = [paths] if isinstance(paths, str | Path) else list(paths)
     found: list[Path] = []
@@ -69,6 +70,12 @@ def model_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
             found += members
         elif path.is_file():
             found.append(path)
+        elif str(path).startswith("molssl:"):
+            raise ModelFileError(
+                f"{path} is a released encoder, not a fine-tuned model: it has no head to "
+                f"predict with; fine-tune it first (molssl finetune --init {path} ...) or "
+                f"embed with it (molssl embed --checkpoint {path} ...)"
+            )
         else:
             raise FileNotFoundError(
                 f"model {path} does not exist; give the model.pt written by `molssl finetune` "

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import torch
 
@@ -40,6 +40,9 @@ from molssl.contrastive.io.digest import file_sha256
 from molssl.featurize import GraphFeaturizer, featurizer_from_dict
 from molssl.finetune.model import FinetuneModel
 from molssl.models import EncoderConfig, MolEncoder
+
+if TYPE_CHECKING:
+    from molssl.models.pretrained import LoadedEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +83,11 @@ class SavedModel:
     path: Path | None = None
     info: dict[str, Any] = field(default_factory=dict)
     domain_fingerprints: torch.Tensor | None = None
+
+    @property
+    def encoder(self) -> MolEncoder:
+        """The fine-tuned encoder (``model.encoder``), as on a released encoder's result."""
+        return self.model.encoder
 
 
 def versions() -> dict[str, str]:
@@ -161,31 +169,47 @@ def _not_a_model(path: Path, ckpt: dict[str, Any]) -> ModelFileError:
     )
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> SavedModel:
-    """Read a fine-tuned model file.
+@overload
+def load_model(path: Path, device: str | torch.device = "cpu") -> SavedModel: ...
+
+
+@overload
+def load_model(path: str, device: str | torch.device = "cpu") -> SavedModel | LoadedEncoder: ...
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> SavedModel | LoadedEncoder:
+    """Read a fine-tuned model file, or an encoder released with molssl by name.
 
     Args:
-        path: ``model.pt`` written by ``molssl finetune`` / :func:`save_model`.
+        path: ``model.pt`` written by ``molssl finetune`` / :func:`save_model`, or
+            ``"molssl:NAME"`` (``molssl models`` lists the names).
         device: Where the model is put (default CPU).
 
     Returns:
-        :class:`SavedModel` in eval mode.
+        :class:`SavedModel` in eval mode for a model file. For ``"molssl:NAME"`` the
+        :class:`~molssl.models.pretrained.LoadedEncoder` of
+        :func:`~molssl.models.pretrained.load_pretrained` (``.encoder`` in eval mode and the
+        ``.featurizer`` its weights expect): a released encoder has no trained head, so it
+        embeds molecules (``PretrainedEmbedder("molssl:NAME")``) or is fine-tuned
+        (``molssl finetune --init molssl:NAME``); it does not predict. Both results have
+        ``.encoder`` and ``.featurizer``.
 
     Raises:
         FileNotFoundError: The file does not exist.
-        ModelFileError: A released encoder's name (``molssl:NAME``: an encoder, no model; use
-            :func:`~molssl.models.pretrained.load_pretrained`), a pretraining or imagessl checkpoint, a file from a newer molssl
+        ModelFileError: A pretraining or imagessl checkpoint, a file from a newer molssl
             (``format_version`` above :data:`MODEL_FORMAT_VERSION`), or a damaged description.
+        molssl.models.shipped.UnknownEncoderError: ``molssl:NAME`` names no released encoder.
+        molssl.models.pretrained.CorruptEncoderError: Its file fails its SHA-256.
         CheckpointError: Not a molssl checkpoint at all, or unreadable.
     """
     from molssl.contrastive.io.checkpoint import load_checkpoint
 
     if str(path).startswith("molssl:") and not Path(path).is_file():
-        raise ModelFileError(
-            f"{path} is a released encoder, not a fine-tuned model: load it with "
-            f"molssl.api.load_pretrained({str(path)!r}), or fine-tune it first "
-            f"(molssl finetune --init {path}, or MolPropertyRegressor(init={str(path)!r}))"
-        )
+        from molssl.models.pretrained import load_pretrained
+
+        loaded = load_pretrained(str(path))
+        loaded.encoder.to(device).eval()
+        return loaded
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(

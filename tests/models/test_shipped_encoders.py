@@ -24,7 +24,7 @@ from molssl.cli import main
 from molssl.contrastive.config import ConfigError
 from molssl.contrastive.io.digest import file_sha256
 from molssl.data import embedded_smiles_path
-from molssl.models.pretrained import CorruptEncoderError, load_pretrained
+from molssl.models.pretrained import CorruptEncoderError, LoadedEncoder, load_pretrained
 from molssl.models.shipped import (
     ENV_DIR,
     PACKAGE_DIR,
@@ -293,6 +293,7 @@ def test_finetune_init_and_estimators_accept_a_release(
     shipped, tpsa_table, tmp_path, capsys
 ) -> None:
     from molssl.finetune.estimators import MolPropertyRegressor
+    from molssl.finetune.predictor import predict_file
     from molssl.finetune.saved import ModelFileError, load_model
 
     csv = tmp_path / "tpsa.csv"
@@ -327,8 +328,17 @@ def test_finetune_init_and_estimators_accept_a_release(
     smiles, y = tpsa_table["smiles"].iloc[:24].tolist(), tpsa_table["logtpsa"].iloc[:24]
     est = MolPropertyRegressor(init="molssl:tiny-gin", epochs=1, batch_size=8).fit(smiles, y)
     assert est.predict(smiles[:3]).shape == (3,)
-    with pytest.raises(ModelFileError, match="load_pretrained"):
-        load_model("molssl:tiny-gin")
+    loaded = load_model("molssl:tiny-gin")
+    assert isinstance(loaded, LoadedEncoder) and loaded.init == "molssl:tiny-gin"
+    assert not loaded.encoder.training
+    direct = load_pretrained("molssl:tiny-gin").encoder.state_dict()
+    assert all(torch.equal(v, direct[k]) for k, v in loaded.encoder.state_dict().items())
+    with pytest.raises(ModelFileError, match=r"released encoder.*finetune --init"):
+        predict_file("molssl:tiny-gin", csv, tmp_path / "p.csv")
+    capsys.readouterr()
+    argv = ["predict", "--model", "molssl:tiny-gin", "--input", str(csv), "--out", "p.csv"]
+    assert main(argv) == 2
+    assert "is a released encoder, not a fine-tuned model" in capsys.readouterr().err
 
 
 def _ledger(folder: Path) -> Path:
