@@ -15,6 +15,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from torch.utils.data import Subset
@@ -253,12 +254,14 @@ def pretrain(config: PretrainConfig) -> TrainResult:
     probe = None
     if tcfg.probe_every and int(os.environ.get("RANK", "0")) == 0:
         probe = MoleculeProbe(config.probe, featurizer)
+    settings = config.objective.effective()
     logger.info(
-        "pretraining %s on %d molecules (%d held out) from %s",
+        "pretraining %s on %d molecules (%d held out) from %s; %s",
         config.objective.name,
         len(train_idx),
         len(valid_idx),
         store.path,
+        _describe(settings),
     )
     trainer = Trainer(
         model,
@@ -276,9 +279,24 @@ def pretrain(config: PretrainConfig) -> TrainResult:
                 objective.checkpoint_metadata() if hasattr(objective, "checkpoint_metadata") else {}
             ),
         },
+        run_info={"objective": settings},
         probe=probe,
     )
     return trainer.fit()
+
+
+def _describe(settings: dict[str, Any]) -> str:
+    """``"weights imolclr 1 + attrmask 0.5, temperature 0.1, attrmask.mask_rate 0.15"``."""
+    parts = []
+    for key, value in settings.items():
+        if key == "terms":
+            if len(value) > 1:
+                parts.append("weights " + " + ".join(f"{n} {w:g}" for n, w in value.items()))
+        elif isinstance(value, dict):
+            parts += [f"{key}.{k} {v}" for k, v in value.items()]
+        else:
+            parts.append(f"{key} {value}")
+    return ", ".join(parts)
 
 
 def _check_extras(objective: ObjectiveConfig, store) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any, NamedTuple, Protocol
 
 import torch
@@ -39,6 +39,9 @@ from molssl.objectives.sections import (
 )
 
 logger = logging.getLogger(__name__)
+
+SHARED_SETTINGS = ("temperature", "lambda_1", "lambda_2", "base_momentum", "final_momentum")
+"""The flat settings of :class:`ObjectiveConfig` that a ``None`` leaves to the preset."""
 
 
 class Objective(Protocol):
@@ -329,6 +332,28 @@ class ObjectiveConfig:
         if own is not None:
             return own
         return get_objective(self.primary()).preset.get(key, default)
+
+    def effective(self) -> dict[str, Any]:
+        """What a run of this config uses, presets applied (``run_info.json``, the start log).
+
+        ``{"terms": {name: weight}, <shared setting>: value, ..., <term>: {its section}}``:
+        the shared settings (:data:`SHARED_SETTINGS`) that are set or that the primary term's
+        preset gives, and the section of every term that has one. ``config.yaml`` keeps the
+        ``None`` of a setting left to its preset, so that a saved config given with another
+        ``objective.name`` takes that objective's preset.
+        """
+        out: dict[str, Any] = {"terms": dict(zip(self.terms(), self.term_weights(), strict=True))}
+        for key in SHARED_SETTINGS:
+            value = self.value(key)
+            if value is not None:
+                out[key] = value
+        for name in self.terms():
+            try:
+                section = self.section(name)
+            except ConfigError:
+                continue
+            out[name] = asdict(section) if is_dataclass(section) else section
+        return out
 
     def resolved(self) -> tuple[float, float]:
         """``(lambda_1, lambda_2)`` with the preset's values where the config leaves None."""

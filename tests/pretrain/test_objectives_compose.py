@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,9 @@ def test_moco_preset_temperature_is_0_2_via_set() -> None:
     assert build_objective(cfg.objective).moco_loss.temperature == 0.2
     molclr = build_objective(apply_overrides(PretrainConfig(), {}).objective)
     assert molclr.loss.temperature == 0.1
+    effective = cfg.objective.effective()
+    assert effective["terms"] == {"moco": 1.0} and effective["temperature"] == 0.2
+    assert effective["moco"] == {"queue_size": 4096} and "attrmask" not in effective
 
 
 class _Centering:
@@ -175,6 +179,10 @@ def test_composed_objectives_log_terms_and_checkpoint_loads_as_encoder(
         + 0.5 * float(first["loss_descriptors"])
     )
     assert float(first["loss"]) == pytest.approx(weighted, rel=1e-5)
+    info = json.loads((out / "run_info.json").read_text())["objective"]
+    assert info["terms"] == {"imolclr": 1.0, "attrmask": 1.0, "descriptors": 0.5}
+    assert (info["temperature"], info["lambda_1"], info["lambda_2"]) == (0.1, 0.5, 0.5)
+    assert info["attrmask"] == {"mask_rate": 0.15} and info["descriptors"] == {"hidden": 512}
     ckpt = load_checkpoint(out / "last.pt")
     assert ckpt["encoder_prefix"] == "primary."
     assert ckpt["objective_weights"] == [1.0, 1.0, 0.5]

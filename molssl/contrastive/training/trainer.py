@@ -121,6 +121,8 @@ class Trainer:
         run_config: The full resolved run config stored in checkpoints and ``config.yaml``
             (the trainer config is added under ``"trainer"`` when absent).
         metadata: Extra top-level checkpoint entries, e.g. ``{"featurizer": {...}}``.
+        run_info: Extra entries of ``run_info.json`` (e.g. the objective's settings after
+            presets).
         callbacks: Called as ``callback(trainer, step)`` after every optimizer step.
         probe: ``model -> {name: score}``, run on the main process every
             ``config.probe_every`` steps with the model in eval mode, without gradients and
@@ -147,6 +149,7 @@ class Trainer:
         loader_factory: LoaderFactory | None = None,
         run_config: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        run_info: Mapping[str, Any] | None = None,
         callbacks: Sequence[StepCallback] = (),
         probe: Probe | None = None,
     ) -> None:
@@ -160,6 +163,7 @@ class Trainer:
         self.run_config = to_plain(dict(run_config or {}))
         self.run_config.setdefault("trainer", to_plain(config))
         self.metadata = dict(metadata or {})
+        self.run_info = to_plain(dict(run_info or {}))
         self.callbacks = list(callbacks)
         self.probe = probe
         self._postfix: dict[str, str] = {}
@@ -332,6 +336,7 @@ class Trainer:
             "steps_per_epoch": self.sampler.batches_per_epoch,
             "global_batch_size": self.sampler.global_batch_size,
             "resumed_from_step": self.state.step,
+            **self.run_info,
         }
 
     def _default_loader(self, dataset: Dataset, batch_sampler: Iterable[list[int]]) -> DataLoader:
